@@ -1,0 +1,315 @@
+// Module entry: every binding function checks its arguments, calls core/dispatch, and maps
+// failures to JS errors. No math here.
+#include <napi.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "../core/dispatch.h"
+#include "../core/half.h"
+#include "addon_data.h"
+#include "args.h"
+#include "errors.h"
+#include "storage.h"
+
+namespace hy::binding {
+
+namespace {
+
+size_t checkedBytes(uint64_t n, DType dtype, const Allocation& a, const char* op) {
+  const uint64_t bytes = n * dtypeSize(dtype);
+  if (n > (uint64_t(1) << 52) || bytes > a.bytes) {
+    throwRange(std::string(op) + ": " + std::to_string(n) + " elements of " + dtypeName(dtype) + " need " +
+               std::to_string(bytes) + " bytes but the storage holds " + std::to_string(a.bytes));
+  }
+  return static_cast<size_t>(bytes);
+}
+
+Napi::Value info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const CudaStatus& s = cudaStatus();
+  Napi::Object cuda = Napi::Object::New(env);
+  cuda.Set("compiled", s.compiled);
+  cuda.Set("available", s.available);
+  if (!s.available) cuda.Set("reason", s.reason);
+  if (s.available) {
+    Napi::Object dev = Napi::Object::New(env);
+    dev.Set("name", s.deviceName);
+    dev.Set("computeCapability", std::to_string(s.computeMajor) + "." + std::to_string(s.computeMinor));
+    dev.Set("totalMemory", static_cast<double>(s.totalMemory));
+    dev.Set("multiProcessors", s.multiProcessors);
+    cuda.Set("device", dev);
+    cuda.Set("driverVersion", s.driverVersion);
+    cuda.Set("runtimeVersion", s.runtimeVersion);
+  }
+  return cuda;
+}
+
+Napi::Value alloc(const Napi::CallbackInfo& info) {
+  const DeviceType device = getDevice(info, 0, "alloc");
+  const uint64_t bytes = getSize(info, 1, "alloc", "byte count");
+  const bool pinned = info.Length() > 2 && !info[2].IsUndefined() ? getBool(info, 2, "alloc", "pinned") : false;
+  if (pinned && device != DeviceType::Cpu) throwRange("alloc: only host (cpu) memory can be pinned");
+  return Storage::create(info.Env(), allocate(device, static_cast<size_t>(bytes), pinned));
+}
+
+Napi::Value fillFn(const Napi::CallbackInfo& info) {
+  AllocationPtr out = Storage::fromArg(info, 0, "fill");
+  const DType dtype = getDType(info, 1, "fill");
+  const uint64_t n = getSize(info, 2, "fill", "element count");
+  const Napi::Value v = arg(info, 3);
+  if (!v.IsNumber()) throwType("fill: value must be a number, got " + describe(v));
+  checkedBytes(n, dtype, *out, "fill");
+  fill(*out, dtype, static_cast<size_t>(n), v.As<Napi::Number>().DoubleValue());
+  return info.Env().Undefined();
+}
+
+Napi::Value randomFn(const Napi::CallbackInfo& info) {
+  AllocationPtr out = Storage::fromArg(info, 0, "random");
+  const DType dtype = getDType(info, 1, "random");
+  const uint64_t n = getSize(info, 2, "random", "element count");
+  const uint64_t kind = getSize(info, 3, "random", "kind");
+  if (kind > 1) throwRange("random: kind must be 0 (uniform) or 1 (normal), got " + std::to_string(kind));
+  const uint64_t seed = getSize(info, 4, "random", "seed");
+  const uint64_t offset = getSize(info, 5, "random", "offset");
+  const double a = getNumber(info, 6, "random", "a");
+  const double b = getNumber(info, 7, "random", "b");
+  if (!std::isfinite(a) || !std::isfinite(b)) throwRange("random: parameters must be finite");
+  checkedBytes(n, dtype, *out, "random");
+  random(*out, dtype, static_cast<size_t>(n), static_cast<RandomKind>(kind), seed, offset, a, b);
+  return info.Env().Undefined();
+}
+
+Napi::Value castFn(const Napi::CallbackInfo& info) {
+  AllocationPtr src = Storage::fromArg(info, 0, "cast");
+  const DType srcType = getDType(info, 1, "cast");
+  AllocationPtr dst = Storage::fromArg(info, 2, "cast");
+  const DType dstType = getDType(info, 3, "cast");
+  const uint64_t n = getSize(info, 4, "cast", "element count");
+  checkedBytes(n, srcType, *src, "cast");
+  checkedBytes(n, dstType, *dst, "cast");
+  if (src->device != dst->device) {
+    throwRange(std::string("cast: source is on ") + deviceName(src->device) + " but destination is on " +
+               deviceName(dst->device));
+  }
+  cast(*src, srcType, *dst, dstType, static_cast<size_t>(n));
+  return info.Env().Undefined();
+}
+
+Napi::Value copyFn(const Napi::CallbackInfo& info) {
+  AllocationPtr dst = Storage::fromArg(info, 0, "copy");
+  AllocationPtr src = Storage::fromArg(info, 1, "copy");
+  const uint64_t bytes = getSize(info, 2, "copy", "byte count");
+  const bool nonBlocking = getBool(info, 3, "copy", "nonBlocking");
+  if (bytes > src->bytes || bytes > dst->bytes) {
+    throwRange("copy: " + std::to_string(bytes) + " bytes exceed the source (" + std::to_string(src->bytes) +
+               ") or destination (" + std::to_string(dst->bytes) + ")");
+  }
+  copy(*dst, *src, static_cast<size_t>(bytes), nonBlocking);
+  return info.Env().Undefined();
+}
+
+// write(storage, dtype, source): Float32Array into float32/float16, Int32Array into int32.
+Napi::Value writeFn(const Napi::CallbackInfo& info) {
+  AllocationPtr dst = Storage::fromArg(info, 0, "write");
+  const DType dtype = getDType(info, 1, "write");
+  Napi::Value v = arg(info, 2);
+  const napi_typedarray_type want = dtype == DType::Int32 ? napi_int32_array : napi_float32_array;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != want) {
+    throwType(std::string("write: ") + dtypeName(dtype) + " data must be a " +
+              (dtype == DType::Int32 ? "Int32Array" : "Float32Array") + ", got " + describe(v));
+  }
+  Napi::TypedArray arr = v.As<Napi::TypedArray>();
+  const size_t n = arr.ElementLength();
+  checkedBytes(n, dtype, *dst, "write");
+  const void* src = static_cast<const uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
+  if (dtype == DType::Float16) {
+    std::vector<uint16_t> half(n);
+    const float* f = static_cast<const float*>(src);
+    for (size_t i = 0; i < n; ++i) half[i] = floatToHalfBits(f[i]);
+    writeFromHost(*dst, half.data(), n * 2);
+  } else {
+    writeFromHost(*dst, src, n * 4);
+  }
+  return info.Env().Undefined();
+}
+
+// Host bytes of `dtype` to the array a user reads: float16 widens to float32.
+void toUserArray(const void* bytes, DType dtype, size_t n, void* out) {
+  if (dtype == DType::Float16) {
+    const uint16_t* h = static_cast<const uint16_t*>(bytes);
+    float* f = static_cast<float*>(out);
+    for (size_t i = 0; i < n; ++i) f[i] = halfBitsToFloat(h[i]);
+  } else {
+    std::memcpy(out, bytes, n * 4);
+  }
+}
+
+Napi::TypedArray newUserArray(Napi::Env env, DType dtype, size_t n, void** data) {
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, n * 4);
+  *data = buf.Data();
+  if (dtype == DType::Int32) return Napi::Int32Array::New(env, n, buf, 0);
+  return Napi::Float32Array::New(env, n, buf, 0);
+}
+
+Napi::Value readFn(const Napi::CallbackInfo& info) {
+  AllocationPtr src = Storage::fromArg(info, 0, "read");
+  const DType dtype = getDType(info, 1, "read");
+  const uint64_t n = getSize(info, 2, "read", "element count");
+  const size_t bytes = checkedBytes(n, dtype, *src, "read");
+  void* out = nullptr;
+  Napi::TypedArray result = newUserArray(info.Env(), dtype, static_cast<size_t>(n), &out);
+  if (dtype == DType::Float16) {
+    std::vector<uint16_t> half(static_cast<size_t>(n));
+    readToHost(*src, half.data(), bytes);
+    toUserArray(half.data(), dtype, static_cast<size_t>(n), out);
+  } else {
+    readToHost(*src, out, bytes);
+  }
+  return result;
+}
+
+// Waits for a device-to-host copy (or reads host memory) on a libuv worker thread, so the event
+// loop keeps running while the bytes arrive.
+class ReadWorker : public Napi::AsyncWorker {
+ public:
+  ReadWorker(Napi::Env env, PendingRead read, DType dtype, size_t n, Napi::TypedArray result, void* out)
+      : Napi::AsyncWorker(env, "hayate.read"), deferred_(Napi::Promise::Deferred::New(env)), read_(std::move(read)),
+        dtype_(dtype), n_(n), out_(out), result_(Napi::Persistent(result.As<Napi::Object>())) {}
+  ~ReadWorker() override { finishRead(read_); }
+
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      toUserArray(waitRead(read_), dtype_, n_, out_);
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+    try {
+      finishRead(read_);
+    } catch (...) {
+      if (!error_) error_ = std::current_exception();
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (error_) {
+      deferred_.Reject(toJsError(env, error_).Value());
+    } else {
+      deferred_.Resolve(result_.Value());
+    }
+    result_.Reset();
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  PendingRead read_;
+  DType dtype_;
+  size_t n_;
+  void* out_ = nullptr;
+  Napi::ObjectReference result_;
+  std::exception_ptr error_;
+};
+
+Napi::Value readAsyncFn(const Napi::CallbackInfo& info) {
+  AllocationPtr src = Storage::fromArg(info, 0, "readAsync");
+  const DType dtype = getDType(info, 1, "readAsync");
+  const uint64_t n = getSize(info, 2, "readAsync", "element count");
+  const size_t bytes = checkedBytes(n, dtype, *src, "readAsync");
+  void* out = nullptr;
+  Napi::TypedArray result = newUserArray(info.Env(), dtype, static_cast<size_t>(n), &out);
+  PendingRead read = beginRead(src, bytes);
+  ReadWorker* worker = nullptr;
+  try {
+    worker = new ReadWorker(info.Env(), std::move(read), dtype, static_cast<size_t>(n), result, out);
+  } catch (...) {
+    finishRead(read);
+    throw;
+  }
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
+CachingAllocator& allocatorArg(const Napi::CallbackInfo& info, const char* op) {
+  Napi::Value v = arg(info, 0);
+  if (!v.IsString()) throwType(std::string(op) + ": device must be 'cpu', 'cuda' or 'pinned', got " + describe(v));
+  const std::string s = v.As<Napi::String>().Utf8Value();
+  if (s == "cpu") return allocatorFor(DeviceType::Cpu, false);
+  if (s == "cuda") return allocatorFor(DeviceType::Cuda, false);
+  if (s == "pinned") {
+    if (!cudaAvailable()) throwRange(std::string(op) + ": pinned memory needs CUDA, which is not available");
+    return allocatorFor(DeviceType::Cpu, true);
+  }
+  throwRange(std::string(op) + ": device must be 'cpu', 'cuda' or 'pinned', got " + describe(v));
+}
+
+Napi::Value memoryStats(const Napi::CallbackInfo& info) {
+  return statsToJs(info.Env(), allocatorArg(info, "memory.stats").stats());
+}
+
+Napi::Value emptyCacheFn(const Napi::CallbackInfo& info) {
+  allocatorArg(info, "memory.emptyCache").emptyCache();
+  return info.Env().Undefined();
+}
+
+Napi::Value resetPeaksFn(const Napi::CallbackInfo& info) {
+  allocatorArg(info, "memory.resetPeakStats").resetPeaks();
+  return info.Env().Undefined();
+}
+
+Napi::Value setLimitFn(const Napi::CallbackInfo& info) {
+  CachingAllocator& a = allocatorArg(info, "memory.setLimit");
+  a.setLimit(getSize(info, 1, "memory.setLimit", "limit in bytes"));
+  return info.Env().Undefined();
+}
+
+Napi::Value synchronizeFn(const Napi::CallbackInfo& info) {
+  synchronize();
+  return info.Env().Undefined();
+}
+
+Napi::Value setErrorClassesFn(const Napi::CallbackInfo& info) {
+  setErrorClasses(info);
+  return info.Env().Undefined();
+}
+
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value wrap(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] { return F(info); });
+}
+
+}  // namespace
+
+Napi::Object init(Napi::Env env, Napi::Object exports) {
+  auto* data = new AddonData();
+  env.SetInstanceData(data);
+  Napi::Function storage = Storage::define(env);
+  data->storageClass = Napi::Persistent(storage);
+  exports.Set("Storage", storage);
+  exports.Set("info", Napi::Function::New<wrap<info>>(env, "info"));
+  exports.Set("alloc", Napi::Function::New<wrap<alloc>>(env, "alloc"));
+  exports.Set("fill", Napi::Function::New<wrap<fillFn>>(env, "fill"));
+  exports.Set("random", Napi::Function::New<wrap<randomFn>>(env, "random"));
+  exports.Set("cast", Napi::Function::New<wrap<castFn>>(env, "cast"));
+  exports.Set("copy", Napi::Function::New<wrap<copyFn>>(env, "copy"));
+  exports.Set("write", Napi::Function::New<wrap<writeFn>>(env, "write"));
+  exports.Set("read", Napi::Function::New<wrap<readFn>>(env, "read"));
+  exports.Set("readAsync", Napi::Function::New<wrap<readAsyncFn>>(env, "readAsync"));
+  exports.Set("memoryStats", Napi::Function::New<wrap<memoryStats>>(env, "memoryStats"));
+  exports.Set("emptyCache", Napi::Function::New<wrap<emptyCacheFn>>(env, "emptyCache"));
+  exports.Set("resetPeakStats", Napi::Function::New<wrap<resetPeaksFn>>(env, "resetPeakStats"));
+  exports.Set("setMemoryLimit", Napi::Function::New<wrap<setLimitFn>>(env, "setMemoryLimit"));
+  exports.Set("synchronize", Napi::Function::New<wrap<synchronizeFn>>(env, "synchronize"));
+  exports.Set("setErrorClasses", Napi::Function::New<wrap<setErrorClassesFn>>(env, "setErrorClasses"));
+  return exports;
+}
+
+}  // namespace hy::binding
+
+static Napi::Object initHayate(Napi::Env env, Napi::Object exports) { return hy::binding::init(env, exports); }
+
+NODE_API_MODULE(hayate, initHayate)

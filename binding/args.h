@@ -1,0 +1,64 @@
+// Argument checks for binding functions. Every check names the op and the offending value, and
+// throws the JS error class a Node.js user expects (TypeError for a wrong type, RangeError for a
+// value out of range).
+#pragma once
+#include <napi.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+#include "../core/dtype.h"
+#include "../core/error.h"
+
+namespace hy::binding {
+
+std::string describe(const Napi::Value& v);  // a short rendering of a JS value for messages
+
+inline Napi::Value arg(const Napi::CallbackInfo& info, size_t i) {
+  return i < info.Length() ? info[i] : info.Env().Undefined();
+}
+
+inline double getNumber(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
+  Napi::Value v = arg(info, i);
+  if (!v.IsNumber()) throwType(std::string(op) + ": " + name + " must be a number, got " + describe(v));
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (std::isnan(d)) throwRange(std::string(op) + ": " + name + " must not be NaN");
+  return d;
+}
+
+// A non-negative integer no larger than 2^53 - 1 (sizes, counts, offsets).
+inline uint64_t getSize(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
+  Napi::Value v = arg(info, i);
+  if (!v.IsNumber()) throwType(std::string(op) + ": " + name + " must be a number, got " + describe(v));
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || d < 0 || d != std::floor(d) || d > 9007199254740991.0) {
+    throwRange(std::string(op) + ": " + name + " must be a non-negative integer, got " + describe(v));
+  }
+  return static_cast<uint64_t>(d);
+}
+
+inline bool getBool(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
+  Napi::Value v = arg(info, i);
+  if (!v.IsBoolean()) throwType(std::string(op) + ": " + name + " must be a boolean, got " + describe(v));
+  return v.As<Napi::Boolean>().Value();
+}
+
+inline DType getDType(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  Napi::Value v = arg(info, i);
+  if (!v.IsNumber()) throwType(std::string(op) + ": dtype code must be a number, got " + describe(v));
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d == 0 || d == 1 || d == 2)) throwRange(std::string(op) + ": unknown dtype code " + describe(v));
+  return static_cast<DType>(static_cast<int>(d));
+}
+
+inline DeviceType getDevice(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  Napi::Value v = arg(info, i);
+  if (!v.IsString()) throwType(std::string(op) + ": device must be 'cpu' or 'cuda', got " + describe(v));
+  const std::string s = v.As<Napi::String>().Utf8Value();
+  if (s == "cpu") return DeviceType::Cpu;
+  if (s == "cuda") return DeviceType::Cuda;
+  throwRange(std::string(op) + ": device must be 'cpu' or 'cuda', got " + describe(v));
+}
+
+}  // namespace hy::binding

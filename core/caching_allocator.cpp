@@ -1,0 +1,252 @@
+#include "caching_allocator.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "error.h"
+
+namespace hy {
+
+struct CachingAllocator::Block {
+  char* ptr = nullptr;
+  size_t size = 0;
+  size_t requested = 0;
+  StreamId stream = 0;
+  bool allocated = false;
+  bool small = false;
+  Block* prev = nullptr;  // neighbours inside the same segment
+  Block* next = nullptr;
+  std::vector<StreamId> streamUses;
+};
+
+bool CachingAllocator::BlockOrder::operator()(const Block* a, const Block* b) const {
+  if (a->stream != b->stream) return a->stream < b->stream;
+  if (a->size != b->size) return a->size < b->size;
+  return a->ptr < b->ptr;
+}
+
+OutOfMemory::OutOfMemory(const std::string& message, const AllocatorStats& s)
+    : Error(ErrorKind::OutOfMemory, message, "ERR_OUT_OF_MEMORY"), stats(s) {}
+
+CachingAllocator::CachingAllocator(std::string name, RawMemory* raw) : name_(std::move(name)), raw_(raw) {}
+
+CachingAllocator::~CachingAllocator() {
+  for (auto& [base, first] : segments_) {
+    raw_->release(base);
+    for (Block* b = first; b != nullptr;) {
+      Block* n = b->next;
+      delete b;
+      b = n;
+    }
+  }
+}
+
+void* CachingAllocator::blockPtr(const Block* b) { return b->ptr; }
+size_t CachingAllocator::blockSize(const Block* b) { return b->size; }
+StreamId CachingAllocator::blockStream(const Block* b) { return b->stream; }
+
+size_t CachingAllocator::roundSize(size_t bytes) {
+  if (bytes < kMinBlock) return kMinBlock;
+  return (bytes + kMinBlock - 1) / kMinBlock * kMinBlock;
+}
+
+size_t CachingAllocator::segmentSize(size_t rounded) const {
+  if (rounded <= kSmallLimit) return kSmallSegment;
+  if (rounded < (10u << 20)) return kLargeSegmentMin;
+  return (rounded + kLargeRound - 1) / kLargeRound * kLargeRound;
+}
+
+CachingAllocator::FreeSet& CachingAllocator::poolFor(size_t rounded) {
+  return rounded <= kSmallLimit ? smallFree_ : largeFree_;
+}
+
+CachingAllocator::Block* CachingAllocator::findFree(size_t rounded, StreamId stream) {
+  FreeSet& pool = poolFor(rounded);
+  Block key;
+  key.stream = stream;
+  key.size = rounded;
+  auto it = pool.lower_bound(&key);
+  if (it == pool.end() || (*it)->stream != stream) return nullptr;
+  Block* b = *it;
+  pool.erase(it);
+  return b;
+}
+
+void* CachingAllocator::rawAllocate(size_t bytes) {
+  if (stats_.limitBytes != 0 && stats_.reservedBytes + bytes > stats_.limitBytes) return nullptr;
+  return raw_->allocate(bytes);
+}
+
+CachingAllocator::Block* CachingAllocator::allocate(size_t bytes, StreamId stream) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  processEvents();
+  const size_t rounded = roundSize(bytes);
+  Block* block = findFree(rounded, stream);
+  if (block != nullptr) {
+    ++stats_.cacheHits;
+  } else {
+    const size_t segBytes = segmentSize(rounded);
+    void* base = rawAllocate(segBytes);
+    if (base == nullptr) {
+      // Wait for deferred frees, give the whole cache back, and try once more.
+      for (Pending& p : pending_) {
+        for (EventId e : p.events) raw_->synchronizeEvent(e);
+      }
+      processEvents();
+      releaseCachedSegments();
+      ++stats_.oomRetries;
+      base = rawAllocate(segBytes);
+      if (base == nullptr) throwOutOfMemory(bytes);
+    }
+    block = new Block();
+    block->ptr = static_cast<char*>(base);
+    block->size = segBytes;
+    block->stream = stream;
+    block->small = rounded <= kSmallLimit;
+    segments_[base] = block;
+    ++stats_.segmentAllocations;
+    ++stats_.segments;
+    stats_.reservedBytes += segBytes;
+    stats_.peakReservedBytes = std::max(stats_.peakReservedBytes, stats_.reservedBytes);
+  }
+  const size_t remaining = block->size - rounded;
+  if (remaining >= (block->small ? kMinBlock : kSmallLimit + 1)) {
+    Block* rest = new Block();
+    rest->ptr = block->ptr + rounded;
+    rest->size = remaining;
+    rest->stream = block->stream;
+    rest->small = block->small;
+    rest->prev = block;
+    rest->next = block->next;
+    if (block->next != nullptr) block->next->prev = rest;
+    block->next = rest;
+    block->size = rounded;
+    poolFor(block->small ? 1 : kSmallLimit + 1).insert(rest);
+  }
+  block->allocated = true;
+  block->requested = bytes;
+  ++stats_.allocations;
+  ++stats_.liveBlocks;
+  stats_.liveBytes += block->size;
+  stats_.requestedBytes += bytes;
+  stats_.peakLiveBytes = std::max(stats_.peakLiveBytes, stats_.liveBytes);
+  return block;
+}
+
+void CachingAllocator::recordStream(Block* block, StreamId stream) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (stream == block->stream) return;
+  if (std::find(block->streamUses.begin(), block->streamUses.end(), stream) == block->streamUses.end()) {
+    block->streamUses.push_back(stream);
+  }
+}
+
+void CachingAllocator::free(Block* block) {
+  if (block == nullptr) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++stats_.frees;
+  --stats_.liveBlocks;
+  stats_.liveBytes -= block->size;
+  stats_.requestedBytes -= block->requested;
+  if (!block->streamUses.empty()) {
+    Pending p{block, {}};
+    for (StreamId s : block->streamUses) p.events.push_back(raw_->recordEvent(s));
+    block->streamUses.clear();
+    pending_.push_back(std::move(p));
+    ++stats_.pendingFrees;
+    return;
+  }
+  releaseToPool(block);
+}
+
+void CachingAllocator::releaseToPool(Block* block) {
+  FreeSet& pool = poolFor(block->small ? 1 : kSmallLimit + 1);
+  block->allocated = false;
+  block->requested = 0;
+  if (block->prev != nullptr && !block->prev->allocated) {
+    Block* p = block->prev;
+    pool.erase(p);
+    p->size += block->size;
+    p->next = block->next;
+    if (block->next != nullptr) block->next->prev = p;
+    delete block;
+    block = p;
+  }
+  if (block->next != nullptr && !block->next->allocated) {
+    Block* n = block->next;
+    pool.erase(n);
+    block->size += n->size;
+    block->next = n->next;
+    if (n->next != nullptr) n->next->prev = block;
+    delete n;
+  }
+  pool.insert(block);
+}
+
+void CachingAllocator::processEvents() {
+  for (size_t i = 0; i < pending_.size();) {
+    Pending& p = pending_[i];
+    bool done = true;
+    for (EventId e : p.events) done = done && raw_->eventDone(e);
+    if (!done) {
+      ++i;
+      continue;
+    }
+    for (EventId e : p.events) raw_->destroyEvent(e);
+    releaseToPool(p.block);
+    --stats_.pendingFrees;
+    pending_[i] = std::move(pending_.back());
+    pending_.pop_back();
+  }
+}
+
+void CachingAllocator::releaseCachedSegments() {
+  for (auto it = segments_.begin(); it != segments_.end();) {
+    Block* b = it->second;
+    if (b->allocated || b->next != nullptr) {
+      ++it;
+      continue;
+    }
+    poolFor(b->small ? 1 : kSmallLimit + 1).erase(b);
+    raw_->release(it->first);
+    stats_.reservedBytes -= b->size;
+    ++stats_.segmentReleases;
+    --stats_.segments;
+    delete b;
+    it = segments_.erase(it);
+  }
+}
+
+void CachingAllocator::emptyCache() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  processEvents();
+  releaseCachedSegments();
+}
+
+AllocatorStats CachingAllocator::stats() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  processEvents();
+  return stats_;
+}
+
+void CachingAllocator::resetPeaks() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.peakLiveBytes = stats_.liveBytes;
+  stats_.peakReservedBytes = stats_.reservedBytes;
+}
+
+void CachingAllocator::setLimit(uint64_t bytes) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  stats_.limitBytes = bytes;
+}
+
+void CachingAllocator::throwOutOfMemory(size_t bytes) {
+  std::ostringstream m;
+  m << name_ << ": out of memory allocating " << bytes << " bytes (live " << stats_.liveBytes << " bytes, reserved "
+    << stats_.reservedBytes << " bytes";
+  if (stats_.limitBytes != 0) m << ", limit " << stats_.limitBytes << " bytes";
+  m << ", cache emptied and retried once)";
+  throw OutOfMemory(m.str(), stats_);
+}
+
+}  // namespace hy

@@ -1,0 +1,117 @@
+// A caching allocator for one memory kind (device memory, pinned host memory, or plain host
+// memory). Backends supply the raw allocation and event primitives; everything else — size
+// classes, splitting and merging blocks inside segments, per-stream free lists, deferring reuse
+// until other streams' work on a block has finished, OOM recovery and statistics — lives here and
+// is tested on the CPU with the same code the GPU runs.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "error.h"
+
+namespace hy {
+
+using StreamId = uintptr_t;  // an opaque stream handle (0 for the host / default stream)
+using EventId = uintptr_t;
+
+struct RawMemory {
+  virtual ~RawMemory() = default;
+  virtual void* allocate(size_t bytes) = 0;  // nullptr when out of memory
+  virtual void release(void* ptr) = 0;
+  // Events: record on a stream; query whether all work before it finished; give it back.
+  virtual EventId recordEvent(StreamId) { return 0; }
+  virtual bool eventDone(EventId) { return true; }
+  virtual void destroyEvent(EventId) {}
+  virtual void synchronizeEvent(EventId) {}
+};
+
+struct AllocatorStats {
+  uint64_t liveBytes = 0;        // bytes held by allocated blocks (rounded sizes)
+  uint64_t requestedBytes = 0;   // bytes the callers asked for
+  uint64_t reservedBytes = 0;    // bytes held in segments from the raw allocator
+  uint64_t peakLiveBytes = 0;
+  uint64_t peakReservedBytes = 0;
+  uint64_t allocations = 0;      // successful allocate() calls
+  uint64_t frees = 0;
+  uint64_t cacheHits = 0;        // allocations served from cached memory
+  uint64_t segmentAllocations = 0;
+  uint64_t segmentReleases = 0;
+  uint64_t oomRetries = 0;       // raw allocations retried after emptying the cache
+  uint64_t pendingFrees = 0;     // blocks waiting on other streams' events
+  uint64_t liveBlocks = 0;
+  uint64_t segments = 0;
+  uint64_t limitBytes = 0;       // 0: no limit
+};
+
+class CachingAllocator {
+ public:
+  struct Block;
+
+  CachingAllocator(std::string name, RawMemory* raw);
+  ~CachingAllocator();
+  CachingAllocator(const CachingAllocator&) = delete;
+  CachingAllocator& operator=(const CachingAllocator&) = delete;
+
+  // Throws hy::Error(OutOfMemory) after emptying the cache and retrying once.
+  Block* allocate(size_t bytes, StreamId stream);
+  // Return a block; reuse waits for every stream recorded with recordStream().
+  void free(Block* block);
+  // Mark that `stream` uses the block, so a free waits for that stream's work.
+  void recordStream(Block* block, StreamId stream);
+  // Give every wholly free segment back to the raw allocator.
+  void emptyCache();
+  AllocatorStats stats();
+  void resetPeaks();
+  void setLimit(uint64_t bytes);
+  const std::string& name() const { return name_; }
+
+  static void* blockPtr(const Block* b);
+  static size_t blockSize(const Block* b);
+  static StreamId blockStream(const Block* b);
+
+  static constexpr size_t kMinBlock = 512;               // every size rounds up to this
+  static constexpr size_t kSmallLimit = 1 << 20;         // <= 1 MiB: small pool
+  static constexpr size_t kSmallSegment = 2 << 20;       // small blocks come from 2 MiB segments
+  static constexpr size_t kLargeSegmentMin = 20 << 20;   // 1..10 MiB requests share 20 MiB segments
+  static constexpr size_t kLargeRound = 2 << 20;         // larger requests round to 2 MiB
+
+ private:
+  struct BlockOrder {
+    bool operator()(const Block* a, const Block* b) const;
+  };
+  using FreeSet = std::set<Block*, BlockOrder>;
+
+  static size_t roundSize(size_t bytes);
+  size_t segmentSize(size_t rounded) const;
+  FreeSet& poolFor(size_t rounded);
+  Block* findFree(size_t rounded, StreamId stream);
+  void* rawAllocate(size_t bytes);
+  void releaseToPool(Block* block);
+  void processEvents();
+  void releaseCachedSegments();
+  [[noreturn]] void throwOutOfMemory(size_t bytes);
+
+  std::string name_;
+  RawMemory* raw_;
+  std::mutex mutex_;
+  FreeSet smallFree_, largeFree_;
+  std::unordered_map<void*, Block*> segments_;  // segment base -> first block
+  struct Pending { Block* block; std::vector<EventId> events; };
+  std::vector<Pending> pending_;
+  AllocatorStats stats_;
+};
+
+// Thrown when memory stays short after the cache was emptied; carries the allocator's figures.
+class OutOfMemory : public Error {
+ public:
+  OutOfMemory(const std::string& message, const AllocatorStats& stats);
+  AllocatorStats stats;
+};
+
+}  // namespace hy

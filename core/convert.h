@@ -1,0 +1,17 @@
+// Scalar conversions shared by the CPU and CUDA backends so both round and saturate alike:
+// float -> int32 truncates toward zero, saturates at the int32 range, and maps NaN to 0.
+#pragma once
+#include <cstdint>
+
+#include "philox.h"  // HY_HD
+
+namespace hy {
+
+HY_HD int32_t floatToInt32(double v) {
+  if (!(v == v)) return 0;
+  if (v >= 2147483647.0) return 2147483647;
+  if (v <= -2147483648.0) return static_cast<int32_t>(-2147483647 - 1);
+  return static_cast<int32_t>(v);
+}
+
+}  // namespace hy

@@ -1,0 +1,158 @@
+// The CUDA context of device 0: probe, streams, allocators and events.
+#include <cuda_runtime.h>
+
+#include <mutex>
+#include <string>
+
+#include "check.cuh"
+#include "runtime.h"
+
+namespace hy::cuda {
+
+namespace {
+
+struct EventRaw : RawMemory {
+  EventId recordEvent(StreamId stream) override {
+    cudaEvent_t e;
+    check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate");
+    check(cudaEventRecord(e, asStream(stream)), "cudaEventRecord");
+    return reinterpret_cast<EventId>(e);
+  }
+  bool eventDone(EventId e) override {
+    const cudaError_t err = cudaEventQuery(reinterpret_cast<cudaEvent_t>(e));
+    if (err == cudaErrorNotReady) return false;
+    if (err != cudaSuccess) cudaGetLastError();  // a failed stream never finishes its work: treat as done
+    return true;
+  }
+  void destroyEvent(EventId e) override { cudaEventDestroy(reinterpret_cast<cudaEvent_t>(e)); }
+  void synchronizeEvent(EventId e) override { cudaEventSynchronize(reinterpret_cast<cudaEvent_t>(e)); }
+};
+
+struct DeviceRaw : EventRaw {
+  void* allocate(size_t bytes) override {
+    void* p = nullptr;
+    if (cudaMalloc(&p, bytes) != cudaSuccess) {
+      cudaGetLastError();
+      return nullptr;
+    }
+    return p;
+  }
+  void release(void* p) override { cudaFree(p); }
+};
+
+struct PinnedRaw : EventRaw {
+  void* allocate(size_t bytes) override {
+    void* p = nullptr;
+    if (cudaHostAlloc(&p, bytes, cudaHostAllocPortable) != cudaSuccess) {
+      cudaGetLastError();
+      return nullptr;
+    }
+    return p;
+  }
+  void release(void* p) override { cudaFreeHost(p); }
+};
+
+struct Context {
+  cudaStream_t compute = nullptr;
+  cudaStream_t copy = nullptr;
+  DeviceRaw deviceRaw;
+  PinnedRaw pinnedRaw;
+  CachingAllocator device{"cuda", &deviceRaw};
+  CachingAllocator pinned{"pinned", &pinnedRaw};
+};
+
+// Created on first use and never destroyed: at process exit the driver may already be gone.
+Context& context() {
+  static Context* ctx = [] {
+    check(cudaSetDevice(0), "cudaSetDevice");
+    auto* c = new Context();
+    check(cudaStreamCreateWithFlags(&c->compute, cudaStreamNonBlocking), "cudaStreamCreate(compute)");
+    check(cudaStreamCreateWithFlags(&c->copy, cudaStreamNonBlocking), "cudaStreamCreate(copy)");
+    return c;
+  }();
+  return *ctx;
+}
+
+cudaMemcpyKind toKind(CopyKind k) {
+  switch (k) {
+    case CopyKind::HostToDevice: return cudaMemcpyHostToDevice;
+    case CopyKind::DeviceToHost: return cudaMemcpyDeviceToHost;
+    case CopyKind::DeviceToDevice: return cudaMemcpyDeviceToDevice;
+    case CopyKind::HostToHost: return cudaMemcpyHostToHost;
+  }
+  return cudaMemcpyDefault;
+}
+
+}  // namespace
+
+void probe(CudaStatus& status) {
+  status.compiled = true;
+  int count = 0;
+  cudaError_t err = cudaGetDeviceCount(&count);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    status.available = false;
+    status.reason = std::string(cudaGetErrorName(err)) + ": " + cudaGetErrorString(err);
+    return;
+  }
+  if (count == 0) {
+    status.available = false;
+    status.reason = "no CUDA device found";
+    return;
+  }
+  cudaDeviceProp prop{};
+  err = cudaGetDeviceProperties(&prop, 0);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    status.available = false;
+    status.reason = std::string(cudaGetErrorName(err)) + ": " + cudaGetErrorString(err);
+    return;
+  }
+  status.available = true;
+  status.deviceName = prop.name;
+  status.computeMajor = prop.major;
+  status.computeMinor = prop.minor;
+  status.totalMemory = prop.totalGlobalMem;
+  status.multiProcessors = prop.multiProcessorCount;
+  cudaDriverGetVersion(&status.driverVersion);
+  cudaRuntimeGetVersion(&status.runtimeVersion);
+}
+
+CachingAllocator& deviceAllocator() { return context().device; }
+CachingAllocator& pinnedAllocator() { return context().pinned; }
+StreamId computeStream() { return reinterpret_cast<StreamId>(context().compute); }
+StreamId copyStream() { return reinterpret_cast<StreamId>(context().copy); }
+
+void memcpyAsync(void* dst, const void* src, size_t bytes, CopyKind kind, StreamId stream) {
+  if (bytes == 0) return;
+  check(cudaMemcpyAsync(dst, src, bytes, toKind(kind), asStream(stream)), "cudaMemcpyAsync");
+}
+
+EventId recordEvent(StreamId stream) { return context().deviceRaw.recordEvent(stream); }
+
+void streamWaitEvent(StreamId stream, EventId event) {
+  check(cudaStreamWaitEvent(asStream(stream), reinterpret_cast<cudaEvent_t>(event), 0), "cudaStreamWaitEvent");
+}
+
+void streamWaitStream(StreamId waiter, StreamId producer) {
+  const EventId e = recordEvent(producer);
+  try {
+    streamWaitEvent(waiter, e);
+  } catch (...) {
+    destroyEvent(e);
+    throw;
+  }
+  destroyEvent(e);  // safe: destruction is deferred until the event completes
+}
+
+void eventSynchronize(EventId event) {
+  check(cudaEventSynchronize(reinterpret_cast<cudaEvent_t>(event)), "cudaEventSynchronize");
+}
+
+void destroyEvent(EventId event) { cudaEventDestroy(reinterpret_cast<cudaEvent_t>(event)); }
+
+void streamSynchronize(StreamId stream) { check(cudaStreamSynchronize(asStream(stream)), "cudaStreamSynchronize"); }
+
+void deviceSynchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+
+}  // namespace hy::cuda

@@ -1,0 +1,16 @@
+// Kernel launchers: plain C++ signatures, enqueue on `stream` and return at once.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "../core/caching_allocator.h"  // StreamId
+#include "../core/dtype.h"
+
+namespace hy::cuda {
+
+void launchFill(void* out, DType dtype, size_t n, double value, StreamId stream);
+void launchRandom(void* out, DType dtype, size_t n, int kind, uint64_t seed, uint64_t offset, double a, double b,
+                  StreamId stream);
+void launchCast(const void* in, DType inType, void* out, DType outType, size_t n, StreamId stream);
+
+}  // namespace hy::cuda

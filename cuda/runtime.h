@@ -1,0 +1,29 @@
+// Host-side CUDA runtime services for the rest of the native core, with plain C++ signatures so
+// that code outside cuda/ never includes CUDA headers: device probe, the compute and copy
+// streams, the device and pinned allocators, events and copies.
+#pragma once
+#include <cstddef>
+
+#include "../core/caching_allocator.h"
+#include "../core/dispatch.h"
+
+namespace hy::cuda {
+
+void probe(CudaStatus& status);  // fills status; never throws
+
+CachingAllocator& deviceAllocator();
+CachingAllocator& pinnedAllocator();
+StreamId computeStream();  // kernels run here, in order
+StreamId copyStream();     // non-blocking host<->device copies run here
+
+enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice, HostToHost };
+void memcpyAsync(void* dst, const void* src, size_t bytes, CopyKind kind, StreamId stream);
+EventId recordEvent(StreamId stream);
+void streamWaitEvent(StreamId stream, EventId event);
+void streamWaitStream(StreamId waiter, StreamId producer);  // waiter runs after producer's current work
+void eventSynchronize(EventId event);                       // blocks the calling thread
+void destroyEvent(EventId event);
+void streamSynchronize(StreamId stream);
+void deviceSynchronize();
+
+}  // namespace hy::cuda
