@@ -11,6 +11,7 @@
 #include "addon_data.h"
 #include "args.h"
 #include "errors.h"
+#include "registry.h"
 #include "storage.h"
 
 namespace hy::binding {
@@ -277,11 +278,6 @@ Napi::Value setErrorClassesFn(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-template <Napi::Value (*F)(const Napi::CallbackInfo&)>
-Napi::Value wrap(const Napi::CallbackInfo& info) {
-  return guarded(info.Env(), [&] { return F(info); });
-}
-
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
@@ -305,6 +301,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("setMemoryLimit", Napi::Function::New<wrap<setLimitFn>>(env, "setMemoryLimit"));
   exports.Set("synchronize", Napi::Function::New<wrap<synchronizeFn>>(env, "synchronize"));
   exports.Set("setErrorClasses", Napi::Function::New<wrap<setErrorClassesFn>>(env, "setErrorClasses"));
+  registerAll(env, exports);
   return exports;
 }
 

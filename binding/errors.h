@@ -26,4 +26,10 @@ auto guarded(Napi::Env env, F&& body) -> decltype(body()) {
   }
 }
 
+// A binding function whose native failures become JS errors.
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value wrap(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] { return F(info); });
+}
+
 }  // namespace hy::binding

@@ -1,0 +1,13 @@
+// Each binding file adds its functions to the module's exports through one register function,
+// called from registerAll() below; addon.cpp holds the core (storage, transfers, memory).
+#pragma once
+#include <napi.h>
+
+namespace hy::binding {
+
+inline void registerAll(Napi::Env env, Napi::Object exports) {
+  (void)env;
+  (void)exports;
+}
+
+}  // namespace hy::binding

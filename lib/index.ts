@@ -1,0 +1,15 @@
+// hayate: GPU training for Node.js. The public surface, named as PyTorch users expect.
+import { OutOfMemoryError } from './errors';
+import { native } from './native';
+
+native.setErrorClasses({ OutOfMemoryError });
+
+export { info } from './info';
+export type { Info } from './info';
+export { manualSeed, seedFromTime, initialSeed, getGeneratorState, setGeneratorState } from './random';
+export { Tensor, tensor, empty, zeros, ones, full, rand, randn, tidy, keep, isTensor } from './tensor';
+export type { TensorData, TensorOptions, ToOptions } from './tensor';
+export type { DType, Device } from './dtype';
+export { OutOfMemoryError, DisposedError } from './errors';
+export * as memory from './memory';
+export * as cuda from './cuda';

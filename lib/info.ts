@@ -1,0 +1,16 @@
+import { native, NativeCudaInfo } from './native';
+
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const pkg = require('../../package.json') as { version: string };
+
+export interface Info {
+  version: string;
+  backends: ('cpu' | 'cuda')[];
+  cuda: NativeCudaInfo;
+}
+
+/** What hayate was built with and what it found: the backends present and, for CUDA, the device or the reason there is none. */
+export function info(): Info {
+  const cuda = native.info();
+  return { version: pkg.version, backends: cuda.available ? ['cpu', 'cuda'] : ['cpu'], cuda };
+}

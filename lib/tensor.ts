@@ -1,0 +1,397 @@
+// Tensor: a shape, a dtype, a device and a reference-counted native storage.
+import { inspect } from 'node:util';
+
+import { checkDevice, checkDType, Device, DType, DTYPE_BYTES, DTYPE_CODE, isDType, isFloating } from './dtype';
+import { describe, DisposedError } from './errors';
+import { native, NativeStorage } from './native';
+import { takeCounters } from './random';
+import { keep, runScoped, track } from './scope';
+
+export type TypedData = Float32Array | Float64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array | Uint32Array;
+export type NestedNumbers = number | NestedNumbers[];
+export type TensorData = NestedNumbers | TypedData;
+
+export interface TensorOptions {
+  dtype?: DType;
+  device?: Device | 'cuda:0';
+  requiresGrad?: boolean;
+  /** Allocate page-locked host memory (cpu tensors only; ordinary memory where CUDA is absent). */
+  pinMemory?: boolean;
+}
+
+export interface ToOptions {
+  /** Copy asynchronously where the host side is pinned memory (see Tensor.pinMemory). */
+  nonBlocking?: boolean;
+}
+
+/** Native storage shared by a tensor and its views; freed when the last one is disposed. */
+export class StorageRef {
+  refs = 1;
+  constructor(readonly native: NativeStorage) {}
+  retain(): this {
+    this.refs++;
+    return this;
+  }
+  release(): void {
+    if (--this.refs === 0) this.native.dispose();
+  }
+}
+
+const MAX_ELEMENTS = 2 ** 48;
+
+function checkOptions(op: string, opts: unknown, allowed: readonly string[]): Record<string, unknown> {
+  if (opts === undefined) return {};
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) {
+    throw new TypeError(`${op}: options must be an object, got ${describe(opts)}`);
+  }
+  for (const k of Object.keys(opts)) {
+    if (!allowed.includes(k)) throw new TypeError(`${op}: unknown option '${k}' (expected ${allowed.join(', ')})`);
+  }
+  return opts as Record<string, unknown>;
+}
+
+export function checkShape(op: string, shape: unknown): number[] {
+  const dims = typeof shape === 'number' ? [shape] : shape;
+  if (!Array.isArray(dims)) throw new TypeError(`${op}: shape must be an array of integers, got ${describe(shape)}`);
+  let numel = 1;
+  for (const d of dims) {
+    if (typeof d !== 'number') throw new TypeError(`${op}: shape entries must be numbers, got ${describe(d)} in ${describe(shape)}`);
+    if (!Number.isInteger(d) || d < 0) {
+      throw new RangeError(`${op}: shape entries must be non-negative integers, got ${describe(d)} in ${describe(shape)}`);
+    }
+    numel *= d;
+  }
+  if (numel > MAX_ELEMENTS) throw new RangeError(`${op}: shape ${describe(shape)} has ${numel} elements, more than 2^48`);
+  return dims.slice();
+}
+
+export function numelOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+let cudaInfoCache: { available: boolean; reason?: string } | undefined;
+export function cudaState(): { available: boolean; reason?: string } {
+  cudaInfoCache ??= native.info();
+  return cudaInfoCache;
+}
+
+function requireDevice(op: string, device: Device): void {
+  if (device === 'cuda' && !cudaState().available) {
+    const e = new Error(`${op}: CUDA is not available (${cudaState().reason})`);
+    (e as Error & { code: string }).code = 'ERR_CUDA_UNAVAILABLE';
+    throw e;
+  }
+}
+
+/** Allocates an uninitialised tensor. */
+export function allocTensor(op: string, shape: number[], dtype: DType, device: Device, pinned = false): Tensor {
+  requireDevice(op, device);
+  const bytes = numelOf(shape) * DTYPE_BYTES[dtype];
+  const storage = new StorageRef(native.alloc(device, bytes, pinned && device === 'cpu' && cudaState().available));
+  return new Tensor(storage, shape, dtype, device);
+}
+
+export class Tensor {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly device: Device;
+  requiresGrad = false;
+  grad: Tensor | null = null;
+  /** @internal */
+  storage: StorageRef | null;
+
+  /** @internal Use hy.tensor / hy.zeros / ... to make tensors. */
+  constructor(storage: StorageRef, shape: readonly number[], dtype: DType, device: Device) {
+    this.storage = storage;
+    this.shape = Object.freeze(shape.slice());
+    this.dtype = dtype;
+    this.device = device;
+    track(this);
+  }
+
+  get numel(): number {
+    return numelOf(this.shape);
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get isDisposed(): boolean {
+    return this.storage === null;
+  }
+  /** True when the tensor lives in page-locked host memory. */
+  get isPinned(): boolean {
+    return this.live('isPinned').pinned;
+  }
+
+  /** @internal The native storage, or a DisposedError naming op. */
+  live(op: string): NativeStorage {
+    if (this.storage === null) throw new DisposedError(op);
+    return this.storage.native;
+  }
+
+  /** Converts to another device or dtype; returns this tensor when nothing changes. */
+  to(target: Device | DType | 'cuda:0', opts?: ToOptions): Tensor {
+    const o = checkOptions('to', opts, ['nonBlocking']);
+    const nonBlocking = o.nonBlocking === undefined ? false : o.nonBlocking;
+    if (typeof nonBlocking !== 'boolean') throw new TypeError(`to: nonBlocking must be a boolean, got ${describe(nonBlocking)}`);
+    const src = this.live('to');
+    if (isDType(target)) {
+      if (target === this.dtype) return this;
+      const out = allocTensor('to', this.shape.slice(), target, this.device);
+      native.cast(src, DTYPE_CODE[this.dtype], out.live('to'), DTYPE_CODE[target], this.numel);
+      return out;
+    }
+    if (typeof target !== 'string') throw new TypeError(`to: expected a device or dtype, got ${describe(target)}`);
+    if (target !== 'cpu' && target !== 'cuda' && target !== 'cuda:0') {
+      throw new RangeError(`to: expected a device ('cpu', 'cuda') or a dtype (float32, float16, int32), got ${describe(target)}`);
+    }
+    const device = checkDevice('to', target);
+    if (device === this.device) return this;
+    // A non-blocking device-to-host copy lands in pinned memory, as in PyTorch; reading it waits.
+    const out = allocTensor('to', this.shape.slice(), this.dtype, device, device === 'cpu' && nonBlocking);
+    native.copy(out.live('to'), src, this.numel * DTYPE_BYTES[this.dtype], nonBlocking);
+    return out;
+  }
+
+  /** A copy of this cpu tensor in page-locked memory (ordinary memory where CUDA is absent). */
+  pinMemory(): Tensor {
+    const src = this.live('pinMemory');
+    if (this.device !== 'cpu') throw new RangeError(`pinMemory: only cpu tensors can be pinned, this one is on ${this.device}`);
+    if (src.pinned) return this;
+    const out = allocTensor('pinMemory', this.shape.slice(), this.dtype, 'cpu', true);
+    native.copy(out.live('pinMemory'), src, this.numel * DTYPE_BYTES[this.dtype], false);
+    return out;
+  }
+
+  clone(): Tensor {
+    const src = this.live('clone');
+    const out = allocTensor('clone', this.shape.slice(), this.dtype, this.device, src.pinned);
+    native.copy(out.live('clone'), src, this.numel * DTYPE_BYTES[this.dtype], false);
+    return out;
+  }
+
+  /** Reads the values without blocking the event loop. float16 reads back as float32. */
+  data(): Promise<Float32Array | Int32Array> {
+    try {
+      return native.readAsync(this.live('data'), DTYPE_CODE[this.dtype], this.numel);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Reads the values, blocking until the device has produced them. */
+  dataSync(): Float32Array | Int32Array {
+    return native.read(this.live('dataSync'), DTYPE_CODE[this.dtype], this.numel);
+  }
+
+  /** The value of a one-element tensor. */
+  item(): number {
+    if (this.numel !== 1) throw new RangeError(`item: the tensor has ${this.numel} elements, item() needs exactly one`);
+    return this.dataSync()[0];
+  }
+
+  /** Nested arrays of the values (blocking). */
+  toArray(): NestedNumbers {
+    const flat = Array.from(this.dataSync());
+    const build = (dim: number, start: number): NestedNumbers => {
+      if (dim === this.shape.length) return flat[start];
+      const stride = numelOf(this.shape.slice(dim + 1));
+      const out: NestedNumbers[] = [];
+      for (let i = 0; i < this.shape[dim]; i++) out.push(build(dim + 1, start + i * stride));
+      return out;
+    };
+    return build(0, 0);
+  }
+
+  /** Frees the memory now. Safe to call more than once. */
+  dispose(): void {
+    if (this.storage === null) return;
+    this.storage.release();
+    this.storage = null;
+    if (this.grad !== null) {
+      this.grad.dispose();
+      this.grad = null;
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  toString(): string {
+    const head = `shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device}`;
+    if (this.storage === null) return `tensor(<disposed>, ${head})`;
+    if (this.numel > 64) return `tensor(<${this.numel} values>, ${head})`;
+    return `tensor(${JSON.stringify(this.toArray())}, ${head})`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+}
+
+export function isTensor(v: unknown): v is Tensor {
+  return v instanceof Tensor;
+}
+
+/** Runs fn and disposes every tensor it created, except those it returns. */
+export function tidy<T>(fn: () => T): T {
+  return runScoped(fn, isTensor);
+}
+
+export { keep };
+
+// ---- creation ----
+
+function flatten(op: string, data: NestedNumbers, shape: number[], out: number[], depth: number): void {
+  if (typeof data === 'number') {
+    if (depth !== shape.length) throw new RangeError(`${op}: ragged nested array: a number at depth ${depth}, expected depth ${shape.length}`);
+    out.push(data);
+    return;
+  }
+  if (!Array.isArray(data)) throw new TypeError(`${op}: data must hold numbers, got ${describe(data)}`);
+  if (depth === shape.length) throw new RangeError(`${op}: ragged nested array: an array at depth ${depth}`);
+  if (data.length !== shape[depth]) {
+    throw new RangeError(`${op}: ragged nested array: length ${data.length} at depth ${depth}, expected ${shape[depth]}`);
+  }
+  for (const d of data) flatten(op, d, shape, out, depth + 1);
+}
+
+function inferShape(data: NestedNumbers): number[] {
+  const shape: number[] = [];
+  let cur: NestedNumbers = data;
+  while (Array.isArray(cur)) {
+    shape.push(cur.length);
+    if (cur.length === 0) break;
+    cur = cur[0];
+  }
+  return shape;
+}
+
+function creationOptions(op: string, opts: unknown, defaultDType: DType) {
+  const o = checkOptions(op, opts, ['dtype', 'device', 'requiresGrad', 'pinMemory']);
+  const dtype = o.dtype === undefined ? defaultDType : checkDType(op, o.dtype);
+  const device = o.device === undefined ? 'cpu' : checkDevice(op, o.device);
+  for (const k of ['requiresGrad', 'pinMemory'] as const) {
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new TypeError(`${op}: ${k} must be a boolean, got ${describe(o[k])}`);
+  }
+  if (o.pinMemory === true && device !== 'cpu') throw new RangeError(`${op}: pinMemory applies to cpu tensors only, device is ${device}`);
+  if (o.requiresGrad === true && !isFloating(dtype)) throw new RangeError(`${op}: only floating-point tensors can require gradients, dtype is ${dtype}`);
+  return { dtype, device, requiresGrad: o.requiresGrad === true, pinMemory: o.pinMemory === true };
+}
+
+/** A tensor from numbers, nested arrays or a typed array. Int32Array data defaults to int32, all else to float32. */
+export function tensor(data: TensorData, opts?: TensorOptions & { shape?: number[] }): Tensor {
+  const rest = opts === undefined ? undefined : { ...opts };
+  const shapeOpt = rest?.shape;
+  if (rest !== undefined) delete rest.shape;
+  let values: ArrayLike<number>;
+  let shape: number[];
+  let defaultDType: DType = 'float32';
+  if (ArrayBuffer.isView(data)) {
+    if (data instanceof DataView || typeof (data as unknown as { BYTES_PER_ELEMENT?: unknown }).BYTES_PER_ELEMENT !== 'number') {
+      throw new TypeError(`tensor: data must be a numeric typed array, got ${describe(data)}`);
+    }
+    if (data instanceof BigInt64Array || data instanceof BigUint64Array) throw new TypeError('tensor: BigInt arrays are not supported');
+    values = data as ArrayLike<number>;
+    shape = [values.length];
+    if (data instanceof Int32Array) defaultDType = 'int32';
+  } else if (typeof data === 'number') {
+    values = [data];
+    shape = [];
+  } else if (Array.isArray(data)) {
+    shape = inferShape(data);
+    const flat: number[] = [];
+    flatten('tensor', data, shape, flat, 0);
+    values = flat;
+  } else {
+    throw new TypeError(`tensor: data must be a number, a nested array of numbers or a typed array, got ${describe(data)}`);
+  }
+  const o = creationOptions('tensor', rest, defaultDType);
+  if (shapeOpt !== undefined) {
+    const s = checkShape('tensor', shapeOpt);
+    if (numelOf(s) !== values.length) {
+      throw new RangeError(`tensor: shape ${describe(s)} holds ${numelOf(s)} elements but the data has ${values.length}`);
+    }
+    shape = s;
+  }
+  let host: Float32Array | Int32Array;
+  if (o.dtype === 'int32') {
+    host = new Int32Array(values.length);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < -2147483648 || v > 2147483647) {
+        throw new RangeError(`tensor: ${describe(v)} at index ${i} does not fit in int32`);
+      }
+      host[i] = Math.trunc(v);
+    }
+  } else {
+    host = values instanceof Float32Array ? values : Float32Array.from(values);
+  }
+  const t = allocTensor('tensor', shape, o.dtype, o.device, o.pinMemory);
+  try {
+    native.write(t.live('tensor'), DTYPE_CODE[o.dtype], host);
+  } catch (e) {
+    t.dispose();
+    throw e;
+  }
+  t.requiresGrad = o.requiresGrad;
+  return t;
+}
+
+/** An uninitialised tensor: its values are whatever the memory held. */
+export function empty(shape: number | number[], opts?: TensorOptions): Tensor {
+  const s = checkShape('empty', shape);
+  const o = creationOptions('empty', opts, 'float32');
+  const t = allocTensor('empty', s, o.dtype, o.device, o.pinMemory);
+  t.requiresGrad = o.requiresGrad;
+  return t;
+}
+
+function filled(op: string, shape: number | number[], value: number, opts: TensorOptions | undefined): Tensor {
+  const s = checkShape(op, shape);
+  if (typeof value !== 'number') throw new TypeError(`${op}: value must be a number, got ${describe(value)}`);
+  const o = creationOptions(op, opts, 'float32');
+  if (o.dtype === 'int32' && (!Number.isFinite(value) || value < -2147483648 || value > 2147483647)) {
+    throw new RangeError(`${op}: ${describe(value)} does not fit in int32`);
+  }
+  const t = allocTensor(op, s, o.dtype, o.device, o.pinMemory);
+  native.fill(t.live(op), DTYPE_CODE[o.dtype], t.numel, value);
+  t.requiresGrad = o.requiresGrad;
+  return t;
+}
+
+export function full(shape: number | number[], value: number, opts?: TensorOptions): Tensor {
+  return filled('full', shape, value, opts);
+}
+
+export function zeros(shape: number | number[], opts?: TensorOptions): Tensor {
+  return filled('zeros', shape, 0, opts);
+}
+
+export function ones(shape: number | number[], opts?: TensorOptions): Tensor {
+  return filled('ones', shape, 1, opts);
+}
+
+function randomTensor(op: string, kind: 0 | 1, shape: number | number[], opts: TensorOptions | undefined, a: number, b: number): Tensor {
+  const s = checkShape(op, shape);
+  const o = creationOptions(op, opts, 'float32');
+  if (!isFloating(o.dtype)) throw new RangeError(`${op}: dtype must be floating point, got ${o.dtype}`);
+  const t = allocTensor(op, s, o.dtype, o.device, o.pinMemory);
+  const [seed, offset] = takeCounters(t.numel);
+  native.random(t.live(op), DTYPE_CODE[o.dtype], t.numel, kind, seed, offset, a, b);
+  t.requiresGrad = o.requiresGrad;
+  return t;
+}
+
+/** Uniform values in [0, 1) from the global Philox generator (see manualSeed). */
+export function rand(shape: number | number[], opts?: TensorOptions): Tensor {
+  return randomTensor('rand', 0, shape, opts, 0, 1);
+}
+
+/** Standard normal values from the global Philox generator (see manualSeed). */
+export function randn(shape: number | number[], opts?: TensorOptions): Tensor {
+  return randomTensor('randn', 1, shape, opts, 0, 1);
+}

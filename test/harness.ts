@@ -1,0 +1,92 @@
+// Test helpers: the backend matrix, named skips, poisoned outputs and tolerances by dtype.
+import * as assert from 'uvu/assert';
+import { suite as uvuSuite, Test } from 'uvu';
+
+import * as hy from '../lib/index';
+import type { Device, DType } from '../lib/index';
+
+/** Every test that touches a device runs once per backend; absent backends are skipped by name. */
+export const ALL_BACKENDS: Device[] = ['cpu', 'cuda'];
+export const presentBackends: Device[] = hy.info().backends;
+
+/** Names of every skipped case, printed and counted by the runner. */
+export const skipped: string[] = [];
+
+const suiteNames = new WeakMap<Test, string>();
+
+export function suite(name: string): Test {
+  const s = uvuSuite(name);
+  suiteNames.set(s, name);
+  return s;
+}
+
+/** Registers fn as one case per backend: "name [cpu]", "name [cuda]". */
+export function eachBackend(s: Test, name: string, fn: (device: Device) => void | Promise<void>): void {
+  for (const device of ALL_BACKENDS) {
+    const caseName = `${name} [${device}]`;
+    if (presentBackends.includes(device)) {
+      s(caseName, () => fn(device));
+    } else {
+      const suiteName = suiteNames.get(s) ?? '';
+      skipped.push(`${suiteName}${suiteName ? ' > ' : ''}${caseName}: ${device} not available`);
+      s.skip(caseName, () => undefined);
+    }
+  }
+}
+
+export function tolerance(dtype: DType): { rtol: number; atol: number } {
+  return dtype === 'float16' ? { rtol: 1e-2, atol: 1e-3 } : dtype === 'float32' ? { rtol: 1e-5, atol: 1e-6 } : { rtol: 0, atol: 0 };
+}
+
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: { rtol: number; atol: number }, what = ''): void {
+  assert.is(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    if (Number.isNaN(e)) {
+      assert.ok(Number.isNaN(a), `${what}[${i}]: expected NaN, got ${a}`);
+      continue;
+    }
+    if (!Number.isFinite(e)) {
+      assert.is(a, e, `${what}[${i}]`);
+      continue;
+    }
+    const err = Math.abs(a - e);
+    if (!(err <= tol.atol + tol.rtol * Math.abs(e))) {
+      assert.unreachable(`${what}[${i}]: got ${a}, expected ${e} (|diff| ${err} > atol ${tol.atol} + rtol ${tol.rtol}·|expected|)`);
+    }
+  }
+}
+
+/** Asserts fn throws an error of the given class whose message matches. */
+export function assertThrows(fn: () => unknown, cls: new (...a: never[]) => Error, pattern: RegExp, what = ''): void {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (e) {
+    thrown = e;
+  }
+  assert.ok(thrown !== undefined, `${what}: expected ${cls.name} matching ${pattern}, nothing was thrown`);
+  assert.ok(thrown instanceof cls, `${what}: expected ${cls.name}, got ${(thrown as Error)?.constructor?.name}: ${(thrown as Error)?.message}`);
+  assert.match((thrown as Error).message, pattern, what);
+}
+
+/** Seeded random numbers for test inputs (independent of the library's generator). */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
+}
+
+export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float64Array {
+  const r = rng(seed);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
+  return out;
+}

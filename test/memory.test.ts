@@ -1,0 +1,101 @@
+import * as assert from 'uvu/assert';
+
+import * as hy from '../lib/index';
+import { assertThrows, eachBackend, suite } from './harness';
+
+const s = suite('memory');
+
+eachBackend(s, 'stats count allocations, frees, live and peak bytes', (device) => {
+  hy.memory.emptyCache(device);
+  const before = hy.memory.stats(device);
+  const t = hy.zeros([1000], { device });
+  const during = hy.memory.stats(device);
+  assert.is(during.allocations, before.allocations + 1);
+  assert.is(during.liveBytes, before.liveBytes + 4096, '4000 bytes round up to 512-byte blocks');
+  assert.is(during.requestedBytes, before.requestedBytes + 4000);
+  assert.ok(during.peakLiveBytes >= during.liveBytes);
+  t.dispose();
+  const after = hy.memory.stats(device);
+  assert.is(after.frees, before.frees + 1);
+  assert.is(after.liveBytes, before.liveBytes);
+  assert.is(after.requestedBytes, before.requestedBytes);
+});
+
+eachBackend(s, 'freed blocks are reused from the cache, split and merged', (device) => {
+  hy.memory.emptyCache(device);
+  const base = hy.memory.stats(device);
+  const a = hy.empty([256], { device }); // 1 KiB in a fresh 2 MiB small segment
+  const b = hy.empty([256], { device });
+  const s1 = hy.memory.stats(device);
+  assert.is(s1.segmentAllocations, base.segmentAllocations + 1, 'both small blocks share one segment');
+  assert.is(s1.cacheHits, base.cacheHits + 1, 'the second block was split from the segment');
+  a.dispose();
+  b.dispose();
+  const c = hy.empty([512], { device }); // 2 KiB: fits only if a and b merged back
+  const s2 = hy.memory.stats(device);
+  assert.is(s2.segmentAllocations, s1.segmentAllocations, 'no new segment');
+  assert.is(s2.cacheHits, s1.cacheHits + 1);
+  c.dispose();
+  const big = hy.empty([5 << 18], { device }); // 5 MiB -> one 20 MiB large segment
+  const big2 = hy.empty([12 << 18], { device }); // 12 MiB fits in the 15 MiB remainder
+  const s3 = hy.memory.stats(device);
+  assert.is(s3.segmentAllocations, s2.segmentAllocations + 1);
+  assert.is(s3.reservedBytes - s2.reservedBytes, 20 << 20);
+  big.dispose();
+  big2.dispose();
+  hy.memory.emptyCache(device);
+  const s4 = hy.memory.stats(device);
+  assert.is(s4.reservedBytes, base.reservedBytes, 'emptyCache gives every wholly free segment back');
+});
+
+eachBackend(s, 'out of memory: the cache is emptied, retried once, then OutOfMemoryError with stats', (device) => {
+  hy.memory.emptyCache(device);
+  const cached = hy.zeros([3 << 18], { device }); // 3 MiB -> 20 MiB segment, kept in cache after dispose
+  cached.dispose();
+  const reserved = hy.memory.stats(device).reservedBytes;
+  assert.ok(reserved >= 20 << 20);
+  hy.memory.setLimit(device, reserved + (24 << 20));
+  try {
+    // 30 MiB does not fit next to the cached 20 MiB, but fits once the cache is emptied.
+    const fits = hy.empty([30 << 18], { device });
+    const s1 = hy.memory.stats(device);
+    assert.ok(s1.oomRetries >= 1, 'retried after emptying the cache');
+    let caught: unknown;
+    try {
+      hy.empty([64 << 18], { device });
+    } catch (e) {
+      caught = e;
+    }
+    assert.instance(caught, hy.OutOfMemoryError);
+    const err = caught as hy.OutOfMemoryError;
+    assert.is(err.code, 'ERR_OUT_OF_MEMORY');
+    assert.match(err.message, /out of memory allocating 67108864 bytes/);
+    assert.is(err.stats.limitBytes, reserved + (24 << 20));
+    assert.ok(err.stats.liveBytes >= 30 << 20);
+    fits.dispose();
+    const ok = hy.empty([30 << 18], { device });
+    ok.dispose();
+  } finally {
+    hy.memory.setLimit(device, 0);
+  }
+});
+
+eachBackend(s, 'live memory stays flat over many allocate/dispose rounds', (device) => {
+  const before = hy.memory.stats(device);
+  for (let i = 0; i < 500; i++) {
+    hy.tidy(() => hy.rand([1 + (i % 97) * 31], { device }).to('float16')).dispose();
+  }
+  const after = hy.memory.stats(device);
+  assert.is(after.liveBytes, before.liveBytes);
+  assert.ok(after.segmentAllocations - before.segmentAllocations <= 2, 'the cache served the rounds');
+});
+
+s('bad pool names are rejected', () => {
+  assertThrows(() => hy.memory.stats('gpu' as never), RangeError, /memory.stats: device must be 'cpu', 'cuda' or 'pinned', got 'gpu'/);
+  assertThrows(() => hy.memory.setLimit('cpu', -1), RangeError, /memory.setLimit: limit in bytes must be a non-negative integer, got -1/);
+  if (!hy.cuda.isAvailable()) {
+    assertThrows(() => hy.memory.stats('pinned'), RangeError, /pinned memory needs CUDA/);
+  }
+});
+
+s.run();
