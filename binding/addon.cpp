@@ -52,6 +52,9 @@ Napi::Value alloc(const Napi::CallbackInfo& info) {
   const uint64_t bytes = getSize(info, 1, "alloc", "byte count");
   const bool pinned = info.Length() > 2 && !info[2].IsUndefined() ? getBool(info, 2, "alloc", "pinned") : false;
   if (pinned && device != DeviceType::Cpu) throwRange("alloc: only host (cpu) memory can be pinned");
+  if (device == DeviceType::Cuda && !cudaAvailable()) {
+    throwRuntime("alloc: CUDA is not available: " + cudaStatus().reason, "ERR_CUDA_UNAVAILABLE");
+  }
   return Storage::create(info.Env(), allocate(device, static_cast<size_t>(bytes), pinned));
 }
 
@@ -240,7 +243,10 @@ CachingAllocator& allocatorArg(const Napi::CallbackInfo& info, const char* op) {
   if (!v.IsString()) throwType(std::string(op) + ": device must be 'cpu', 'cuda' or 'pinned', got " + describe(v));
   const std::string s = v.As<Napi::String>().Utf8Value();
   if (s == "cpu") return allocatorFor(DeviceType::Cpu, false);
-  if (s == "cuda") return allocatorFor(DeviceType::Cuda, false);
+  if (s == "cuda") {
+    if (!cudaAvailable()) throwRuntime(std::string(op) + ": CUDA is not available: " + cudaStatus().reason, "ERR_CUDA_UNAVAILABLE");
+    return allocatorFor(DeviceType::Cuda, false);
+  }
   if (s == "pinned") {
     if (!cudaAvailable()) throwRange(std::string(op) + ": pinned memory needs CUDA, which is not available");
     return allocatorFor(DeviceType::Cpu, true);

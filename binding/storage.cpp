@@ -58,8 +58,15 @@ AllocationPtr Storage::fromArg(const Napi::CallbackInfo& info, size_t i, const c
   if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(addonData(env).storageClass.Value())) {
     throwType(std::string(op) + ": expected a Storage, got " + describe(v));
   }
-  Storage* s = Unwrap(v.As<Napi::Object>());
-  if (s == nullptr || !s->allocation_) {
+  // An object that only inherits from Storage.prototype passes InstanceOf but wraps nothing.
+  void* wrapped = nullptr;
+  if (napi_unwrap(env, v, &wrapped) != napi_ok || wrapped == nullptr) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    throwType(std::string(op) + ": expected a Storage, got an object that is not one");
+  }
+  Storage* s = static_cast<Storage*>(wrapped);
+  if (!s->allocation_) {
     throwRuntime(std::string(op) + ": the tensor's storage was disposed", "ERR_TENSOR_DISPOSED");
   }
   return s->allocation_;

@@ -39,15 +39,18 @@ export class StorageRef {
 
 const MAX_ELEMENTS = 2 ** 48;
 
-function checkOptions(op: string, opts: unknown, allowed: readonly string[]): Record<string, unknown> {
+export function checkOptions(op: string, opts: unknown, allowed: readonly string[]): Record<string, unknown> {
   if (opts === undefined) return {};
   if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) {
     throw new TypeError(`${op}: options must be an object, got ${describe(opts)}`);
   }
-  for (const k of Object.keys(opts)) {
+  // Own properties only: options are plain objects, and inherited getters are not options.
+  const own: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(opts)) {
     if (!allowed.includes(k)) throw new TypeError(`${op}: unknown option '${k}' (expected ${allowed.join(', ')})`);
+    own[k] = v;
   }
-  return opts as Record<string, unknown>;
+  return own;
 }
 
 export function checkShape(op: string, shape: unknown): number[] {
