@@ -18,15 +18,6 @@ namespace hy::binding {
 
 namespace {
 
-size_t checkedBytes(uint64_t n, DType dtype, const Allocation& a, const char* op) {
-  const uint64_t bytes = n * dtypeSize(dtype);
-  if (n > (uint64_t(1) << 52) || bytes > a.bytes) {
-    throwRange(std::string(op) + ": " + std::to_string(n) + " elements of " + dtypeName(dtype) + " need " +
-               std::to_string(bytes) + " bytes but the storage holds " + std::to_string(a.bytes));
-  }
-  return static_cast<size_t>(bytes);
-}
-
 Napi::Value info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const CudaStatus& s = cudaStatus();

@@ -10,6 +10,7 @@
 
 #include "../core/dtype.h"
 #include "../core/error.h"
+#include "../core/storage.h"
 
 namespace hy::binding {
 
@@ -59,6 +60,16 @@ inline DeviceType getDevice(const Napi::CallbackInfo& info, size_t i, const char
   if (s == "cpu") return DeviceType::Cpu;
   if (s == "cuda") return DeviceType::Cuda;
   throwRange(std::string(op) + ": device must be 'cpu' or 'cuda', got " + describe(v));
+}
+
+// Bytes that n elements of dtype occupy, or a RangeError naming op when the storage is too small.
+inline size_t checkedBytes(uint64_t n, DType dtype, const Allocation& a, const char* op) {
+  const uint64_t bytes = n * dtypeSize(dtype);
+  if (n > (uint64_t(1) << 52) || bytes > a.bytes) {
+    throwRange(std::string(op) + ": " + std::to_string(n) + " elements of " + dtypeName(dtype) + " need " +
+               std::to_string(bytes) + " bytes but the storage holds " + std::to_string(a.bytes));
+  }
+  return static_cast<size_t>(bytes);
 }
 
 }  // namespace hy::binding

@@ -26,13 +26,26 @@ CachingAllocator& hostAllocator() {
   return *allocator;
 }
 
-[[noreturn]] void noCuda() {
+}  // namespace
+
+[[noreturn]] void throwNoCuda() {
   throwRuntime(std::string("CUDA is not available: ") + cudaStatus().reason, "ERR_CUDA_UNAVAILABLE");
 }
 
-bool onDevice(const Allocation& a) { return a.device == DeviceType::Cuda; }
+StreamId computeStream() {
+#ifdef HAYATE_WITH_CUDA
+  return cuda::computeStream();
+#else
+  return 0;
+#endif
+}
 
-}  // namespace
+void requireSameDevice(const char* op, const Allocation& a, const Allocation& b) {
+  if (a.device != b.device) {
+    throwRange(std::string(op) + ": tensors are on different devices (" + deviceName(a.device) + " and " +
+               deviceName(b.device) + ")");
+  }
+}
 
 Allocation::~Allocation() {
   try {
@@ -87,12 +100,12 @@ bool cudaAvailable() { return cudaStatus().available; }
 CachingAllocator& allocatorFor(DeviceType device, bool pinned) {
 #ifdef HAYATE_WITH_CUDA
   if (device == DeviceType::Cuda) {
-    if (!cudaAvailable()) noCuda();
+    if (!cudaAvailable()) throwNoCuda();
     return cuda::deviceAllocator();
   }
   if (pinned && cudaAvailable()) return cuda::pinnedAllocator();
 #else
-  if (device == DeviceType::Cuda) noCuda();
+  if (device == DeviceType::Cuda) throwNoCuda();
 #endif
   (void)pinned;
   return hostAllocator();
@@ -120,7 +133,7 @@ void fill(Allocation& out, DType dtype, size_t n, double value) {
     cuda::launchFill(out.data(), dtype, n, value, cuda::computeStream());
     return;
 #else
-    noCuda();
+    throwNoCuda();
 #endif
   }
   out.waitForHost();
@@ -134,7 +147,7 @@ void random(Allocation& out, DType dtype, size_t n, RandomKind kind, uint64_t se
     cuda::launchRandom(out.data(), dtype, n, static_cast<int>(kind), seed, offset, a, b, cuda::computeStream());
     return;
 #else
-    noCuda();
+    throwNoCuda();
 #endif
   }
   out.waitForHost();
@@ -148,7 +161,7 @@ void cast(Allocation& src, DType srcType, Allocation& dst, DType dstType, size_t
     cuda::launchCast(src.data(), srcType, dst.data(), dstType, n, cuda::computeStream());
     return;
 #else
-    noCuda();
+    throwNoCuda();
 #endif
   }
   src.waitForHost();
@@ -201,7 +214,7 @@ void copy(Allocation& dst, Allocation& src, size_t bytes, bool nonBlocking) {
   cuda::streamSynchronize(compute);
 #else
   (void)nonBlocking;
-  noCuda();
+  throwNoCuda();
 #endif
 }
 
@@ -212,7 +225,7 @@ void writeFromHost(Allocation& dst, const void* src, size_t bytes) {
     cuda::streamSynchronize(cuda::computeStream());  // the JS buffer may change once we return
     return;
 #else
-    noCuda();
+    throwNoCuda();
 #endif
   }
   dst.waitForHost();
@@ -226,7 +239,7 @@ void readToHost(Allocation& src, void* dst, size_t bytes) {
     cuda::streamSynchronize(cuda::computeStream());
     return;
 #else
-    noCuda();
+    throwNoCuda();
 #endif
   }
   src.waitForHost();
@@ -247,7 +260,7 @@ PendingRead beginRead(const AllocationPtr& src, size_t bytes) {
   read.done = cuda::recordEvent(copyStream);
   return read;
 #else
-  noCuda();
+  throwNoCuda();
 #endif
 }
 

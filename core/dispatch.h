@@ -52,4 +52,11 @@ void finishRead(PendingRead& read);
 
 void synchronize();
 
+// For backend families in other files (core/<family>.cpp): is this storage on the GPU, the error
+// to raise when CUDA is needed but absent, and the stream kernels are enqueued on.
+inline bool onDevice(const Allocation& a) { return a.device == DeviceType::Cuda; }
+[[noreturn]] void throwNoCuda();
+StreamId computeStream();  // 0 where CUDA is not compiled in
+void requireSameDevice(const char* op, const Allocation& a, const Allocation& b);
+
 }  // namespace hy
