@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "../core/dtype.h"
+#include "../core/elementwise_math.h"
 
 namespace hy::cpu {
 
@@ -11,5 +12,13 @@ void fill(void* out, DType dtype, size_t n, double value);
 // kind 0: uniform in [a, b); kind 1: normal with mean a and standard deviation b.
 void random(void* out, DType dtype, size_t n, int kind, uint64_t seed, uint64_t offset, double a, double b);
 void cast(const void* in, DType inType, void* out, DType outType, size_t n);
+
+// Elementwise: float32 and float16 (math in float32). n elements, contiguous.
+void unary(UnaryOp op, const void* in, void* out, DType dtype, size_t n);
+void unaryGrad(UnaryGradOp op, const void* x, const void* gradOut, void* gradIn, DType dtype, size_t n);
+void scalar(ScalarOp op, const void* in, void* out, DType dtype, size_t n, float s);
+void binary(BinaryOp op, const void* a, const void* b, void* out, DType dtype, const BroadcastLayout& layout);
+// out[o, i] = scale * sum_r in[o, r, i]
+void reduceSum(const void* in, void* out, DType dtype, size_t outer, size_t reduce, size_t inner, float scale);
 
 }  // namespace hy::cpu

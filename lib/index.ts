@@ -11,5 +11,10 @@ export { Tensor, tensor, empty, zeros, ones, full, rand, randn, tidy, keep, isTe
 export type { TensorData, TensorOptions, ToOptions } from './tensor';
 export type { DType, Device } from './dtype';
 export { OutOfMemoryError, DisposedError } from './errors';
+export { add, sub, mul, div, pow, neg, exp, log, erf, sqrt, tanh, sigmoid, relu, gelu, geluUnfused, sum, mean, reshape, flatten, detach, noGrad, broadcastShapes } from './ops';
+export type { GeluOptions, ReduceOptions } from './ops';
+export { isGradEnabled } from './autograd';
+export type { BackwardOptions } from './autograd';
+export * as nn from './nn/index';
 export * as memory from './memory';
 export * as cuda from './cuda';

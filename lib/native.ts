@@ -55,6 +55,12 @@ export interface NativeBinding {
   resetPeakStats(pool: MemoryPool): void;
   setMemoryLimit(pool: MemoryPool, bytes: number): void;
   synchronize(): void;
+  // elementwise family (binding/elementwise.cpp); op codes as in core/elementwise_math.h
+  unary(op: number, x: NativeStorage, out: NativeStorage, dtype: number, n: number): void;
+  unaryGrad(op: number, x: NativeStorage, gradOut: NativeStorage, gradIn: NativeStorage, dtype: number, n: number): void;
+  scalarOp(op: number, x: NativeStorage, out: NativeStorage, dtype: number, n: number, s: number): void;
+  binary(op: number, a: NativeStorage, b: NativeStorage, out: NativeStorage, dtype: number, shape: number[], stridesA: number[], stridesB: number[]): void;
+  reduceSum(x: NativeStorage, out: NativeStorage, dtype: number, outer: number, reduce: number, inner: number, scale: number): void;
   setErrorClasses(classes: { OutOfMemoryError: new (message: string) => Error }): void;
 }
 

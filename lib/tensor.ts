@@ -5,6 +5,7 @@ import { checkDevice, checkDType, Device, DType, DTYPE_BYTES, DTYPE_CODE, isDTyp
 import { describe, DisposedError } from './errors';
 import { native, NativeStorage } from './native';
 import { takeCounters } from './random';
+import type { GradNode } from './autograd';
 import { keep, runScoped, track } from './scope';
 
 export type TypedData = Float32Array | Float64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array | Uint32Array;
@@ -101,17 +102,37 @@ export class Tensor {
   readonly dtype: DType;
   readonly device: Device;
   requiresGrad = false;
+  /** The accumulated gradient of a leaf tensor after backward(). */
   grad: Tensor | null = null;
+  /** The autograd node that produced this tensor (null for leaves). */
+  gradFn: GradNode | null = null;
   /** @internal */
   storage: StorageRef | null;
 
   /** @internal Use hy.tensor / hy.zeros / ... to make tensors. */
-  constructor(storage: StorageRef, shape: readonly number[], dtype: DType, device: Device) {
+  constructor(storage: StorageRef, shape: readonly number[], dtype: DType, device: Device, tracked = true) {
     this.storage = storage;
     this.shape = Object.freeze(shape.slice());
     this.dtype = dtype;
     this.device = device;
-    track(this);
+    if (tracked) track(this);
+  }
+
+  /** True for tensors not produced by a recorded op. */
+  get isLeaf(): boolean {
+    return this.gradFn === null;
+  }
+
+  /** @internal A tensor sharing this one's storage with another shape (a view). */
+  aliasAs(shape: readonly number[], tracked = true): Tensor {
+    const storage = this.storage;
+    if (storage === null) throw new DisposedError("view");
+    return new Tensor(storage.retain(), shape, this.dtype, this.device, tracked);
+  }
+
+  /** @internal An untracked alias that keeps the storage alive for backward. */
+  saveForBackward(): Tensor {
+    return this.aliasAs(this.shape, false);
   }
 
   get numel(): number {
@@ -217,6 +238,7 @@ export class Tensor {
       this.grad.dispose();
       this.grad = null;
     }
+    // gradFn stays: the graph may still run backward through this tensor's node.
   }
 
   [Symbol.dispose](): void {

@@ -1,0 +1,184 @@
+// Elementwise ops and reductions on the CPU. Each op is a template instance so the loop body is a
+// straight-line function of the element and the compiler vectorises the float32 paths.
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "../core/elementwise_math.h"
+#include "../core/half.h"
+#include "cpu_ops.h"
+
+namespace hy::cpu {
+
+namespace {
+
+template <typename F>
+void mapFloat(const void* in, void* out, DType dtype, size_t n, F f) {
+  if (dtype == DType::Float32) {
+    const float* x = static_cast<const float*>(in);
+    float* y = static_cast<float*>(out);
+    for (size_t i = 0; i < n; ++i) y[i] = f(x[i]);
+  } else {
+    const uint16_t* x = static_cast<const uint16_t*>(in);
+    uint16_t* y = static_cast<uint16_t*>(out);
+    for (size_t i = 0; i < n; ++i) y[i] = floatToHalfBits(f(halfBitsToFloat(x[i])));
+  }
+}
+
+template <typename F>
+void zipFloat(const void* a, const void* b, void* out, DType dtype, size_t n, F f) {
+  if (dtype == DType::Float32) {
+    const float* x = static_cast<const float*>(a);
+    const float* g = static_cast<const float*>(b);
+    float* y = static_cast<float*>(out);
+    for (size_t i = 0; i < n; ++i) y[i] = f(x[i], g[i]);
+  } else {
+    const uint16_t* x = static_cast<const uint16_t*>(a);
+    const uint16_t* g = static_cast<const uint16_t*>(b);
+    uint16_t* y = static_cast<uint16_t*>(out);
+    for (size_t i = 0; i < n; ++i) y[i] = floatToHalfBits(f(halfBitsToFloat(x[i]), halfBitsToFloat(g[i])));
+  }
+}
+
+template <UnaryOp OP>
+void unaryT(const void* in, void* out, DType dtype, size_t n) {
+  mapFloat(in, out, dtype, n, [](float x) { return applyUnary(OP, x); });
+}
+
+template <UnaryGradOp OP>
+void unaryGradT(const void* x, const void* g, void* out, DType dtype, size_t n) {
+  zipFloat(x, g, out, dtype, n, [](float v, float grad) { return applyUnaryGrad(OP, v, grad); });
+}
+
+template <ScalarOp OP>
+void scalarT(const void* in, void* out, DType dtype, size_t n, float s) {
+  mapFloat(in, out, dtype, n, [s](float x) { return applyScalar(OP, x, s); });
+}
+
+template <typename T, BinaryOp OP>
+void binaryT(const T* a, const T* b, T* out, const BroadcastLayout& L) {
+  const int nd = L.ndim;
+  const int64_t inner = nd > 0 ? L.shape[nd - 1] : 1;
+  const int64_t sa = nd > 0 ? L.strideA[nd - 1] : 0;
+  const int64_t sb = nd > 0 ? L.strideB[nd - 1] : 0;
+  int64_t outer = 1;
+  for (int d = 0; d + 1 < nd; ++d) outer *= L.shape[d];
+  int64_t idx[kMaxDims] = {};
+  for (int64_t o = 0; o < outer; ++o) {
+    int64_t offA = 0, offB = 0;
+    for (int d = 0; d + 1 < nd; ++d) {
+      offA += idx[d] * L.strideA[d];
+      offB += idx[d] * L.strideB[d];
+    }
+    T* y = out + o * inner;
+    if constexpr (std::is_same_v<T, float>) {
+      const float* pa = a + offA;
+      const float* pb = b + offB;
+      if (sa == 1 && sb == 1) {
+        for (int64_t i = 0; i < inner; ++i) y[i] = applyBinary(OP, pa[i], pb[i]);
+      } else if (sa == 1 && sb == 0) {
+        const float vb = pb[0];
+        for (int64_t i = 0; i < inner; ++i) y[i] = applyBinary(OP, pa[i], vb);
+      } else if (sa == 0 && sb == 1) {
+        const float va = pa[0];
+        for (int64_t i = 0; i < inner; ++i) y[i] = applyBinary(OP, va, pb[i]);
+      } else {
+        for (int64_t i = 0; i < inner; ++i) y[i] = applyBinary(OP, pa[i * sa], pb[i * sb]);
+      }
+    } else {
+      for (int64_t i = 0; i < inner; ++i) {
+        y[i] = floatToHalfBits(applyBinary(OP, halfBitsToFloat(a[offA + i * sa]), halfBitsToFloat(b[offB + i * sb])));
+      }
+    }
+    for (int d = nd - 2; d >= 0; --d) {  // odometer over the outer dimensions
+      if (++idx[d] < L.shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+template <BinaryOp OP>
+void binaryOp(const void* a, const void* b, void* out, DType dtype, const BroadcastLayout& L) {
+  if (dtype == DType::Float32) {
+    binaryT<float, OP>(static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(out), L);
+  } else {
+    binaryT<uint16_t, OP>(static_cast<const uint16_t*>(a), static_cast<const uint16_t*>(b), static_cast<uint16_t*>(out),
+                          L);
+  }
+}
+
+inline float loadF(const void* p, DType t, size_t i) {
+  return t == DType::Float32 ? static_cast<const float*>(p)[i] : halfBitsToFloat(static_cast<const uint16_t*>(p)[i]);
+}
+
+}  // namespace
+
+void unary(UnaryOp op, const void* in, void* out, DType dtype, size_t n) {
+  switch (op) {
+    case UnaryOp::Neg: return unaryT<UnaryOp::Neg>(in, out, dtype, n);
+    case UnaryOp::Exp: return unaryT<UnaryOp::Exp>(in, out, dtype, n);
+    case UnaryOp::Log: return unaryT<UnaryOp::Log>(in, out, dtype, n);
+    case UnaryOp::Erf: return unaryT<UnaryOp::Erf>(in, out, dtype, n);
+    case UnaryOp::Relu: return unaryT<UnaryOp::Relu>(in, out, dtype, n);
+    case UnaryOp::Gelu: return unaryT<UnaryOp::Gelu>(in, out, dtype, n);
+    case UnaryOp::GeluTanh: return unaryT<UnaryOp::GeluTanh>(in, out, dtype, n);
+    case UnaryOp::Tanh: return unaryT<UnaryOp::Tanh>(in, out, dtype, n);
+    case UnaryOp::Sigmoid: return unaryT<UnaryOp::Sigmoid>(in, out, dtype, n);
+    case UnaryOp::Sqrt: return unaryT<UnaryOp::Sqrt>(in, out, dtype, n);
+    case UnaryOp::Abs: return unaryT<UnaryOp::Abs>(in, out, dtype, n);
+    default: return;
+  }
+}
+
+void unaryGrad(UnaryGradOp op, const void* x, const void* gradOut, void* gradIn, DType dtype, size_t n) {
+  switch (op) {
+    case UnaryGradOp::Relu: return unaryGradT<UnaryGradOp::Relu>(x, gradOut, gradIn, dtype, n);
+    case UnaryGradOp::Gelu: return unaryGradT<UnaryGradOp::Gelu>(x, gradOut, gradIn, dtype, n);
+    case UnaryGradOp::GeluTanh: return unaryGradT<UnaryGradOp::GeluTanh>(x, gradOut, gradIn, dtype, n);
+    default: return;
+  }
+}
+
+void scalar(ScalarOp op, const void* in, void* out, DType dtype, size_t n, float s) {
+  switch (op) {
+    case ScalarOp::Add: return scalarT<ScalarOp::Add>(in, out, dtype, n, s);
+    case ScalarOp::Mul: return scalarT<ScalarOp::Mul>(in, out, dtype, n, s);
+    case ScalarOp::RSub: return scalarT<ScalarOp::RSub>(in, out, dtype, n, s);
+    case ScalarOp::RDiv: return scalarT<ScalarOp::RDiv>(in, out, dtype, n, s);
+    case ScalarOp::Pow: return scalarT<ScalarOp::Pow>(in, out, dtype, n, s);
+    default: return;
+  }
+}
+
+void binary(BinaryOp op, const void* a, const void* b, void* out, DType dtype, const BroadcastLayout& layout) {
+  switch (op) {
+    case BinaryOp::Add: return binaryOp<BinaryOp::Add>(a, b, out, dtype, layout);
+    case BinaryOp::Sub: return binaryOp<BinaryOp::Sub>(a, b, out, dtype, layout);
+    case BinaryOp::Mul: return binaryOp<BinaryOp::Mul>(a, b, out, dtype, layout);
+    case BinaryOp::Div: return binaryOp<BinaryOp::Div>(a, b, out, dtype, layout);
+    default: return;
+  }
+}
+
+void reduceSum(const void* in, void* out, DType dtype, size_t outer, size_t reduce, size_t inner, float scale) {
+  // Double accumulators: the CPU twin is also the reference the GPU result is compared with.
+  std::vector<double> acc(inner);
+  for (size_t o = 0; o < outer; ++o) {
+    std::fill(acc.begin(), acc.end(), 0.0);
+    for (size_t r = 0; r < reduce; ++r) {
+      const size_t base = (o * reduce + r) * inner;
+      for (size_t i = 0; i < inner; ++i) acc[i] += loadF(in, dtype, base + i);
+    }
+    for (size_t i = 0; i < inner; ++i) {
+      const float v = static_cast<float>(acc[i] * scale);
+      if (dtype == DType::Float32) {
+        static_cast<float*>(out)[o * inner + i] = v;
+      } else {
+        static_cast<uint16_t*>(out)[o * inner + i] = floatToHalfBits(v);
+      }
+    }
+  }
+}
+
+}  // namespace hy::cpu

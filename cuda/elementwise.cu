@@ -1,0 +1,262 @@
+// Elementwise ops and reductions: the CUDA twins of cpu/elementwise.cpp. The contiguous kernels
+// move 16 bytes per load and store (float4 / 8 halves) with a scalar tail, because these ops are
+// bound by memory bandwidth: the fused GELU forward and backward are one such kernel each.
+#include <cuda_fp16.h>
+
+#include "../core/elementwise_math.h"
+#include "check.cuh"
+#include "kernels.h"
+
+namespace hy::cuda {
+
+namespace {
+
+constexpr unsigned kThreads = 256;
+
+__device__ __forceinline__ float toF(float v) { return v; }
+__device__ __forceinline__ float toF(__half v) { return __half2float(v); }
+template <typename T>
+__device__ __forceinline__ T fromF(float v);
+template <>
+__device__ __forceinline__ float fromF<float>(float v) { return v; }
+template <>
+__device__ __forceinline__ __half fromF<__half>(float v) { return __float2half_rn(v); }
+
+// 16 bytes of T, loaded and stored as one int4.
+template <typename T>
+struct alignas(16) Pack {
+  static constexpr int kCount = 16 / sizeof(T);
+  T v[kCount];
+};
+
+template <typename T>
+__device__ __forceinline__ Pack<T> loadPack(const T* p) {
+  Pack<T> out;
+  *reinterpret_cast<int4*>(&out) = __ldg(reinterpret_cast<const int4*>(p));
+  return out;
+}
+
+template <typename T>
+__device__ __forceinline__ void storePack(T* p, const Pack<T>& v) {
+  *reinterpret_cast<int4*>(p) = *reinterpret_cast<const int4*>(&v);
+}
+
+// f(x) over n elements: one 16-byte pack per thread, then the tail element-wise.
+template <typename T, typename F>
+__global__ void mapKernel(const T* __restrict__ x, T* __restrict__ y, size_t n, F f) {
+  constexpr int V = Pack<T>::kCount;
+  const size_t packs = n / V;
+  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+  for (size_t p = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; p < packs; p += stride) {
+    Pack<T> in = loadPack(x + p * V);
+    Pack<T> out;
+#pragma unroll
+    for (int k = 0; k < V; ++k) out.v[k] = fromF<T>(f(toF(in.v[k])));
+    storePack(y + p * V, out);
+  }
+  for (size_t i = packs * V + blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += stride) {
+    y[i] = fromF<T>(f(toF(x[i])));
+  }
+}
+
+// f(a, b) over n elements of two same-shaped inputs.
+template <typename T, typename F>
+__global__ void zipKernel(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ y, size_t n, F f) {
+  constexpr int V = Pack<T>::kCount;
+  const size_t packs = n / V;
+  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+  for (size_t p = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; p < packs; p += stride) {
+    Pack<T> pa = loadPack(a + p * V);
+    Pack<T> pb = loadPack(b + p * V);
+    Pack<T> out;
+#pragma unroll
+    for (int k = 0; k < V; ++k) out.v[k] = fromF<T>(f(toF(pa.v[k]), toF(pb.v[k])));
+    storePack(y + p * V, out);
+  }
+  for (size_t i = packs * V + blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += stride) {
+    y[i] = fromF<T>(f(toF(a[i]), toF(b[i])));
+  }
+}
+
+// General broadcasting: each output element finds its inputs through the strides.
+template <typename T>
+__global__ void broadcastKernel(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ y, size_t n,
+                                BroadcastLayout L, BinaryOp op) {
+  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += stride) {
+    size_t rest = i;
+    int64_t offA = 0, offB = 0;
+    for (int d = L.ndim - 1; d >= 0; --d) {
+      const int64_t c = static_cast<int64_t>(rest % static_cast<size_t>(L.shape[d]));
+      rest /= static_cast<size_t>(L.shape[d]);
+      offA += c * L.strideA[d];
+      offB += c * L.strideB[d];
+    }
+    y[i] = fromF<T>(applyBinary(op, toF(a[offA]), toF(b[offB])));
+  }
+}
+
+struct UnaryFn {
+  UnaryOp op;
+  __device__ float operator()(float x) const { return applyUnary(op, x); }
+};
+struct UnaryGradFn {
+  UnaryGradOp op;
+  __device__ float operator()(float x, float g) const { return applyUnaryGrad(op, x, g); }
+};
+struct ScalarFn {
+  ScalarOp op;
+  float s;
+  __device__ float operator()(float x) const { return applyScalar(op, x, s); }
+};
+struct BinaryFn {
+  BinaryOp op;
+  __device__ float operator()(float a, float b) const { return applyBinary(op, a, b); }
+};
+
+// The GELU variants get kernels of their own so the compiler sees straight-line math.
+struct GeluFn {
+  __device__ float operator()(float x) const { return geluErf(x); }
+};
+struct GeluTanhFn {
+  __device__ float operator()(float x) const { return geluTanh(x); }
+};
+struct GeluGradFn {
+  __device__ float operator()(float x, float g) const { return g * geluErfGrad(x); }
+};
+struct GeluTanhGradFn {
+  __device__ float operator()(float x, float g) const { return g * geluTanhGrad(x); }
+};
+
+unsigned gridForPacks(size_t n, size_t perPack) {
+  return gridFor((n + perPack - 1) / perPack, kThreads);
+}
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+template <typename F>
+void launchMap(const void* in, void* out, DType dtype, size_t n, F f, StreamId stream, const char* what) {
+  if (n == 0) return;
+  if (!aligned16(in) || !aligned16(out)) throwRuntime(std::string(what) + ": misaligned storage");
+  if (dtype == DType::Float32) {
+    mapKernel<float><<<gridForPacks(n, 4), kThreads, 0, asStream(stream)>>>(static_cast<const float*>(in),
+                                                                            static_cast<float*>(out), n, f);
+  } else {
+    mapKernel<__half><<<gridForPacks(n, 8), kThreads, 0, asStream(stream)>>>(static_cast<const __half*>(in),
+                                                                             static_cast<__half*>(out), n, f);
+  }
+  checkLaunch(what);
+}
+
+template <typename F>
+void launchZip(const void* a, const void* b, void* out, DType dtype, size_t n, F f, StreamId stream, const char* what) {
+  if (n == 0) return;
+  if (!aligned16(a) || !aligned16(b) || !aligned16(out)) throwRuntime(std::string(what) + ": misaligned storage");
+  if (dtype == DType::Float32) {
+    zipKernel<float><<<gridForPacks(n, 4), kThreads, 0, asStream(stream)>>>(
+        static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(out), n, f);
+  } else {
+    zipKernel<__half><<<gridForPacks(n, 8), kThreads, 0, asStream(stream)>>>(
+        static_cast<const __half*>(a), static_cast<const __half*>(b), static_cast<__half*>(out), n, f);
+  }
+  checkLaunch(what);
+}
+
+// out[o, i] = scale * sum_r in[o, r, i]. inner == 1: a block per row with a tree reduction;
+// otherwise a thread per (o, i) walks r, so neighbouring threads read neighbouring addresses.
+template <typename T>
+__global__ void reduceRowsKernel(const T* __restrict__ in, T* __restrict__ out, size_t reduce, float scale) {
+  __shared__ float partial[kThreads];
+  const size_t row = blockIdx.x;
+  float acc = 0.0f;
+  for (size_t r = threadIdx.x; r < reduce; r += blockDim.x) acc += toF(in[row * reduce + r]);
+  partial[threadIdx.x] = acc;
+  __syncthreads();
+  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+    if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[row] = fromF<T>(partial[0] * scale);
+}
+
+template <typename T>
+__global__ void reduceColumnsKernel(const T* __restrict__ in, T* __restrict__ out, size_t outer, size_t reduce,
+                                    size_t inner, float scale) {
+  const size_t total = outer * inner;
+  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+  for (size_t k = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; k < total; k += stride) {
+    const size_t o = k / inner, i = k % inner;
+    float acc = 0.0f;
+    for (size_t r = 0; r < reduce; ++r) acc += toF(in[(o * reduce + r) * inner + i]);
+    out[k] = fromF<T>(acc * scale);
+  }
+}
+
+template <typename T>
+void launchReduce(const void* in, void* out, size_t outer, size_t reduce, size_t inner, float scale, StreamId stream) {
+  if (outer * inner == 0) return;
+  if (inner == 1 && outer <= 0x7fffffffu) {
+    reduceRowsKernel<T><<<static_cast<unsigned>(outer), kThreads, 0, asStream(stream)>>>(
+        static_cast<const T*>(in), static_cast<T*>(out), reduce, scale);
+  } else {
+    reduceColumnsKernel<T><<<gridFor(outer * inner, kThreads), kThreads, 0, asStream(stream)>>>(
+        static_cast<const T*>(in), static_cast<T*>(out), outer, reduce, inner, scale);
+  }
+}
+
+}  // namespace
+
+void launchUnary(UnaryOp op, const void* in, void* out, DType dtype, size_t n, StreamId stream) {
+  switch (op) {
+    case UnaryOp::Gelu: return launchMap(in, out, dtype, n, GeluFn{}, stream, "gelu");
+    case UnaryOp::GeluTanh: return launchMap(in, out, dtype, n, GeluTanhFn{}, stream, "gelu");
+    default: return launchMap(in, out, dtype, n, UnaryFn{op}, stream, "unary");
+  }
+}
+
+void launchUnaryGrad(UnaryGradOp op, const void* x, const void* gradOut, void* gradIn, DType dtype, size_t n,
+                     StreamId stream) {
+  switch (op) {
+    case UnaryGradOp::Gelu: return launchZip(x, gradOut, gradIn, dtype, n, GeluGradFn{}, stream, "geluBackward");
+    case UnaryGradOp::GeluTanh: return launchZip(x, gradOut, gradIn, dtype, n, GeluTanhGradFn{}, stream, "geluBackward");
+    default: return launchZip(x, gradOut, gradIn, dtype, n, UnaryGradFn{op}, stream, "unaryGrad");
+  }
+}
+
+void launchScalar(ScalarOp op, const void* in, void* out, DType dtype, size_t n, float s, StreamId stream) {
+  launchMap(in, out, dtype, n, ScalarFn{op, s}, stream, "scalar");
+}
+
+void launchBinary(BinaryOp op, const void* a, const void* b, void* out, DType dtype, const BroadcastLayout& L,
+                  StreamId stream) {
+  size_t n = 1;
+  bool contiguous = true;
+  int64_t expect = 1;
+  for (int d = L.ndim - 1; d >= 0; --d) {
+    n *= static_cast<size_t>(L.shape[d]);
+    if (L.shape[d] != 1 && (L.strideA[d] != expect || L.strideB[d] != expect)) contiguous = false;
+    expect *= L.shape[d];
+  }
+  if (n == 0) return;
+  if (contiguous) return launchZip(a, b, out, dtype, n, BinaryFn{op}, stream, "binary");
+  if (dtype == DType::Float32) {
+    broadcastKernel<float><<<gridFor(n, kThreads), kThreads, 0, asStream(stream)>>>(
+        static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(out), n, L, op);
+  } else {
+    broadcastKernel<__half><<<gridFor(n, kThreads), kThreads, 0, asStream(stream)>>>(
+        static_cast<const __half*>(a), static_cast<const __half*>(b), static_cast<__half*>(out), n, L, op);
+  }
+  checkLaunch("binary");
+}
+
+void launchReduceSum(const void* in, void* out, DType dtype, size_t outer, size_t reduce, size_t inner, float scale,
+                     StreamId stream) {
+  if (dtype == DType::Float32) {
+    launchReduce<float>(in, out, outer, reduce, inner, scale, stream);
+  } else {
+    launchReduce<__half>(in, out, outer, reduce, inner, scale, stream);
+  }
+  checkLaunch("sum");
+}
+
+}  // namespace hy::cuda

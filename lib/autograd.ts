@@ -1,0 +1,177 @@
+// Define-by-run autograd: each op that sees an input requiring a gradient records a node on its
+// output; backward() walks the nodes in reverse topological order, accumulating gradients into
+// leaves' .grad and freeing each node's saved buffers as soon as its backward has run.
+import type { Tensor } from './tensor';
+
+export interface GradNode {
+  readonly name: string;
+  /** The op's tensor inputs (null where an input is not a tensor or needs no gradient). */
+  readonly inputs: readonly (Tensor | null)[];
+  /** Gradients with respect to each input, given the gradient of the output. */
+  backward(gradOutput: Tensor): (Tensor | null)[];
+  /** Frees the tensors saved for backward. */
+  release(): void;
+  released: boolean;
+}
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs fn without recording operations for autograd (like torch.no_grad). */
+export function noGrad<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new TypeError(`noGrad: expected a function, got ${typeof fn}`);
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    const out = fn();
+    if (out instanceof Promise) {
+      return out.finally(() => {
+        gradEnabled = prev;
+      }) as T;
+    }
+    gradEnabled = prev;
+    return out;
+  } catch (e) {
+    gradEnabled = prev;
+    throw e;
+  }
+}
+
+/** True when an op on these inputs must be recorded. */
+export function needsGrad(...inputs: (Tensor | number | null | undefined)[]): boolean {
+  if (!gradEnabled) return false;
+  for (const t of inputs) if (t !== null && typeof t === 'object' && t.requiresGrad) return true;
+  return false;
+}
+
+/**
+ * Records `name` on `output`. `saved` are aliases that keep the storages backward reads alive even
+ * if the user disposes the originals; they are released after backward (or by the finalizer).
+ */
+export function record(
+  output: Tensor,
+  name: string,
+  inputs: (Tensor | null)[],
+  backward: (g: Tensor) => (Tensor | null)[],
+  saved: Tensor[] = [],
+): Tensor {
+  const node: GradNode = {
+    name,
+    inputs: inputs.map((t) => (t !== null && t.requiresGrad ? t : null)),
+    backward,
+    released: false,
+    release() {
+      for (const s of saved) s.dispose();
+      saved.length = 0;
+      this.released = true;
+    },
+  };
+  output.requiresGrad = true;
+  output.gradFn = node;
+  return output;
+}
+
+export interface BackwardOptions {
+  /** Keep the saved buffers so backward can run through the graph again. */
+  retainGraph?: boolean;
+}
+
+/** Hooks the engine needs from the tensor layer (set once by ops.ts, avoiding an import cycle). */
+export interface EngineOps {
+  onesLike(t: Tensor): Tensor;
+  add(a: Tensor, b: Tensor): Tensor;
+  addInto(target: Tensor, g: Tensor): void;
+  keep(t: Tensor): Tensor;
+}
+let engine: EngineOps | undefined;
+export function setEngineOps(ops: EngineOps): void {
+  engine = ops;
+}
+
+export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: BackwardOptions = {}): void {
+  const ops = engine!;
+  if (!root.requiresGrad) throw new Error('backward: the tensor does not require grad and has no grad_fn');
+  let rootGrad: Tensor;
+  if (gradient === undefined) {
+    if (root.numel !== 1) throw new RangeError(`backward: a gradient must be given for a tensor of ${root.numel} elements (only scalars get an implicit one)`);
+    rootGrad = noGrad(() => ops.onesLike(root));
+  } else {
+    if (gradient.shape.length !== root.shape.length || gradient.shape.some((d, i) => d !== root.shape[i])) {
+      throw new RangeError(`backward: gradient shape [${gradient.shape.join(', ')}] does not match the tensor's [${root.shape.join(', ')}]`);
+    }
+    if (gradient.device !== root.device) throw new TypeError(`backward: gradient is on ${gradient.device} but the tensor is on ${root.device}`);
+    rootGrad = gradient.dtype === root.dtype ? gradient.clone() : gradient.to(root.dtype);
+  }
+  ops.keep(rootGrad);
+  if (root.gradFn === null) {
+    accumulateLeaf(root, rootGrad, ops);
+    return;
+  }
+  // Reverse topological order by iterative depth-first search.
+  const order: GradNode[] = [];
+  const visited = new Set<GradNode>();
+  const stack: [GradNode, number][] = [[root.gradFn, 0]];
+  visited.add(root.gradFn);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const [node, i] = top;
+    if (i < node.inputs.length) {
+      top[1]++;
+      const next = node.inputs[i]?.gradFn ?? null;
+      if (next !== null && !visited.has(next)) {
+        visited.add(next);
+        stack.push([next, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(node);
+    }
+  }
+  const grads = new Map<GradNode, Tensor>([[root.gradFn, rootGrad]]);
+  for (let k = order.length - 1; k >= 0; k--) {
+    const node = order[k];
+    const g = grads.get(node);
+    if (g === undefined) continue;
+    grads.delete(node);
+    if (node.released) {
+      g.dispose();
+      throw new Error(`backward: the graph through ${node.name} was already freed; pass {retainGraph: true} to the first backward to run it twice`);
+    }
+    const inputGrads = noGrad(() => node.backward(g));
+    g.dispose();
+    if (!opts.retainGraph) node.release();
+    node.inputs.forEach((input, i) => {
+      const ig = inputGrads[i] ?? null;
+      if (ig === null) return;
+      ops.keep(ig);
+      if (input === null) {
+        ig.dispose();
+        return;
+      }
+      if (input.gradFn !== null) {
+        const prev = grads.get(input.gradFn);
+        if (prev === undefined) {
+          grads.set(input.gradFn, ig);
+        } else {
+          ops.addInto(prev, ig);
+          ig.dispose();
+        }
+      } else {
+        accumulateLeaf(input, ig, ops);
+      }
+    });
+  }
+  for (const g of grads.values()) g.dispose();
+}
+
+function accumulateLeaf(leaf: Tensor, g: Tensor, ops: EngineOps): void {
+  if (leaf.grad === null || leaf.grad.isDisposed) {
+    leaf.grad = g;
+  } else {
+    noGrad(() => ops.addInto(leaf.grad!, g));
+    g.dispose();
+  }
+}

@@ -1,0 +1,561 @@
+// Differentiable tensor ops: arithmetic with broadcasting, unary math, GELU, reductions and views.
+// Each op checks its arguments, calls one binding function, and records its backward.
+import { needsGrad, noGrad, record, runBackward, setEngineOps, BackwardOptions } from './autograd';
+import { DTYPE_CODE } from './dtype';
+import { describe } from './errors';
+import { native } from './native';
+import { keep } from './scope';
+import { allocTensor, checkOptions, numelOf, Tensor, tidy } from './tensor';
+
+const UNARY = { neg: 0, exp: 1, log: 2, erf: 3, relu: 4, gelu: 5, geluTanh: 6, tanh: 7, sigmoid: 8, sqrt: 9, abs: 10 } as const;
+const UNARY_GRAD = { relu: 0, gelu: 1, geluTanh: 2 } as const;
+const SCALAR = { add: 0, mul: 1, rsub: 2, rdiv: 3, pow: 4 } as const;
+const BINARY = { add: 0, sub: 1, mul: 2, div: 3 } as const;
+type BinaryName = keyof typeof BINARY;
+
+function checkTensor(op: string, name: string, v: unknown): Tensor {
+  if (!(v instanceof Tensor)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${describe(v)}`);
+  v.live(op);
+  return v;
+}
+
+function checkFloat(op: string, t: Tensor): void {
+  if (t.dtype === 'int32') throw new TypeError(`${op}: int32 tensors are not supported here; convert with .to('float32')`);
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function contiguousStrides(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    s[d] = acc;
+    acc *= shape[d];
+  }
+  return s;
+}
+
+/** The broadcast shape of a and b (NumPy rules), or a RangeError naming op. */
+export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
+  const n = Math.max(a.length, b.length);
+  const out = new Array<number>(n);
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i] ?? 1;
+    const db = b[b.length - n + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new RangeError(`${op}: shapes [${a.join(', ')}] and [${b.join(', ')}] cannot be broadcast (dimension ${i}: ${da} vs ${db})`);
+    }
+    out[i] = da === 1 ? db : da;
+  }
+  return out;
+}
+
+/** Strides of `shape` seen as broadcast to `target` (0 along broadcast dimensions). */
+function broadcastStrides(shape: readonly number[], target: readonly number[]): number[] {
+  const own = contiguousStrides(shape);
+  const off = target.length - shape.length;
+  return target.map((_, i) => (i < off || shape[i - off] === 1 ? 0 : own[i - off]));
+}
+
+/** Merges neighbouring dimensions that are contiguous in the output and in both inputs. */
+function collapse(shape: number[], sa: number[], sb: number[]): [number[], number[], number[]] {
+  const rs: number[] = [];
+  const ra: number[] = [];
+  const rb: number[] = [];
+  for (let i = 0; i < shape.length; i++) {
+    if (shape[i] === 1) continue;
+    const k = rs.length - 1;
+    if (k >= 0 && ra[k] === sa[i] * shape[i] && rb[k] === sb[i] * shape[i]) {
+      rs[k] *= shape[i];
+      ra[k] = sa[i];
+      rb[k] = sb[i];
+    } else {
+      rs.push(shape[i]);
+      ra.push(sa[i]);
+      rb.push(sb[i]);
+    }
+  }
+  return [rs, ra, rb];
+}
+
+function promote(op: string, a: Tensor, b: Tensor): [Tensor, Tensor] {
+  if (a.device !== b.device) throw new TypeError(`${op}: tensors are on different devices (${a.device} and ${b.device})`);
+  checkFloat(op, a);
+  checkFloat(op, b);
+  if (a.dtype === b.dtype) return [a, b];
+  // float16 with float32 computes in float32, as in PyTorch.
+  return a.dtype === 'float16' ? [a.to('float32'), b] : [a, b.to('float32')];
+}
+
+function rawBinary(name: BinaryName, a: Tensor, b: Tensor, op = name): Tensor {
+  const shape = broadcastShapes(op, a.shape, b.shape);
+  const out = allocTensor(op, shape, a.dtype, a.device);
+  const [s, sa, sb] = collapse(shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
+  native.binary(BINARY[name], a.live(op), b.live(op), out.live(op), DTYPE_CODE[a.dtype], s, sa, sb);
+  return out;
+}
+
+function rawScalar(op: keyof typeof SCALAR, x: Tensor, s: number, opName: string): Tensor {
+  const out = allocTensor(opName, x.shape.slice(), x.dtype, x.device);
+  native.scalarOp(SCALAR[op], x.live(opName), out.live(opName), DTYPE_CODE[x.dtype], x.numel, s);
+  return out;
+}
+
+function rawUnary(op: keyof typeof UNARY, x: Tensor, opName: string): Tensor {
+  const out = allocTensor(opName, x.shape.slice(), x.dtype, x.device);
+  native.unary(UNARY[op], x.live(opName), out.live(opName), DTYPE_CODE[x.dtype], x.numel);
+  return out;
+}
+
+/** The gradient of a broadcast input: sum over the dimensions it was broadcast along. */
+export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const off = g.shape.length - shape.length;
+  const dims: number[] = [];
+  for (let i = 0; i < g.shape.length; i++) {
+    if (i < off || (shape[i - off] === 1 && g.shape[i] !== 1)) dims.push(i);
+  }
+  const summed = sumDims(g, dims, 1);
+  return reshapeRaw(summed, shape);
+}
+
+function reshapeRaw(x: Tensor, shape: readonly number[]): Tensor {
+  return x.aliasAs(shape.slice());
+}
+
+/** Sums x over `dims` (sorted, unique) with scale, keeping them as size-1 dimensions. */
+function sumDims(x: Tensor, dims: number[], scale: number): Tensor {
+  const outShape = x.shape.map((d, i) => (dims.includes(i) ? 1 : d));
+  if (dims.length === 0) return scale === 1 ? x.clone() : rawScalar('mul', x, scale, 'sum');
+  // Reduce runs of consecutive dimensions in one pass each, innermost run first.
+  const runs: [number, number][] = [];
+  for (const d of dims) {
+    const last = runs[runs.length - 1];
+    if (last !== undefined && last[1] === d) last[1] = d + 1;
+    else runs.push([d, d + 1]);
+  }
+  let cur = x;
+  let curShape = x.shape.slice();
+  for (let r = runs.length - 1; r >= 0; r--) {
+    const [lo, hi] = runs[r];
+    const outer = numelOf(curShape.slice(0, lo));
+    const reduce = numelOf(curShape.slice(lo, hi));
+    const inner = numelOf(curShape.slice(hi));
+    const nextShape = curShape.map((d, i) => (i >= lo && i < hi ? 1 : d));
+    const out = allocTensor('sum', nextShape, x.dtype, x.device);
+    native.reduceSum(cur.live('sum'), out.live('sum'), DTYPE_CODE[x.dtype], outer, reduce, inner, r === 0 ? scale : 1);
+    if (cur !== x) cur.dispose();
+    cur = out;
+    curShape = nextShape;
+  }
+  return reshapeRaw(cur, outShape);
+}
+
+/** Repeats g (whose shape broadcasts to `shape`) into a tensor of `shape`. */
+function expandTo(g: Tensor, shape: readonly number[]): Tensor {
+  if (sameShape(g.shape, shape)) return g.clone();
+  const zero = allocTensor('expand', [], g.dtype, g.device);
+  native.fill(zero.live('expand'), DTYPE_CODE[g.dtype], 1, 0);
+  const out = rawBinary('add', g, zero, 'add');
+  zero.dispose();
+  if (sameShape(out.shape, shape)) return out;
+  const full = allocTensor('expand', shape.slice(), g.dtype, g.device);
+  native.fill(full.live('expand'), DTYPE_CODE[g.dtype], full.numel, 0);
+  const res = rawBinary('add', full, out, 'add');
+  full.dispose();
+  out.dispose();
+  return res;
+}
+
+// ---- arithmetic ----
+
+function binaryOp(name: BinaryName, aIn: Tensor | number, bIn: Tensor | number): Tensor {
+  if (typeof aIn === 'number' && typeof bIn === 'number') throw new TypeError(`${name}: at least one argument must be a Tensor`);
+  if (typeof bIn === 'number') {
+    const a = checkTensor(name, 'input', aIn);
+    checkFloat(name, a);
+    if (!Number.isFinite(bIn) && !Number.isNaN(bIn)) {
+      // infinities are fine as scalars; nothing to check
+    }
+    const [op, s] = name === 'add' ? ['add', bIn] : name === 'sub' ? ['add', -bIn] : name === 'mul' ? ['mul', bIn] : ['mul', 1 / bIn];
+    const out = rawScalar(op as keyof typeof SCALAR, a, s as number, name);
+    if (needsGrad(a)) {
+      record(out, name, [a], (g) => [op === 'add' ? g.clone() : rawScalar('mul', g, s as number, name)]);
+    }
+    return out;
+  }
+  if (typeof aIn === 'number') {
+    const b = checkTensor(name, 'other', bIn);
+    checkFloat(name, b);
+    if (name === 'add' || name === 'mul') return binaryOp(name, b, aIn);
+    if (name === 'sub') {
+      const out = rawScalar('rsub', b, aIn, name);
+      if (needsGrad(b)) record(out, name, [b], (g) => [rawScalar('mul', g, -1, name)]);
+      return out;
+    }
+    // a / b: d/db = -a / b^2
+    const out = rawScalar('rdiv', b, aIn, name);
+    if (needsGrad(b)) {
+      const saved = b.saveForBackward();
+      record(out, name, [b], (g) => {
+        const b2 = rawBinary('mul', saved, saved);
+        const q = rawBinary('div', g, b2);
+        b2.dispose();
+        const r = rawScalar('mul', q, -aIn, name);
+        q.dispose();
+        return [r];
+      }, [saved]);
+    }
+    return out;
+  }
+  const a0 = checkTensor(name, 'input', aIn);
+  const b0 = checkTensor(name, 'other', bIn);
+  const [a, b] = promote(name, a0, b0);
+  const out = rawBinary(name, a, b);
+  if (a !== a0) a.dispose();
+  if (b !== b0) b.dispose();
+  if (needsGrad(a0, b0)) {
+    const aShape = a0.shape;
+    const bShape = b0.shape;
+    const castBack = (g: Tensor, like: Tensor): Tensor => {
+      if (g.dtype === like.dtype) return g;
+      const c = g.to(like.dtype);
+      g.dispose();
+      return c;
+    };
+    const reduceTo = (g: Tensor, shape: readonly number[], like: Tensor): Tensor => {
+      const r = sumToShape(g, shape);
+      if (r !== g) g.dispose();
+      return castBack(r, like);
+    };
+    if (name === 'add' || name === 'sub') {
+      record(out, name, [a0, b0], (g) => [
+        a0.requiresGrad ? reduceTo(g.clone(), aShape, a0) : null,
+        b0.requiresGrad ? reduceTo(name === 'add' ? g.clone() : rawScalar('mul', g, -1, name), bShape, b0) : null,
+      ]);
+    } else {
+      const sa = a0.saveForBackward();
+      const sb = b0.saveForBackward();
+      record(out, name, [a0, b0], (g) => {
+        const A = sa.dtype === g.dtype ? sa : sa.to(g.dtype);
+        const B = sb.dtype === g.dtype ? sb : sb.to(g.dtype);
+        let ga: Tensor | null = null;
+        let gb: Tensor | null = null;
+        if (name === 'mul') {
+          if (a0.requiresGrad) ga = reduceTo(rawBinary('mul', g, B), aShape, a0);
+          if (b0.requiresGrad) gb = reduceTo(rawBinary('mul', g, A), bShape, b0);
+        } else {
+          if (a0.requiresGrad) ga = reduceTo(rawBinary('div', g, B), aShape, a0);
+          if (b0.requiresGrad) {
+            // d(a/b)/db = -a / b^2
+            const ga2 = rawBinary('mul', g, A);
+            const q = rawBinary('div', ga2, B);
+            ga2.dispose();
+            const q2 = rawBinary('div', q, B);
+            q.dispose();
+            gb = reduceTo(rawScalar('mul', q2, -1, name), bShape, b0);
+            q2.dispose();
+          }
+        }
+        if (A !== sa) A.dispose();
+        if (B !== sb) B.dispose();
+        return [ga, gb];
+      }, [sa, sb]);
+    }
+  }
+  return out;
+}
+
+export const add = (a: Tensor | number, b: Tensor | number): Tensor => binaryOp('add', a, b);
+export const sub = (a: Tensor | number, b: Tensor | number): Tensor => binaryOp('sub', a, b);
+export const mul = (a: Tensor | number, b: Tensor | number): Tensor => binaryOp('mul', a, b);
+export const div = (a: Tensor | number, b: Tensor | number): Tensor => binaryOp('div', a, b);
+
+/** x ** p for a number p. */
+export function pow(x: Tensor, p: number): Tensor {
+  checkTensor('pow', 'input', x);
+  checkFloat('pow', x);
+  if (typeof p !== 'number') throw new TypeError(`pow: exponent must be a number, got ${describe(p)}`);
+  const out = rawScalar('pow', x, p, 'pow');
+  if (needsGrad(x)) {
+    const saved = x.saveForBackward();
+    record(out, 'pow', [x], (g) => {
+      const d = rawScalar('pow', saved, p - 1, 'pow');
+      const d2 = rawScalar('mul', d, p, 'pow');
+      d.dispose();
+      const r = rawBinary('mul', g, d2);
+      d2.dispose();
+      return [r];
+    }, [saved]);
+  }
+  return out;
+}
+
+// ---- unary ----
+
+function unaryOp(name: keyof typeof UNARY, x: Tensor, opName: string = name): Tensor {
+  checkTensor(opName, 'input', x);
+  checkFloat(opName, x);
+  const out = rawUnary(name, x, opName);
+  if (!needsGrad(x)) return out;
+  const savedX = x.saveForBackward();
+  const savedOut = out.saveForBackward();
+  const fused = name === 'relu' || name === 'gelu' || name === 'geluTanh';
+  record(out, opName, [x], (g) => {
+    if (fused) {
+      const gi = allocTensor(opName, x.shape.slice(), g.dtype, g.device);
+      native.unaryGrad(UNARY_GRAD[name as keyof typeof UNARY_GRAD], savedX.live(opName), g.live(opName), gi.live(opName), DTYPE_CODE[g.dtype], g.numel);
+      return [gi];
+    }
+    switch (name) {
+      case 'neg': return [rawScalar('mul', g, -1, opName)];
+      case 'exp': return [rawBinary('mul', g, savedOut)];
+      case 'log': return [rawBinary('div', g, savedX)];
+      case 'sqrt': {
+        const q = rawBinary('div', g, savedOut);
+        const r = rawScalar('mul', q, 0.5, opName);
+        q.dispose();
+        return [r];
+      }
+      case 'tanh': {
+        const sq = rawBinary('mul', savedOut, savedOut);
+        const d = rawScalar('rsub', sq, 1, opName);
+        sq.dispose();
+        const r = rawBinary('mul', g, d);
+        d.dispose();
+        return [r];
+      }
+      case 'sigmoid': {
+        const one = rawScalar('rsub', savedOut, 1, opName);
+        const d = rawBinary('mul', savedOut, one);
+        one.dispose();
+        const r = rawBinary('mul', g, d);
+        d.dispose();
+        return [r];
+      }
+      case 'erf': {
+        // d/dx erf(x) = 2/sqrt(pi) * exp(-x^2)
+        const x2 = rawBinary('mul', savedX, savedX);
+        const nx2 = rawScalar('mul', x2, -1, opName);
+        x2.dispose();
+        const e = rawUnary('exp', nx2, opName);
+        nx2.dispose();
+        const d = rawScalar('mul', e, 1.1283791670955126, opName);
+        e.dispose();
+        const r = rawBinary('mul', g, d);
+        d.dispose();
+        return [r];
+      }
+      default:
+        throw new Error(`${opName}: no backward`);
+    }
+  }, [savedX, savedOut]);
+  return out;
+}
+
+export const neg = (x: Tensor): Tensor => unaryOp('neg', x);
+export const exp = (x: Tensor): Tensor => unaryOp('exp', x);
+export const log = (x: Tensor): Tensor => unaryOp('log', x);
+export const erf = (x: Tensor): Tensor => unaryOp('erf', x);
+export const sqrt = (x: Tensor): Tensor => unaryOp('sqrt', x);
+export const tanh = (x: Tensor): Tensor => unaryOp('tanh', x);
+export const sigmoid = (x: Tensor): Tensor => unaryOp('sigmoid', x);
+export const relu = (x: Tensor): Tensor => unaryOp('relu', x);
+
+export interface GeluOptions {
+  approximate?: 'none' | 'tanh';
+}
+
+/** GELU in one fused kernel (forward) and one fused kernel (backward). */
+export function gelu(x: Tensor, opts?: GeluOptions): Tensor {
+  const o = checkOptions('gelu', opts, ['approximate']);
+  const approximate = o.approximate ?? 'none';
+  if (approximate !== 'none' && approximate !== 'tanh') {
+    throw new RangeError(`gelu: approximate must be 'none' or 'tanh', got ${describe(approximate)}`);
+  }
+  return unaryOp(approximate === 'tanh' ? 'geluTanh' : 'gelu', x, 'gelu');
+}
+
+/** The unfused composition x * 0.5 * (1 + erf(x / 1.41421)): five elementwise kernels, as the seed starts from. */
+export function geluUnfused(x: Tensor): Tensor {
+  return tidy(() => mul(mul(x, 0.5), add(erf(div(x, 1.41421)), 1)));
+}
+
+// ---- reductions ----
+
+function normDims(op: string, x: Tensor, dim: number | number[] | undefined): number[] {
+  if (dim === undefined) return x.shape.map((_, i) => i);
+  const list = typeof dim === 'number' ? [dim] : dim;
+  if (!Array.isArray(list)) throw new TypeError(`${op}: dim must be an integer or an array of integers, got ${describe(dim)}`);
+  const out = new Set<number>();
+  for (const d of list) {
+    if (typeof d !== 'number' || !Number.isInteger(d)) throw new TypeError(`${op}: dim must be an integer, got ${describe(d)}`);
+    const nd = Math.max(x.shape.length, 1);
+    if (d < -nd || d >= nd) throw new RangeError(`${op}: dim ${d} is out of range for a tensor of ${x.shape.length} dimensions`);
+    out.add(d < 0 ? d + nd : d);
+  }
+  return [...out].filter((d) => d < x.shape.length).sort((a, b) => a - b);
+}
+
+export interface ReduceOptions {
+  keepdim?: boolean;
+}
+
+function reduceOp(op: 'sum' | 'mean', x: Tensor, dim: number | number[] | undefined, opts: ReduceOptions | undefined): Tensor {
+  checkTensor(op, 'input', x);
+  checkFloat(op, x);
+  const o = checkOptions(op, opts, ['keepdim']);
+  const keepdim = o.keepdim === true;
+  const dims = normDims(op, x, dim);
+  const count = dims.reduce((acc, d) => acc * x.shape[d], 1);
+  const scale = op === 'mean' ? 1 / count : 1;
+  const kept = sumDims(x, dims, scale);
+  const outShape = keepdim ? kept.shape.slice() : x.shape.filter((_, i) => !dims.includes(i));
+  const out = keepdim ? kept : reshapeRaw(kept, outShape);
+  if (out !== kept) kept.dispose();
+  if (needsGrad(x)) {
+    const inShape = x.shape;
+    const keptShape = x.shape.map((d, i) => (dims.includes(i) ? 1 : d));
+    record(out, op, [x], (g) => {
+      const gk = reshapeRaw(g, keptShape);
+      const e = expandTo(gk, inShape);
+      gk.dispose();
+      if (scale === 1) return [e];
+      const r = rawScalar('mul', e, scale, op);
+      e.dispose();
+      return [r];
+    });
+  }
+  return out;
+}
+
+export const sum = (x: Tensor, dim?: number | number[], opts?: ReduceOptions): Tensor => reduceOp('sum', x, dim, opts);
+export const mean = (x: Tensor, dim?: number | number[], opts?: ReduceOptions): Tensor => reduceOp('mean', x, dim, opts);
+
+// ---- shape ----
+
+/** A view with a new shape (one dimension may be -1). Shares storage with x. */
+export function reshape(x: Tensor, shape: number[]): Tensor {
+  checkTensor('reshape', 'input', x);
+  if (!Array.isArray(shape)) throw new TypeError(`reshape: shape must be an array, got ${describe(shape)}`);
+  let infer = -1;
+  let known = 1;
+  shape.forEach((d, i) => {
+    if (typeof d !== 'number' || !Number.isInteger(d)) throw new TypeError(`reshape: shape entries must be integers, got ${describe(d)}`);
+    if (d === -1) {
+      if (infer >= 0) throw new RangeError('reshape: only one dimension can be -1');
+      infer = i;
+    } else if (d < 0) {
+      throw new RangeError(`reshape: invalid dimension ${d}`);
+    } else {
+      known *= d;
+    }
+  });
+  const resolved = shape.slice();
+  if (infer >= 0) {
+    if (known === 0 || x.numel % known !== 0) throw new RangeError(`reshape: shape [${shape.join(', ')}] is invalid for a tensor of ${x.numel} elements`);
+    resolved[infer] = x.numel / known;
+  }
+  if (numelOf(resolved) !== x.numel) throw new RangeError(`reshape: shape [${shape.join(', ')}] is invalid for a tensor of ${x.numel} elements`);
+  const out = x.aliasAs(resolved);
+  if (needsGrad(x)) {
+    const inShape = x.shape;
+    record(out, 'reshape', [x], (g) => [g.aliasAs(inShape)]);
+  }
+  return out;
+}
+
+/** Flattens dimensions startDim..endDim into one (PyTorch's flatten). */
+export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
+  checkTensor('flatten', 'input', x);
+  const nd = x.shape.length;
+  if (nd === 0) return reshape(x, [1]);
+  const s = startDim < 0 ? startDim + nd : startDim;
+  const e = endDim < 0 ? endDim + nd : endDim;
+  if (!Number.isInteger(s) || !Number.isInteger(e) || s < 0 || e >= nd || s > e) {
+    throw new RangeError(`flatten: dimensions ${startDim}..${endDim} are out of range for ${nd} dimensions`);
+  }
+  const shape = [...x.shape.slice(0, s), numelOf(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)];
+  return reshape(x, shape);
+}
+
+/** A tensor sharing storage with x but cut from the graph. */
+export function detach(x: Tensor): Tensor {
+  checkTensor('detach', 'input', x);
+  return x.aliasAs(x.shape);
+}
+
+// ---- engine hooks and Tensor methods ----
+
+setEngineOps({
+  onesLike: (t) => {
+    const o = allocTensor('backward', t.shape.slice(), t.dtype, t.device);
+    native.fill(o.live('backward'), DTYPE_CODE[t.dtype], o.numel, 1);
+    return o;
+  },
+  add: (a, b) => rawBinary('add', a, b),
+  addInto: (target, g) => {
+    const src = g.dtype === target.dtype ? g : g.to(target.dtype);
+    const shape = target.shape.slice();
+    const [s, sa, sb] = collapse(shape, contiguousStrides(shape), broadcastStrides(src.shape, shape));
+    native.binary(BINARY.add, target.live('backward'), src.live('backward'), target.live('backward'), DTYPE_CODE[target.dtype], s, sa, sb);
+    if (src !== g) src.dispose();
+  },
+  keep: (t) => keep(t),
+});
+
+declare module './tensor' {
+  interface Tensor {
+    add(other: Tensor | number): Tensor;
+    sub(other: Tensor | number): Tensor;
+    mul(other: Tensor | number): Tensor;
+    div(other: Tensor | number): Tensor;
+    neg(): Tensor;
+    exp(): Tensor;
+    log(): Tensor;
+    sqrt(): Tensor;
+    pow(p: number): Tensor;
+    relu(): Tensor;
+    sum(dim?: number | number[], opts?: ReduceOptions): Tensor;
+    mean(dim?: number | number[], opts?: ReduceOptions): Tensor;
+    reshape(...shape: number[] | [number[]]): Tensor;
+    view(...shape: number[] | [number[]]): Tensor;
+    flatten(startDim?: number, endDim?: number): Tensor;
+    detach(): Tensor;
+    /** Computes gradients of this tensor with respect to the leaves that require them. */
+    backward(gradient?: Tensor, opts?: BackwardOptions): void;
+    /** Sets requiresGrad in place (leaves only) and returns this tensor. */
+    requiresGrad_(value?: boolean): Tensor;
+  }
+}
+
+const shapeArgs = (args: number[] | [number[]]): number[] => (Array.isArray(args[0]) ? (args[0] as number[]) : (args as number[]));
+const proto = Tensor.prototype;
+proto.add = function (o) { return add(this, o); };
+proto.sub = function (o) { return sub(this, o); };
+proto.mul = function (o) { return mul(this, o); };
+proto.div = function (o) { return div(this, o); };
+proto.neg = function () { return neg(this); };
+proto.exp = function () { return exp(this); };
+proto.log = function () { return log(this); };
+proto.sqrt = function () { return sqrt(this); };
+proto.pow = function (p) { return pow(this, p); };
+proto.relu = function () { return relu(this); };
+proto.sum = function (dim, opts) { return sum(this, dim, opts); };
+proto.mean = function (dim, opts) { return mean(this, dim, opts); };
+proto.reshape = function (...s) { return reshape(this, shapeArgs(s)); };
+proto.view = function (...s) { return reshape(this, shapeArgs(s)); };
+proto.flatten = function (a, b) { return flatten(this, a, b); };
+proto.detach = function () { return detach(this); };
+proto.backward = function (gradient, opts) { runBackward(this, gradient, opts); };
+proto.requiresGrad_ = function (value = true) {
+  if (typeof value !== 'boolean') throw new TypeError(`requiresGrad_: expected a boolean, got ${describe(value)}`);
+  if (!this.isLeaf) throw new RangeError('requiresGrad_: only leaf tensors can change requiresGrad');
+  if (value && this.dtype === 'int32') throw new RangeError('requiresGrad_: only floating-point tensors can require gradients');
+  this.requiresGrad = value;
+  return this;
+};
+
+export { noGrad };
