@@ -1,0 +1,191 @@
+import * as assert from 'uvu/assert';
+
+import * as hy from '../lib/index';
+import type { Device, DType, Tensor } from '../lib/index';
+import { assertClose, assertThrows, eachBackend, randomArray, suite } from './harness';
+import { roundToHalf } from './reference/half';
+import * as ref from './reference/ops';
+
+const s = suite('ops');
+
+const round = (dtype: DType) => (v: number): number => (dtype === 'float16' ? roundToHalf(Math.fround(v)) : Math.fround(v));
+const fwdTol = (dtype: DType) => (dtype === 'float16' ? { rtol: 1e-2, atol: 2e-3 } : { rtol: 1e-5, atol: 2e-6 });
+const gradTol = (dtype: DType) => (dtype === 'float16' ? { rtol: 3e-2, atol: 1e-2 } : { rtol: 2e-4, atol: 2e-5 });
+
+/** Frees a block of the size the next op will take, filled with NaN: an unwritten element shows. */
+function poison(shape: number[], device: Device, dtype: DType): void {
+  hy.full(shape, NaN, { device, dtype }).dispose();
+}
+
+function input(shape: number[], seed: number, device: Device, dtype: DType, lo = -2, hi = 2): [Tensor, number[]] {
+  const n = ref.numel(shape);
+  const vals = Array.from(randomArray(n, seed, lo, hi), round(dtype));
+  return [hy.tensor(vals, { shape, device, dtype, requiresGrad: true }), vals];
+}
+
+const BROADCAST_CASES: [number[], number[]][] = [
+  [[7], [7]],
+  [[3, 1], [1, 4]],
+  [[2, 3, 33], [33]],
+  [[5, 1, 7], [1, 3, 1]],
+  [[], [3]],
+  [[1023], [1]],
+  [[4, 1], [4, 6]],
+];
+
+const BINARY: [string, (a: Tensor, b: Tensor) => Tensor, (x: number, y: number) => number][] = [
+  ['add', hy.add, (x, y) => x + y],
+  ['sub', hy.sub, (x, y) => x - y],
+  ['mul', hy.mul, (x, y) => x * y],
+  ['div', hy.div, (x, y) => x / y],
+];
+
+eachBackend(s, 'add/sub/mul/div broadcast like the float64 oracle, forward and backward', async (device) => {
+  for (const dtype of ['float32', 'float16'] as DType[]) {
+    for (const [as, bs] of BROADCAST_CASES) {
+      for (const [name, op, f] of BINARY) {
+        const [a, av] = input(as, 11, device, dtype);
+        // divisors kept away from zero
+        const [b, bv] = name === 'div' ? input(bs, 12, device, dtype, 0.5, 2) : input(bs, 12, device, dtype);
+        const outShape = ref.broadcastShape(as, bs);
+        poison(outShape, device, dtype);
+        const y = op(a, b);
+        assert.equal(y.shape, outShape, `${name} shape`);
+        const what = `${name} ${dtype} [${as}] with [${bs}]`;
+        assertClose(await y.data(), Array.from(ref.binary(f, av, as, bv, bs), round(dtype)), fwdTol(dtype), what);
+        const w = randomArray(ref.numel(outShape), 3, -1, 1).map(round(dtype));
+        const wt = hy.tensor(Array.from(w), { shape: outShape, device, dtype });
+        hy.sum(hy.mul(y, wt)).backward();
+        const ga = ref.finiteDiff((x) => ref.binary(f, x, as, bv, bs), av, w);
+        const gb = ref.finiteDiff((x) => ref.binary(f, av, as, x, bs), bv, w);
+        assertClose(await a.grad!.data(), ga, gradTol(dtype), `${what} grad a`);
+        assertClose(await b.grad!.data(), gb, gradTol(dtype), `${what} grad b`);
+      }
+    }
+  }
+});
+
+eachBackend(s, 'scalar arithmetic on either side', async (device) => {
+  const [x, xv] = input([33], 5, device, 'float32', 0.5, 2);
+  const cases: [Tensor, (v: number) => number][] = [
+    [hy.add(x, 2.5), (v) => v + 2.5],
+    [hy.sub(x, 2.5), (v) => v - 2.5],
+    [hy.sub(2.5, x), (v) => 2.5 - v],
+    [hy.mul(3, x), (v) => 3 * v],
+    [hy.div(x, 4), (v) => v / 4],
+    [hy.div(2, x), (v) => 2 / v],
+    [hy.pow(x, 3), (v) => v ** 3],
+  ];
+  for (const [i, [t, f]] of cases.entries()) {
+    assertClose(await t.data(), xv.map((v) => Math.fround(f(v))), { rtol: 2e-6, atol: 1e-6 }, `case ${i}`);
+    x.grad = null;
+    hy.sum(t).backward();
+    assertClose(await x.grad!.data(), ref.finiteDiff((a) => a.map(f), xv, new Array(33).fill(1)), { rtol: 1e-4, atol: 1e-5 }, `grad case ${i}`);
+  }
+});
+
+const UNARY: [string, (x: Tensor) => Tensor, (v: number) => number, number, number][] = [
+  ['neg', hy.neg, (v) => -v, -3, 3],
+  ['exp', hy.exp, Math.exp, -3, 3],
+  ['log', hy.log, Math.log, 0.1, 5],
+  ['sqrt', hy.sqrt, Math.sqrt, 0.1, 5],
+  ['tanh', hy.tanh, Math.tanh, -3, 3],
+  ['sigmoid', hy.sigmoid, (v) => 1 / (1 + Math.exp(-v)), -5, 5],
+  ['erf', hy.erf, ref.erf, -3, 3],
+  ['relu', hy.relu, (v) => Math.max(v, 0), -3, 3],
+  ['gelu', (x) => hy.nn.functional.gelu(x), ref.gelu, -6, 6],
+  ['gelu tanh', (x) => hy.nn.functional.gelu(x, { approximate: 'tanh' }), ref.geluTanh, -6, 6],
+  ['gelu unfused', hy.geluUnfused, (v) => v * 0.5 * (1 + ref.erf(v / 1.41421)), -6, 6],
+];
+
+eachBackend(s, 'unary math and the fused GELU match the oracle, forward and backward, at odd sizes', async (device) => {
+  for (const dtype of ['float32', 'float16'] as DType[]) {
+    for (const n of [1, 7, 33, 1023]) {
+      for (const [name, op, f, lo, hi] of UNARY) {
+        const [x, xv] = input([n], n + name.length, device, dtype, lo, hi);
+        if (name === 'relu') xv.forEach((v, i) => Math.abs(v) < 1e-3 && (xv[i] = 0)); // kink: checked separately
+        poison([n], device, dtype);
+        const y = op(x);
+        const what = `${name} ${dtype} n=${n}`;
+        const tol = dtype === 'float32' ? { rtol: 1e-5, atol: 2e-6 } : fwdTol(dtype);
+        assertClose(await y.data(), xv.map((v) => round(dtype)(f(v))), tol, what);
+        const w = Array.from(randomArray(n, 9, -1, 1), round(dtype));
+        hy.sum(hy.mul(y, hy.tensor(w, { device, dtype }))).backward();
+        assertClose(await x.grad!.data(), ref.finiteDiff((a) => a.map(f), xv, w), gradTol(dtype), `${what} grad`);
+      }
+    }
+  }
+});
+
+eachBackend(s, 'fused and unfused GELU agree; bad options are rejected', async (device) => {
+  const [x] = input([4099], 77, device, 'float32', -8, 8);
+  assertClose(await hy.nn.functional.gelu(x).data(), await hy.geluUnfused(x).data(), { rtol: 2e-5, atol: 2e-6 }, 'fused vs unfused');
+  assertThrows(() => hy.nn.functional.gelu(x, { approximate: 'fast' as never }), RangeError, /gelu: approximate must be 'none' or 'tanh', got 'fast'/);
+  assertThrows(() => hy.nn.functional.gelu(hy.tensor([1], { dtype: 'int32', device })), TypeError, /gelu: int32 tensors are not supported/);
+});
+
+eachBackend(s, 'sum and mean over dims, keepdim, negative dims, and their gradients', async (device) => {
+  for (const dtype of ['float32', 'float16'] as DType[]) {
+    const shape = [3, 5, 7, 2];
+    for (const dims of [[0], [1], [3], [1, 2], [0, 3], [-1], [0, 1, 2, 3]]) {
+      for (const keepdim of [false, true]) {
+        for (const op of ['sum', 'mean'] as const) {
+          const [x, xv] = input(shape, 21, device, dtype);
+          const nd = dims.map((d) => (d < 0 ? d + shape.length : d));
+          const count = nd.reduce((a, d) => a * shape[d], 1);
+          const f = (v: ArrayLike<number>): Float64Array => ref.sumDims(v, shape, nd).map((t) => (op === 'mean' ? t / count : t));
+          const y = op === 'sum' ? hy.sum(x, dims, { keepdim }) : hy.mean(x, dims, { keepdim });
+          const expectShape = keepdim ? shape.map((d, i) => (nd.includes(i) ? 1 : d)) : shape.filter((_, i) => !nd.includes(i));
+          assert.equal(y.shape, expectShape, `${op} ${dims} shape`);
+          const tol = dtype === 'float16' ? { rtol: 1e-2, atol: 1e-2 } : { rtol: 1e-5, atol: 1e-5 };
+          assertClose(await y.data(), Array.from(f(xv), round(dtype)), tol, `${op} ${dtype} dims=${dims}`);
+          const w = Array.from(randomArray(y.numel, 4, -1, 1), round(dtype));
+          hy.sum(hy.mul(y, hy.tensor(w, { shape: expectShape, device, dtype }))).backward();
+          assertClose(await x.grad!.data(), ref.finiteDiff(f, xv, w), gradTol(dtype), `${op} ${dtype} dims=${dims} grad`);
+        }
+      }
+    }
+  }
+  const x = hy.tensor([[1, 2], [3, 4]], { device });
+  assert.is(hy.sum(x).item(), 10);
+  assert.equal(hy.sum(x).shape, []);
+  assert.is(x.mean().item(), 2.5);
+  assertThrows(() => hy.sum(x, 2), RangeError, /sum: dim 2 is out of range for a tensor of 2 dimensions/);
+});
+
+eachBackend(s, 'reshape, view and flatten share storage and pass gradients through', async (device) => {
+  const [x, xv] = input([2, 3, 4], 8, device, 'float32');
+  const r = x.reshape(6, -1);
+  assert.equal(r.shape, [6, 4]);
+  assert.equal(hy.flatten(x, 1).shape, [2, 12]);
+  assert.equal(x.view([24]).shape, [24]);
+  assertClose(await r.data(), xv, { rtol: 0, atol: 0 }, 'same values');
+  hy.sum(hy.mul(r, 2)).backward();
+  assertClose(await x.grad!.data(), new Array(24).fill(2), { rtol: 0, atol: 0 }, 'grad');
+  assertThrows(() => x.reshape(5, 5), RangeError, /reshape: shape \[5, 5\] is invalid for a tensor of 24 elements/);
+  assertThrows(() => x.reshape(-1, -1), RangeError, /only one dimension can be -1/);
+});
+
+s('bad operands are rejected with the op named', () => {
+  const a = hy.ones([2, 3]);
+  assertThrows(() => hy.add(a, hy.ones([4])), RangeError, /add: shapes \[2, 3\] and \[4\] cannot be broadcast/);
+  assertThrows(() => hy.mul(a, 'x' as never), TypeError, /mul: other must be a Tensor, got 'x'/);
+  assertThrows(() => hy.add(1, 2 as never), TypeError, /add: at least one argument must be a Tensor/);
+  assertThrows(() => hy.div(hy.ones([2], { dtype: 'int32' }), a), TypeError, /div: int32 tensors are not supported/);
+  const d = hy.ones([2]);
+  d.dispose();
+  assertThrows(() => hy.sub(d, 1), hy.DisposedError, /sub: the tensor was disposed/);
+  if (hy.cuda.isAvailable()) {
+    assertThrows(() => hy.add(a, hy.ones([2, 3], { device: 'cuda' })), TypeError, /add: tensors are on different devices \(cpu and cuda\)/);
+  }
+});
+
+eachBackend(s, 'float16 with float32 computes in float32', async (device) => {
+  const a = hy.tensor([1, 2, 3], { dtype: 'float16', device });
+  const b = hy.tensor([0.5, 0.25, 0.125], { device });
+  const y = hy.add(a, b);
+  assert.is(y.dtype, 'float32');
+  assert.equal(Array.from(await y.data()), [1.5, 2.25, 3.125]);
+});
+
+s.run();
