@@ -24,7 +24,7 @@ HY_HD float erfApprox(float a) {
 #if defined(__CUDA_ARCH__)
   return erff(a);
 #else
-  const float x = std::fmin(std::fmax(a, -4.f), 4.f);  // erf is +-1 in float32 beyond 4
+  const float x = a < -4.f ? -4.f : (a > 4.f ? 4.f : a);  // erf is +-1 in float32 beyond 4
   const float x2 = x * x;
   float p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
   p = x2 * p + -2.10102402082508e-06f;

@@ -11,10 +11,20 @@
 
 namespace hy::cpu {
 
+// The public entry points are compiled twice, for x86-64-v3 (AVX2, FMA) and the baseline, and the
+// loader picks one for the running CPU; the loops below inline into both.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HY_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define HY_CPU_CLONES
+#endif
+// Forced inlining so each loop is compiled inside, and for the target of, its cloned entry point.
+#define HY_INLINE inline __attribute__((always_inline))
+
 namespace {
 
 template <typename F>
-void mapFloat(const void* in, void* out, DType dtype, size_t n, F f) {
+HY_INLINE void mapFloat(const void* in, void* out, DType dtype, size_t n, F f) {
   if (dtype == DType::Float32) {
     const float* x = static_cast<const float*>(in);
     float* y = static_cast<float*>(out);
@@ -27,7 +37,7 @@ void mapFloat(const void* in, void* out, DType dtype, size_t n, F f) {
 }
 
 template <typename F>
-void zipFloat(const void* a, const void* b, void* out, DType dtype, size_t n, F f) {
+HY_INLINE void zipFloat(const void* a, const void* b, void* out, DType dtype, size_t n, F f) {
   if (dtype == DType::Float32) {
     const float* x = static_cast<const float*>(a);
     const float* g = static_cast<const float*>(b);
@@ -42,22 +52,22 @@ void zipFloat(const void* a, const void* b, void* out, DType dtype, size_t n, F 
 }
 
 template <UnaryOp OP>
-void unaryT(const void* in, void* out, DType dtype, size_t n) {
+HY_INLINE void unaryT(const void* in, void* out, DType dtype, size_t n) {
   mapFloat(in, out, dtype, n, [](float x) { return applyUnary(OP, x); });
 }
 
 template <UnaryGradOp OP>
-void unaryGradT(const void* x, const void* g, void* out, DType dtype, size_t n) {
+HY_INLINE void unaryGradT(const void* x, const void* g, void* out, DType dtype, size_t n) {
   zipFloat(x, g, out, dtype, n, [](float v, float grad) { return applyUnaryGrad(OP, v, grad); });
 }
 
 template <ScalarOp OP>
-void scalarT(const void* in, void* out, DType dtype, size_t n, float s) {
+HY_INLINE void scalarT(const void* in, void* out, DType dtype, size_t n, float s) {
   mapFloat(in, out, dtype, n, [s](float x) { return applyScalar(OP, x, s); });
 }
 
 template <typename T, BinaryOp OP>
-void binaryT(const T* a, const T* b, T* out, const BroadcastLayout& L) {
+HY_INLINE void binaryT(const T* a, const T* b, T* out, const BroadcastLayout& L) {
   const int nd = L.ndim;
   const int64_t inner = nd > 0 ? L.shape[nd - 1] : 1;
   const int64_t sa = nd > 0 ? L.strideA[nd - 1] : 0;
@@ -99,7 +109,7 @@ void binaryT(const T* a, const T* b, T* out, const BroadcastLayout& L) {
 }
 
 template <BinaryOp OP>
-void binaryOp(const void* a, const void* b, void* out, DType dtype, const BroadcastLayout& L) {
+HY_INLINE void binaryOp(const void* a, const void* b, void* out, DType dtype, const BroadcastLayout& L) {
   if (dtype == DType::Float32) {
     binaryT<float, OP>(static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(out), L);
   } else {
@@ -114,7 +124,7 @@ inline float loadF(const void* p, DType t, size_t i) {
 
 }  // namespace
 
-void unary(UnaryOp op, const void* in, void* out, DType dtype, size_t n) {
+HY_CPU_CLONES void unary(UnaryOp op, const void* in, void* out, DType dtype, size_t n) {
   switch (op) {
     case UnaryOp::Neg: return unaryT<UnaryOp::Neg>(in, out, dtype, n);
     case UnaryOp::Exp: return unaryT<UnaryOp::Exp>(in, out, dtype, n);
@@ -131,7 +141,7 @@ void unary(UnaryOp op, const void* in, void* out, DType dtype, size_t n) {
   }
 }
 
-void unaryGrad(UnaryGradOp op, const void* x, const void* gradOut, void* gradIn, DType dtype, size_t n) {
+HY_CPU_CLONES void unaryGrad(UnaryGradOp op, const void* x, const void* gradOut, void* gradIn, DType dtype, size_t n) {
   switch (op) {
     case UnaryGradOp::Relu: return unaryGradT<UnaryGradOp::Relu>(x, gradOut, gradIn, dtype, n);
     case UnaryGradOp::Gelu: return unaryGradT<UnaryGradOp::Gelu>(x, gradOut, gradIn, dtype, n);
@@ -140,7 +150,7 @@ void unaryGrad(UnaryGradOp op, const void* x, const void* gradOut, void* gradIn,
   }
 }
 
-void scalar(ScalarOp op, const void* in, void* out, DType dtype, size_t n, float s) {
+HY_CPU_CLONES void scalar(ScalarOp op, const void* in, void* out, DType dtype, size_t n, float s) {
   switch (op) {
     case ScalarOp::Add: return scalarT<ScalarOp::Add>(in, out, dtype, n, s);
     case ScalarOp::Mul: return scalarT<ScalarOp::Mul>(in, out, dtype, n, s);
@@ -151,7 +161,7 @@ void scalar(ScalarOp op, const void* in, void* out, DType dtype, size_t n, float
   }
 }
 
-void binary(BinaryOp op, const void* a, const void* b, void* out, DType dtype, const BroadcastLayout& layout) {
+HY_CPU_CLONES void binary(BinaryOp op, const void* a, const void* b, void* out, DType dtype, const BroadcastLayout& layout) {
   switch (op) {
     case BinaryOp::Add: return binaryOp<BinaryOp::Add>(a, b, out, dtype, layout);
     case BinaryOp::Sub: return binaryOp<BinaryOp::Sub>(a, b, out, dtype, layout);
