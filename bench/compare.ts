@@ -8,7 +8,14 @@ import type { BenchRow } from './harness';
 
 function readRows(path: string): BenchRow[] {
   const text = readFileSync(path, 'utf8').trim();
-  return text === '' ? [] : (JSON.parse(text) as BenchRow[]);
+  if (text === '') return [];
+  try {
+    return JSON.parse(text) as BenchRow[];
+  } catch (e) {
+    // A peer that died half-way has already failed the run; the table still shows our figures.
+    console.error(`compare: ${path} holds no JSON rows (${(e as Error).message}); leaving it out`);
+    return [];
+  }
 }
 
 /** The figure a row is compared by: throughput where it has one, else time. */

@@ -71,6 +71,18 @@ for (const d of dirs) {
 EOF
 }
 
+# The commit the sources are at, "-dirty" when tracked files differ from it. bench/RESULTS.md does
+# not count: every remote run appends to it.
+source_state() {
+  local state
+  state=$(git rev-parse --short HEAD 2>/dev/null) || {
+    echo unknown
+    return
+  }
+  git diff --quiet HEAD -- . ':(exclude)bench/RESULTS.md' || state+=-dirty
+  echo "$state"
+}
+
 bundle() {
   command -v node >/dev/null || die "bundle needs Node.js on PATH"
   [[ -d node_modules ]] || die "bundle needs node_modules: run npm ci first"
@@ -88,7 +100,7 @@ bundle() {
   tar -cJf "$BUNDLE/node_modules.tar.xz" "${modules[@]}"
   tar -cJf "$BUNDLE/dist.tar.xz" dist
   # dist/ was compiled from this commit; `remote` warns when the checkout there is another one.
-  git describe --always --dirty >"$BUNDLE/commit" 2>/dev/null || echo unknown >"$BUNDLE/commit"
+  source_state >"$BUNDLE/commit"
 
   local bytes
   bytes=$(du -cb "$BUNDLE"/* | tail -n 1 | cut -f 1)
@@ -133,7 +145,7 @@ remote() {
   timeout "$(step_timeout 60 unpack)" tar -xJf "$BUNDLE/node_modules.tar.xz"
   timeout "$(step_timeout 30 unpack)" tar -xJf "$BUNDLE/dist.tar.xz"
   local head built
-  head=$(git describe --always --dirty 2>/dev/null || echo unknown)
+  head=$(source_state)
   built=$(cat "$BUNDLE/commit")
   echo "node $(node --version); dist/ built from $built, checkout at $head"
   [[ $head == "$built" ]] || echo "device-check: warning: dist/ was compiled from $built, not from this checkout ($head)" >&2
@@ -180,6 +192,8 @@ remote() {
 
   [[ -f $logs/bench.json ]] || die "no benchmark rows to compare (failed: ${failed[*]})"
   timeout "$(step_timeout 20 table)" node dist/bench/compare.js "$logs/bench.json" "${peer_json[@]}" >"$logs/table.md"
+  # The first recorded run replaces bench/RESULTS.md's placeholder line.
+  sed -i '/^No GPU run has been recorded yet\.$/d' bench/RESULTS.md
   {
     echo
     echo "## $(date -u '+%Y-%m-%d %H:%M UTC') · $(git rev-parse --short HEAD 2>/dev/null || echo unknown) · $card"
