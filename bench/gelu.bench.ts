@@ -3,23 +3,16 @@
 // and at 64M elements. On the GPU the device-to-device copy bandwidth is measured as the ceiling.
 import * as hy from '../lib/index';
 import { native } from '../lib/native';
+import { BenchRow, deviceName as benchDevice } from './harness';
 
-interface Row {
-  bench: string;
-  case: string;
-  device: string;
-  medianMs: number;
-  gbps?: number;
-  extra?: Record<string, number | string>;
-}
+type Row = BenchRow;
 
 const UNARY_GELU = 5;
 const UNARY_GRAD_GELU = 1;
 const DTYPE_CODE = { float32: 0, float16: 1 } as const;
 
 function deviceName(device: 'cpu' | 'cuda'): string {
-  const info = hy.info();
-  return device === 'cuda' ? info.cuda.device?.name ?? 'cuda' : 'cpu';
+  return device === 'cuda' ? benchDevice() : 'cpu';
 }
 
 /** Median milliseconds per call of fn, timed in batches ended by a device synchronisation. */
@@ -67,7 +60,8 @@ export async function run(): Promise<Row[]> {
         const fused = time(() => native.unary(UNARY_GELU, xs, os, DTYPE_CODE[dtype], n), device, budget);
         const unfused = time(() => hy.geluUnfused(x).dispose(), device, budget);
         const backward = time(() => native.unaryGrad(UNARY_GRAD_GELU, xs, gs, os, DTYPE_CODE[dtype], n), device, budget);
-        const c = `${label} ${dtype}`;
+        // CPU rows carry a prefix so they never pair with the GPU peer's rows of the same work.
+        const c = `${device === 'cpu' && hy.cuda.isAvailable() ? 'cpu ' : ''}${label} ${dtype}`;
         const gb = (bytes: number, ms: number): number => bytes / ms / 1e6;
         rows.push({ bench: 'gelu', case: `${c} forward fused`, device: name, medianMs: fused, gbps: gb(2 * n * esize, fused) });
         rows.push({

@@ -21,31 +21,30 @@ eachBackend(s, 'stats count allocations, frees, live and peak bytes', (device) =
   assert.is(after.requestedBytes, before.requestedBytes);
 });
 
-eachBackend(s, 'freed blocks are reused from the cache, split and merged', (device) => {
-  hy.memory.emptyCache(device);
-  const base = hy.memory.stats(device);
-  const a = hy.empty([256], { device }); // 1 KiB in a fresh 2 MiB small segment
-  const b = hy.empty([256], { device });
-  const s1 = hy.memory.stats(device);
-  assert.is(s1.segmentAllocations, base.segmentAllocations + 1, 'both small blocks share one segment');
-  assert.is(s1.cacheHits, base.cacheHits + 1, 'the second block was split from the segment');
+eachBackend(s, 'freed blocks are reused from the cache', (device) => {
+  // Exact split/merge behaviour is tested on a private allocator in test/native/allocator_test.cpp;
+  // here other tests' live tensors share the pools, so only what must hold regardless is checked.
+  const a = hy.empty([256], { device });
   a.dispose();
-  b.dispose();
-  const c = hy.empty([512], { device }); // 2 KiB: fits only if a and b merged back
+  const s1 = hy.memory.stats(device);
+  const b = hy.empty([256], { device });
   const s2 = hy.memory.stats(device);
-  assert.is(s2.segmentAllocations, s1.segmentAllocations, 'no new segment');
+  assert.is(s2.segmentAllocations, s1.segmentAllocations, 'served from the cache');
   assert.is(s2.cacheHits, s1.cacheHits + 1);
-  c.dispose();
-  const big = hy.empty([5 << 18], { device }); // 5 MiB -> one 20 MiB large segment
-  const big2 = hy.empty([12 << 18], { device }); // 12 MiB fits in the 15 MiB remainder
-  const s3 = hy.memory.stats(device);
-  assert.is(s3.segmentAllocations, s2.segmentAllocations + 1);
-  assert.is(s3.reservedBytes - s2.reservedBytes, 20 << 20);
+  b.dispose();
+  const big = hy.empty([5 << 18], { device });
   big.dispose();
-  big2.dispose();
   hy.memory.emptyCache(device);
+  const s3 = hy.memory.stats(device);
+  // 30 MiB: larger than any free remainder a live tensor can leave (those sit in 20 MiB segments),
+  // so it takes a fresh segment of exactly its size.
+  const again = hy.empty([30 << 18], { device });
   const s4 = hy.memory.stats(device);
-  assert.is(s4.reservedBytes, base.reservedBytes, 'emptyCache gives every wholly free segment back');
+  assert.is(s4.segmentAllocations, s3.segmentAllocations + 1);
+  assert.is(s4.reservedBytes - s3.reservedBytes, 30 << 20);
+  again.dispose();
+  hy.memory.emptyCache(device);
+  assert.is(hy.memory.stats(device).reservedBytes, s3.reservedBytes, 'emptyCache gives every wholly free segment back');
 });
 
 eachBackend(s, 'out of memory: the cache is emptied, retried once, then OutOfMemoryError with stats', (device) => {
