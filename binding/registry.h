@@ -5,9 +5,8 @@
 
 namespace hy::binding {
 
-inline void registerAll(Napi::Env env, Napi::Object exports) {
-  (void)env;
-  (void)exports;
-}
+void registerGemm(Napi::Env env, Napi::Object exports);
+
+inline void registerAll(Napi::Env env, Napi::Object exports) { registerGemm(env, exports); }
 
 }  // namespace hy::binding
