@@ -6,7 +6,11 @@
 namespace hy::binding {
 
 void registerElementwise(Napi::Env env, Napi::Object exports);
+void registerGemm(Napi::Env env, Napi::Object exports);
 
-inline void registerAll(Napi::Env env, Napi::Object exports) { registerElementwise(env, exports); }
+inline void registerAll(Napi::Env env, Napi::Object exports) {
+  registerElementwise(env, exports);
+  registerGemm(env, exports);
+}
 
 }  // namespace hy::binding

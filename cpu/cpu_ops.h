@@ -5,6 +5,7 @@
 
 #include "../core/dtype.h"
 #include "../core/elementwise_math.h"
+#include "../core/gemm.h"
 
 namespace hy::cpu {
 
@@ -12,6 +13,8 @@ void fill(void* out, DType dtype, size_t n, double value);
 // kind 0: uniform in [a, b); kind 1: normal with mean a and standard deviation b.
 void random(void* out, DType dtype, size_t n, int kind, uint64_t seed, uint64_t offset, double a, double b);
 void cast(const void* in, DType inType, void* out, DType outType, size_t n);
+// See core/gemm.h for the contract; the dispatcher has already handled empty shapes.
+void gemm(const void* a, const void* b, void* c, DType dtype, const GemmParams& p);
 
 // Elementwise: float32 and float16 (math in float32). n elements, contiguous.
 void unary(UnaryOp op, const void* in, void* out, DType dtype, size_t n);

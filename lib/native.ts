@@ -61,6 +61,17 @@ export interface NativeBinding {
   scalarOp(op: number, x: NativeStorage, out: NativeStorage, dtype: number, n: number, s: number): void;
   binary(op: number, a: NativeStorage, b: NativeStorage, out: NativeStorage, dtype: number, shape: number[], stridesA: number[], stridesB: number[]): void;
   reduceSum(x: NativeStorage, out: NativeStorage, dtype: number, outer: number, reduce: number, inner: number, scale: number): void;
+  /**
+   * C[p] = alpha * op(A[p]) @ op(B[p]) + beta * C[p] for p < batch, row-major; op(A) is M x K (A stored
+   * K x M when transA), op(B) is K x N (B stored N x K when transB). dtype 0 = float32, 1 = float16
+   * (fp32 accumulation). Strides are elements between batch items (0 broadcasts A or B). beta 0 never
+   * reads C. Enqueued on the device's stream; returns at once.
+   */
+  gemm(
+    a: NativeStorage, b: NativeStorage, c: NativeStorage, dtype: number, M: number, N: number, K: number,
+    transA: boolean, transB: boolean, alpha: number, beta: number, batch: number,
+    strideA: number, strideB: number, strideC: number,
+  ): void;
   setErrorClasses(classes: { OutOfMemoryError: new (message: string) => Error }): void;
 }
 

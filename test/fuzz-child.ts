@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     ['alloc', 'alloc', 3], ['fill', 'fill', 4], ['random', 'random', 8], ['cast', 'cast', 5], ['copy', 'copy', 4],
     ['write', 'write', 3], ['read', 'read', 3], ['readAsync', 'readAsync', 3], ['memoryStats', 'memory.stats', 1],
     ['emptyCache', 'memory.emptyCache', 1], ['resetPeakStats', 'memory.resetPeakStats', 1],
-    ['setMemoryLimit', 'memory.setLimit', 2], ['setErrorClasses', 'setErrorClasses', 1],
+    ['setMemoryLimit', 'memory.setLimit', 2], ['setErrorClasses', 'setErrorClasses', 1], ['gemm', 'gemm', 15],
   ];
   let seed = 1;
   for (const [name, op, arity] of targets) {

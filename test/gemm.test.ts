@@ -1,0 +1,210 @@
+// The native gemm binding against the float64 oracle in reference/gemm.ts, on every backend.
+import * as assert from 'uvu/assert';
+
+import type { Device } from '../lib/index';
+import { native, NativeStorage } from '../lib/native';
+import { assertThrows, eachBackend, presentBackends, randomArray, skipped, suite, tolerance } from './harness';
+import { roundToHalf } from './reference/half';
+import { gemm as gemmOracle, GemmArgs } from './reference/gemm';
+
+const s = suite('gemm');
+
+type GemmDType = 'float32' | 'float16';
+const DTYPES: GemmDType[] = ['float32', 'float16'];
+const CODE: Record<GemmDType, number> = { float32: 0, float16: 1 };
+const BYTES: Record<GemmDType, number> = { float32: 4, float16: 2 };
+const SIZES = [1, 7, 33, 65, 130];
+
+const extent = (batch: number, stride: number, size: number): number => (batch === 0 || size === 0 ? 0 : (batch - 1) * stride + size);
+
+function args(M: number, N: number, K: number, more: Partial<GemmArgs> = {}): GemmArgs {
+  return { M, N, K, transA: false, transB: false, alpha: 1, beta: 0, batch: 1, strideA: M * K, strideB: K * N, strideC: M * N, ...more };
+}
+
+/** The values a storage of dtype really holds, so the oracle sees exactly the kernel's inputs. */
+function representable(dtype: GemmDType, x: ArrayLike<number>): Float64Array {
+  return Float64Array.from(x, dtype === 'float16' ? roundToHalf : Math.fround);
+}
+
+function upload(device: Device, dtype: GemmDType, values: ArrayLike<number>): NativeStorage {
+  const storage = native.alloc(device, Math.max(1, values.length) * BYTES[dtype]);
+  if (values.length > 0) native.write(storage, CODE[dtype], Float32Array.from(values));
+  return storage;
+}
+
+function callGemm(a: NativeStorage, b: NativeStorage, c: NativeStorage, dtype: GemmDType, g: GemmArgs): void {
+  native.gemm(a, b, c, CODE[dtype], g.M, g.N, g.K, g.transA, g.transB, g.alpha, g.beta, g.batch, g.strideA, g.strideB, g.strideC);
+}
+
+function maxAbs(x: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]));
+  return m;
+}
+
+/**
+ * Runs one gemm on fresh random inputs and compares every element of C's storage (gaps between
+ * batch items included) with the oracle. The bound is the dtype's tolerance relative to the result
+ * plus a term for the fp32 sum of K products, whose rounding grows with K and with the products'
+ * size rather than with the (possibly cancelled) result. fp16 adds one rounding of the output,
+ * which the relative 1e-2 covers.
+ */
+function check(device: Device, dtype: GemmDType, g: GemmArgs, seed: number, c0: 'nan' | 'random' | ArrayLike<number>, what: string, a0?: ArrayLike<number>): void {
+  const nA = extent(g.batch, g.strideA, g.M * g.K);
+  const nB = extent(g.batch, g.strideB, g.K * g.N);
+  const nC = extent(g.batch, g.strideC, g.M * g.N);
+  const a = a0 ?? representable(dtype, randomArray(nA, seed));
+  const b = representable(dtype, randomArray(nB, seed + 1));
+  const c = typeof c0 !== 'string' ? c0 : c0 === 'nan' ? new Float64Array(nC).fill(NaN) : representable(dtype, randomArray(nC, seed + 2, -2, 2));
+  const [sa, sb, sc] = [upload(device, dtype, a), upload(device, dtype, b), upload(device, dtype, c)];
+  try {
+    callGemm(sa, sb, sc, dtype, g);
+    const got = native.read(sc, CODE[dtype], nC);
+    const expected = gemmOracle(a, b, c, g);
+    const tol = tolerance(dtype);
+    const sumTerm = g.alpha === 0 ? 0 : (dtype === 'float32' ? 1e-6 : 1e-5) * g.K * Math.abs(g.alpha) * maxAbs(a) * maxAbs(b);
+    for (let i = 0; i < nC; i++) {
+      const e = expected[i];
+      if (Number.isNaN(e)) {
+        assert.ok(Number.isNaN(got[i]), `${what}: C[${i}] should be untouched (NaN), got ${got[i]}`);
+        continue;
+      }
+      const bound = tol.atol + tol.rtol * Math.abs(e) + sumTerm;
+      if (!(Math.abs(got[i] - e) <= bound)) {
+        assert.unreachable(`${what}: C[${i}] = ${got[i]}, expected ${e} (|diff| ${Math.abs(got[i] - e)} > ${bound})`);
+      }
+    }
+  } finally {
+    sa.dispose();
+    sb.dispose();
+    sc.dispose();
+  }
+}
+
+const label = (dtype: GemmDType, g: GemmArgs): string =>
+  `${dtype} M=${g.M} N=${g.N} K=${g.K}${g.transA ? ' transA' : ''}${g.transB ? ' transB' : ''} batch=${g.batch} alpha=${g.alpha} beta=${g.beta}`;
+
+eachBackend(s, 'matches the oracle at odd sizes in all four transpose combinations (C poisoned with NaN, beta 0)', (device) => {
+  let seed = 1;
+  for (const dtype of DTYPES) {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        for (const M of SIZES) {
+          for (const N of SIZES) {
+            for (const K of SIZES) {
+              const g = args(M, N, K, { transA, transB });
+              check(device, dtype, g, (seed += 3), 'nan', label(dtype, g));
+            }
+          }
+        }
+      }
+    }
+  }
+});
+
+eachBackend(s, 'batch 3 with padded strides, a broadcast (stride 0) operand, and beta 1 accumulating', (device) => {
+  for (const dtype of DTYPES) {
+    const cases = [
+      // A broadcast; B and C padded so a wrong stride reads or writes the gaps.
+      args(7, 33, 65, { transB: true, batch: 3, strideA: 0, strideB: 33 * 65 + 5, strideC: 7 * 33 + 3, alpha: 0.5, beta: 1 }),
+      // B broadcast, A transposed and padded.
+      args(33, 7, 7, { transA: true, batch: 3, strideA: 33 * 7 + 1, strideB: 0, strideC: 33 * 7, alpha: -1.5, beta: 1 }),
+      // Both transposed, beta scaling rather than accumulating.
+      args(65, 1, 130, { transA: true, transB: true, batch: 3, strideA: 65 * 130, strideB: 130 + 2, strideC: 65 + 4, alpha: 2, beta: -0.25 }),
+    ];
+    cases.forEach((g, i) => {
+      check(device, dtype, g, 100 + i * 10, 'random', label(dtype, g));
+      check(device, dtype, { ...g, beta: 0 }, 200 + i * 10, 'nan', label(dtype, { ...g, beta: 0 }));
+    });
+  }
+});
+
+eachBackend(s, 'sizes past every CPU cache block and the large GPU tiles', (device) => {
+  for (const dtype of DTYPES) {
+    // K past two CPU K blocks and N past one N block.
+    const deep = args(65, 300, 600, { alpha: 0.75, beta: 1 });
+    check(device, dtype, deep, 300, 'random', label(dtype, deep));
+    // 9 x 9 tiles of 128 per item, 162 in all: enough to pick the large GPU tiles on any card.
+    const wide = args(1040, 1040, 33, { transB: true, batch: 2, strideB: 0 });
+    check(device, dtype, wide, 400, 'nan', label(dtype, wide));
+  }
+});
+
+eachBackend(s, 'K 0 leaves beta * C, alpha 0 never reads A, and empty shapes change nothing', (device) => {
+  for (const dtype of DTYPES) {
+    check(device, dtype, args(7, 33, 0, { beta: 2 }), 500, 'random', `${dtype} K 0, beta 2`);
+    check(device, dtype, args(7, 33, 0), 510, 'nan', `${dtype} K 0, beta 0 writes zeros over NaN`);
+    const nanA = new Float64Array(7 * 65).fill(NaN);
+    check(device, dtype, args(7, 33, 65, { alpha: 0, beta: 0.5 }), 520, 'random', `${dtype} alpha 0 with NaN in A`, nanA);
+    for (const g of [args(0, 33, 7), args(7, 0, 7), args(7, 33, 7, { batch: 0 })]) {
+      const c = representable(dtype, randomArray(7 * 33, 530));
+      const sc = upload(device, dtype, c);
+      const sa = upload(device, dtype, randomArray(7 * 7, 531));
+      const sb = upload(device, dtype, randomArray(7 * 33, 532));
+      callGemm(sa, sb, sc, dtype, { ...g, beta: 3 });
+      assert.equal(Array.from(native.read(sc, CODE[dtype], c.length)), Array.from(c), `${label(dtype, g)}: C unchanged`);
+      for (const x of [sa, sb, sc]) x.dispose();
+    }
+  }
+});
+
+s('bad arguments are rejected with messages naming gemm and the value', () => {
+  const a = native.alloc('cpu', 7 * 33 * 4);
+  const b = native.alloc('cpu', 33 * 5 * 4);
+  const c = native.alloc('cpu', 7 * 5 * 4);
+  const small = native.alloc('cpu', 8);
+  const call = (...over: [number, unknown][]): (() => void) => {
+    const list: unknown[] = [a, b, c, 0, 7, 5, 33, false, false, 1, 0, 1, 0, 0, 0];
+    for (const [i, v] of over) list[i] = v;
+    return () => (native.gemm as (...x: unknown[]) => void)(...list);
+  };
+  try {
+    call()(); // the baseline is valid
+    assertThrows(call([3, 2]), RangeError, /^gemm: dtype must be float32 \(0\) or float16 \(1\), got int32$/, 'int32');
+    assertThrows(call([3, 7]), RangeError, /^gemm: unknown dtype code 7$/, 'dtype 7');
+    assertThrows(call([4, -1]), RangeError, /^gemm: M must be a non-negative integer, got -1$/, 'negative M');
+    assertThrows(call([6, 2.5]), RangeError, /^gemm: K must be a non-negative integer, got 2\.5/, 'fractional K');
+    assertThrows(call([11, -3]), RangeError, /^gemm: batch must be a non-negative integer, got -3$/, 'negative batch');
+    assertThrows(call([5, 2 ** 31]), RangeError, /^gemm: N must be at most 2147483647, got 2147483648$/, 'huge N');
+    assertThrows(call([4, 8]), RangeError, /^gemm: a \(8x33, batch 1, stride 0\): 264 elements of float32 need 1056 bytes but the storage holds 924$/, 'a too small for M');
+    assertThrows(call([6, 34]), RangeError, /^gemm: a \(7x34, batch 1, stride 0\): 238 elements/, 'a too small for K');
+    assertThrows(call([5, 6]), RangeError, /^gemm: b \(33x6, batch 1, stride 0\): 198 elements/, 'b too small for N');
+    assertThrows(call([8, true], [5, 6]), RangeError, /^gemm: b \(6x33, batch 1, stride 0\): 198 elements/, 'b read as N x K');
+    assertThrows(call([2, small]), RangeError, /^gemm: c \(7x5, batch 1, stride 0\): 35 elements of float32 need 140 bytes but the storage holds 8$/, 'c too small');
+    assertThrows(call([2, small], [3, 1]), RangeError, /^gemm: c \(7x5, batch 1, stride 0\): 35 elements of float16 need 70 bytes but the storage holds 8$/, 'float16 sizes');
+    assertThrows(call([11, 2], [14, 35], [12, 1]), RangeError, /^gemm: a \(7x33, batch 2, stride 1\): 232 elements/, 'a too small for batch');
+    assertThrows(call([11, 2], [14, 34]), RangeError, /^gemm: strideC 34 is less than M\*N = 35, so batch items would write over each other$/, 'overlapping C');
+    assertThrows(call([11, 2 ** 31 - 1], [12, 2 ** 53 - 1], [14, 35]), RangeError, /^gemm: a \(7x33, batch 2147483647, stride 9007199254740991\): the element count overflows$/, 'overflow');
+    assertThrows(call([2, a]), RangeError, /^gemm: c must not be the same storage as a or b$/, 'c aliases a');
+    assertThrows(call([7, 1]), TypeError, /^gemm: transA must be a boolean, got 1$/, 'transA');
+    assertThrows(call([9, Infinity]), RangeError, /^gemm: alpha must be a finite float32, got Infinity$/, 'alpha');
+    assertThrows(call([10, 1e300]), RangeError, /^gemm: beta must be a finite float32/, 'beta beyond float32');
+    assertThrows(call([10, NaN]), RangeError, /^gemm: beta must not be NaN$/, 'beta NaN');
+    assertThrows(call([1, new Float32Array(4)]), TypeError, /^gemm: expected a Storage/, 'b not a storage');
+    const gone = native.alloc('cpu', 64);
+    gone.dispose();
+    assertThrows(call([0, gone]), Error, /^gemm: the tensor's storage was disposed$/, 'disposed a');
+  } finally {
+    for (const x of [a, b, c, small]) x.dispose();
+  }
+});
+
+const mixedName = 'storages on different devices are rejected';
+if (presentBackends.includes('cuda')) {
+  s(mixedName, () => {
+    const a = native.alloc('cpu', 16);
+    const b = native.alloc('cuda', 16);
+    const c = native.alloc('cpu', 16);
+    try {
+      assertThrows(() => native.gemm(a, b, c, 0, 2, 2, 1, false, false, 1, 0, 1, 0, 0, 0), RangeError, /^gemm: tensors are on different devices \(cpu and cuda\)$/, 'b on cuda');
+      assertThrows(() => native.gemm(a, c, b, 0, 2, 2, 1, false, false, 1, 0, 1, 0, 0, 0), RangeError, /^gemm: tensors are on different devices \(cpu and cuda\)$/, 'c on cuda');
+    } finally {
+      for (const x of [a, b, c]) x.dispose();
+    }
+  });
+} else {
+  skipped.push(`gemm > ${mixedName}: cuda not available`);
+  s.skip(mixedName, () => undefined);
+}
+
+s.run();
