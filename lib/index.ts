@@ -13,6 +13,7 @@ export type { DType, Device } from './dtype';
 export { OutOfMemoryError, DisposedError } from './errors';
 export { add, sub, mul, div, pow, neg, exp, log, erf, sqrt, tanh, sigmoid, relu, gelu, geluUnfused, sum, mean, reshape, flatten, detach, noGrad, broadcastShapes } from './ops';
 export type { GeluOptions, ReduceOptions } from './ops';
+export { matmul, linear } from './linalg';
 export { isGradEnabled } from './autograd';
 export type { BackwardOptions } from './autograd';
 export * as nn from './nn/index';

@@ -13,13 +13,13 @@ const SCALAR = { add: 0, mul: 1, rsub: 2, rdiv: 3, pow: 4 } as const;
 const BINARY = { add: 0, sub: 1, mul: 2, div: 3 } as const;
 type BinaryName = keyof typeof BINARY;
 
-function checkTensor(op: string, name: string, v: unknown): Tensor {
+export function checkTensor(op: string, name: string, v: unknown): Tensor {
   if (!(v instanceof Tensor)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${describe(v)}`);
   v.live(op);
   return v;
 }
 
-function checkFloat(op: string, t: Tensor): void {
+export function checkFloat(op: string, t: Tensor): void {
   if (t.dtype === 'int32') throw new TypeError(`${op}: int32 tensors are not supported here; convert with .to('float32')`);
 }
 
@@ -27,7 +27,7 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-function contiguousStrides(shape: readonly number[]): number[] {
+export function contiguousStrides(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;
   for (let d = shape.length - 1; d >= 0; d--) {
@@ -53,14 +53,14 @@ export function broadcastShapes(op: string, a: readonly number[], b: readonly nu
 }
 
 /** Strides of `shape` seen as broadcast to `target` (0 along broadcast dimensions). */
-function broadcastStrides(shape: readonly number[], target: readonly number[]): number[] {
+export function broadcastStrides(shape: readonly number[], target: readonly number[]): number[] {
   const own = contiguousStrides(shape);
   const off = target.length - shape.length;
   return target.map((_, i) => (i < off || shape[i - off] === 1 ? 0 : own[i - off]));
 }
 
 /** Merges neighbouring dimensions that are contiguous in the output and in both inputs. */
-function collapse(shape: number[], sa: number[], sb: number[]): [number[], number[], number[]] {
+export function collapse(shape: number[], sa: number[], sb: number[]): [number[], number[], number[]] {
   const rs: number[] = [];
   const ra: number[] = [];
   const rb: number[] = [];
@@ -80,7 +80,7 @@ function collapse(shape: number[], sa: number[], sb: number[]): [number[], numbe
   return [rs, ra, rb];
 }
 
-function promote(op: string, a: Tensor, b: Tensor): [Tensor, Tensor] {
+export function promote(op: string, a: Tensor, b: Tensor): [Tensor, Tensor] {
   if (a.device !== b.device) throw new TypeError(`${op}: tensors are on different devices (${a.device} and ${b.device})`);
   checkFloat(op, a);
   checkFloat(op, b);
@@ -89,7 +89,7 @@ function promote(op: string, a: Tensor, b: Tensor): [Tensor, Tensor] {
   return a.dtype === 'float16' ? [a.to('float32'), b] : [a, b.to('float32')];
 }
 
-function rawBinary(name: BinaryName, a: Tensor, b: Tensor, op = name): Tensor {
+export function rawBinary(name: BinaryName, a: Tensor, b: Tensor, op = name): Tensor {
   const shape = broadcastShapes(op, a.shape, b.shape);
   const out = allocTensor(op, shape, a.dtype, a.device);
   const [s, sa, sb] = collapse(shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
@@ -97,7 +97,7 @@ function rawBinary(name: BinaryName, a: Tensor, b: Tensor, op = name): Tensor {
   return out;
 }
 
-function rawScalar(op: keyof typeof SCALAR, x: Tensor, s: number, opName: string): Tensor {
+export function rawScalar(op: keyof typeof SCALAR, x: Tensor, s: number, opName: string): Tensor {
   const out = allocTensor(opName, x.shape.slice(), x.dtype, x.device);
   native.scalarOp(SCALAR[op], x.live(opName), out.live(opName), DTYPE_CODE[x.dtype], x.numel, s);
   return out;
@@ -126,7 +126,7 @@ function reshapeRaw(x: Tensor, shape: readonly number[]): Tensor {
 }
 
 /** Sums x over `dims` (sorted, unique) with scale, keeping them as size-1 dimensions. */
-function sumDims(x: Tensor, dims: number[], scale: number): Tensor {
+export function sumDims(x: Tensor, dims: number[], scale: number): Tensor {
   const outShape = x.shape.map((d, i) => (dims.includes(i) ? 1 : d));
   if (dims.length === 0) return scale === 1 ? x.clone() : rawScalar('mul', x, scale, 'sum');
   // Reduce runs of consecutive dimensions in one pass each, innermost run first.
