@@ -5,9 +5,8 @@
 
 namespace hy::binding {
 
-inline void registerAll(Napi::Env env, Napi::Object exports) {
-  (void)env;
-  (void)exports;
-}
+void registerNn(Napi::Env env, Napi::Object exports);  // nn.cpp
+
+inline void registerAll(Napi::Env env, Napi::Object exports) { registerNn(env, exports); }
 
 }  // namespace hy::binding
