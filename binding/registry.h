@@ -5,12 +5,14 @@
 
 namespace hy::binding {
 
-void registerElementwise(Napi::Env env, Napi::Object exports);
-void registerGemm(Napi::Env env, Napi::Object exports);
+void registerElementwise(Napi::Env env, Napi::Object exports);  // elementwise.cpp
+void registerGemm(Napi::Env env, Napi::Object exports);         // gemm.cpp
+void registerNn(Napi::Env env, Napi::Object exports);           // nn.cpp
 
 inline void registerAll(Napi::Env env, Napi::Object exports) {
   registerElementwise(env, exports);
   registerGemm(env, exports);
+  registerNn(env, exports);
 }
 
 }  // namespace hy::binding

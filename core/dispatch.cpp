@@ -6,6 +6,7 @@
 
 #include "../cpu/cpu_ops.h"
 #include "error.h"
+#include "nn.h"
 #ifdef HAYATE_WITH_CUDA
 #include "../cuda/kernels.h"
 #include "../cuda/runtime.h"
@@ -237,6 +238,7 @@ void readToHost(Allocation& src, void* dst, size_t bytes) {
 #ifdef HAYATE_WITH_CUDA
     cuda::memcpyAsync(dst, src.data(), bytes, cuda::CopyKind::DeviceToHost, cuda::computeStream());
     cuda::streamSynchronize(cuda::computeStream());
+    nn::raisePendingTargetError();  // a loss kernel that ran before this read saw an invalid target
     return;
 #else
     throwNoCuda();
@@ -279,6 +281,7 @@ const void* waitRead(PendingRead& read) {
     throw;
   }
   cuda::destroyEvent(e);
+  nn::raisePendingTargetError();
 #endif
   return read.staging->data();
 }
@@ -296,7 +299,10 @@ void finishRead(PendingRead& read) {
 
 void synchronize() {
 #ifdef HAYATE_WITH_CUDA
-  if (cudaAvailable()) cuda::deviceSynchronize();
+  if (cudaAvailable()) {
+    cuda::deviceSynchronize();
+    nn::raisePendingTargetError();
+  }
 #endif
 }
 

@@ -73,6 +73,34 @@ export interface NativeBinding {
     strideA: number, strideB: number, strideC: number,
   ): void;
   setErrorClasses(classes: { OutOfMemoryError: new (message: string) => Error }): void;
+
+  // Neural-network kernels (binding/nn.cpp documents each in full). dtype: 0 float32, 1 float16.
+  // Targets and pooling indices are int32 storages; losses, batch-norm parameters and statistics
+  // float32; dropout masks one uint8 per element. reduction: 0 none, 1 mean, 2 sum. gradScale is
+  // the loss's upstream gradient: a number, or a float32 storage holding it (rows values for
+  // reduction none, one otherwise). An invalid target throws a RangeError from the call on the
+  // CPU, and from the next read / readAsync / synchronize on CUDA.
+  logSoftmax(x: NativeStorage, out: NativeStorage, dtype: number, rows: number, cols: number): void;
+  logSoftmaxBackward(gradOut: NativeStorage, out: NativeStorage, gradIn: NativeStorage, dtype: number, rows: number, cols: number): void;
+  nllLoss(logp: NativeStorage, target: NativeStorage, loss: NativeStorage, dtype: number, rows: number, cols: number, reduction: number): void;
+  nllLossBackward(target: NativeStorage, gradIn: NativeStorage, dtype: number, rows: number, cols: number, reduction: number,
+    gradScale: number | NativeStorage): void;
+  crossEntropy(logits: NativeStorage, target: NativeStorage, loss: NativeStorage, gradLogits: NativeStorage | null, dtype: number,
+    rows: number, cols: number, reduction: number): void;
+  crossEntropyBackward(logits: NativeStorage, target: NativeStorage, gradLogits: NativeStorage, dtype: number, rows: number,
+    cols: number, reduction: number, gradScale: number | NativeStorage): void;
+  maxPool2d(x: NativeStorage, out: NativeStorage, indices: NativeStorage, dtype: number, N: number, C: number, H: number, W: number,
+    kH: number, kW: number, sH: number, sW: number, pH: number, pW: number, outH: number, outW: number): void;
+  maxPool2dBackward(gradOut: NativeStorage, indices: NativeStorage, gradIn: NativeStorage, dtype: number, N: number, C: number,
+    H: number, W: number, kH: number, kW: number, sH: number, sW: number, pH: number, pW: number, outH: number, outW: number): void;
+  batchNormForward(x: NativeStorage, weight: NativeStorage | null, bias: NativeStorage | null, runningMean: NativeStorage,
+    runningVar: NativeStorage, out: NativeStorage, saveMean: NativeStorage, saveInvStd: NativeStorage, dtype: number, N: number,
+    C: number, HW: number, training: boolean, momentum: number, eps: number): void;
+  batchNormBackward(gradOut: NativeStorage, x: NativeStorage, weight: NativeStorage | null, saveMean: NativeStorage,
+    saveInvStd: NativeStorage, gradIn: NativeStorage, gradWeight: NativeStorage | null, gradBias: NativeStorage | null, dtype: number,
+    N: number, C: number, HW: number): void;
+  dropout(x: NativeStorage, out: NativeStorage, mask: NativeStorage, dtype: number, n: number, p: number, seed: number, offset: number): void;
+  dropoutBackward(gradOut: NativeStorage, mask: NativeStorage, gradIn: NativeStorage, dtype: number, n: number, p: number): void;
 }
 
 export const native: NativeBinding = bindings('hayate');

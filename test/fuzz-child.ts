@@ -75,6 +75,13 @@ async function main(): Promise<void> {
     ['write', 'write', 3], ['read', 'read', 3], ['readAsync', 'readAsync', 3], ['memoryStats', 'memory.stats', 1],
     ['emptyCache', 'memory.emptyCache', 1], ['resetPeakStats', 'memory.resetPeakStats', 1],
     ['setMemoryLimit', 'memory.setLimit', 2], ['setErrorClasses', 'setErrorClasses', 1], ['gemm', 'gemm', 15],
+    ['unary', 'unary', 5], ['unaryGrad', 'unaryGrad', 6], ['scalarOp', 'scalarOp', 6], ['binary', 'binary', 8],
+    ['reduceSum', 'sum', 7],
+    ['logSoftmax', 'logSoftmax', 5], ['logSoftmaxBackward', 'logSoftmaxBackward', 6], ['nllLoss', 'nllLoss', 7],
+    ['nllLossBackward', 'nllLossBackward', 7], ['crossEntropy', 'crossEntropy', 8],
+    ['crossEntropyBackward', 'crossEntropyBackward', 8], ['maxPool2d', 'maxPool2d', 16],
+    ['maxPool2dBackward', 'maxPool2dBackward', 16], ['batchNormForward', 'batchNormForward', 15],
+    ['batchNormBackward', 'batchNormBackward', 12], ['dropout', 'dropout', 8], ['dropoutBackward', 'dropoutBackward', 6],
   ];
   let seed = 1;
   for (const [name, op, arity] of targets) {

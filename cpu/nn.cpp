@@ -1,0 +1,283 @@
+// CPU neural-network kernels: plain loops, float32 math on float32/float16 data, with sums kept in
+// double so this backend is the accurate twin the CUDA kernels are compared against.
+#include "nn.h"
+
+#include <cmath>
+#include <limits>
+
+#include "../core/half.h"
+#include "../core/philox.h"
+#include "../core/pool_window.h"
+
+namespace hy::cpu {
+
+namespace {
+
+inline float load(const void* p, DType dtype, size_t i) {
+  return dtype == DType::Float16 ? halfBitsToFloat(static_cast<const uint16_t*>(p)[i]) : static_cast<const float*>(p)[i];
+}
+
+inline void store(void* p, DType dtype, size_t i, float v) {
+  if (dtype == DType::Float16) {
+    static_cast<uint16_t*>(p)[i] = floatToHalfBits(v);
+  } else {
+    static_cast<float*>(p)[i] = v;
+  }
+}
+
+// Every target is checked before anything is written, so a failed call leaves outputs untouched.
+void checkTargets(nn::TargetOp op, const int32_t* target, size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; ++r) {
+    const int64_t t = target[r];
+    if (t < 0 || static_cast<uint64_t>(t) >= cols) nn::throwBadTarget(op, t, r, cols);
+  }
+}
+
+struct RowStats {
+  float max;
+  double sumExp;  // sum of exp(x - max)
+};
+
+RowStats rowStats(const void* x, DType dtype, size_t base, size_t cols) {
+  float m = -std::numeric_limits<float>::infinity();
+  for (size_t j = 0; j < cols; ++j) m = std::fmax(m, load(x, dtype, base + j));
+  double s = 0;
+  for (size_t j = 0; j < cols; ++j) s += std::exp(static_cast<double>(load(x, dtype, base + j) - m));
+  return {m, s};
+}
+
+// Row r's share of a loss gradient.
+inline float rowScale(const float* gradOut, bool perRow, float scale, size_t r) {
+  return gradOut == nullptr ? scale : scale * gradOut[perRow ? r : 0];
+}
+
+float reduce(double sum, size_t rows, nn::Reduction reduction) {
+  return static_cast<float>(reduction == nn::Reduction::Mean ? sum / static_cast<double>(rows) : sum);
+}
+
+// Writes d(loss_r)/d(logits) * scale for one row: (softmax - onehot) * scale.
+void crossEntropyRowGrad(const void* logits, void* grad, DType dtype, size_t base, size_t cols, int32_t t,
+                         const RowStats& st, float scale) {
+  for (size_t j = 0; j < cols; ++j) {
+    const double softmax = std::exp(static_cast<double>(load(logits, dtype, base + j) - st.max)) / st.sumExp;
+    const double onehot = j == static_cast<size_t>(t) ? 1.0 : 0.0;
+    store(grad, dtype, base + j, static_cast<float>((softmax - onehot) * scale));
+  }
+}
+
+}  // namespace
+
+void logSoftmax(const void* x, void* out, DType dtype, size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t base = r * cols;
+    const RowStats st = rowStats(x, dtype, base, cols);
+    const float logSum = static_cast<float>(std::log(st.sumExp));
+    for (size_t j = 0; j < cols; ++j) store(out, dtype, base + j, (load(x, dtype, base + j) - st.max) - logSum);
+  }
+}
+
+void logSoftmaxBackward(const void* gradOut, const void* out, void* gradIn, DType dtype, size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t base = r * cols;
+    double sum = 0;
+    for (size_t j = 0; j < cols; ++j) sum += load(gradOut, dtype, base + j);
+    for (size_t j = 0; j < cols; ++j) {
+      const double g = load(gradOut, dtype, base + j);
+      store(gradIn, dtype, base + j, static_cast<float>(g - std::exp(static_cast<double>(load(out, dtype, base + j))) * sum));
+    }
+  }
+}
+
+void nllLoss(const void* logp, const int32_t* target, float* loss, DType dtype, size_t rows, size_t cols,
+             nn::Reduction reduction) {
+  checkTargets(nn::TargetOp::NllLoss, target, rows, cols);
+  double sum = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    const float l = -load(logp, dtype, r * cols + static_cast<size_t>(target[r]));
+    if (reduction == nn::Reduction::None) {
+      loss[r] = l;
+    } else {
+      sum += l;
+    }
+  }
+  if (reduction != nn::Reduction::None) loss[0] = reduce(sum, rows, reduction);
+}
+
+void nllLossBackward(const int32_t* target, void* gradIn, DType dtype, size_t rows, size_t cols, const float* gradOut,
+                     bool perRow, float scale) {
+  checkTargets(nn::TargetOp::NllLossBackward, target, rows, cols);
+  for (size_t r = 0; r < rows; ++r) {
+    const float g = -rowScale(gradOut, perRow, scale, r);
+    for (size_t j = 0; j < cols; ++j) store(gradIn, dtype, r * cols + j, j == static_cast<size_t>(target[r]) ? g : 0.0f);
+  }
+}
+
+void crossEntropy(const void* logits, const int32_t* target, float* loss, void* gradLogits, DType dtype, size_t rows,
+                  size_t cols, nn::Reduction reduction) {
+  checkTargets(nn::TargetOp::CrossEntropy, target, rows, cols);
+  const float gradScale = reduction == nn::Reduction::Mean ? static_cast<float>(1.0 / static_cast<double>(rows)) : 1.0f;
+  double sum = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t base = r * cols;
+    const RowStats st = rowStats(logits, dtype, base, cols);
+    // loss = logsumexp(x) - x[t] = (max - x[t]) + log(sum exp(x - max))
+    const double l = static_cast<double>(st.max - load(logits, dtype, base + static_cast<size_t>(target[r]))) +
+                     std::log(st.sumExp);
+    if (reduction == nn::Reduction::None) {
+      loss[r] = static_cast<float>(l);
+    } else {
+      sum += l;
+    }
+    if (gradLogits != nullptr) crossEntropyRowGrad(logits, gradLogits, dtype, base, cols, target[r], st, gradScale);
+  }
+  if (reduction != nn::Reduction::None) loss[0] = reduce(sum, rows, reduction);
+}
+
+void crossEntropyBackward(const void* logits, const int32_t* target, void* gradLogits, DType dtype, size_t rows,
+                          size_t cols, const float* gradOut, bool perRow, float scale) {
+  checkTargets(nn::TargetOp::CrossEntropyBackward, target, rows, cols);
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t base = r * cols;
+    crossEntropyRowGrad(logits, gradLogits, dtype, base, cols, target[r], rowStats(logits, dtype, base, cols),
+                        rowScale(gradOut, perRow, scale, r));
+  }
+}
+
+void maxPool2d(const void* x, void* out, int32_t* indices, DType dtype, const nn::Pool2d& p) {
+  const size_t planes = p.N * p.C;
+  for (size_t plane = 0; plane < planes; ++plane) {
+    const size_t inBase = plane * p.H * p.W;
+    for (size_t oh = 0; oh < p.outH; ++oh) {
+      for (size_t ow = 0; ow < p.outW; ++ow) {
+        // The window in padded coordinates; padding cells are never selected.
+        const int64_t h0 = static_cast<int64_t>(oh * p.sH) - static_cast<int64_t>(p.pH);
+        const int64_t w0 = static_cast<int64_t>(ow * p.sW) - static_cast<int64_t>(p.pW);
+        float best = 0;
+        int64_t bestIdx = -1;
+        for (int64_t h = h0; h < h0 + static_cast<int64_t>(p.kH); ++h) {
+          if (h < 0 || h >= static_cast<int64_t>(p.H)) continue;
+          for (int64_t w = w0; w < w0 + static_cast<int64_t>(p.kW); ++w) {
+            if (w < 0 || w >= static_cast<int64_t>(p.W)) continue;
+            const int64_t idx = h * static_cast<int64_t>(p.W) + w;
+            const float v = load(x, dtype, inBase + static_cast<size_t>(idx));
+            // The first maximum wins; a NaN is the maximum, as in PyTorch.
+            if (bestIdx < 0 || v > best || (std::isnan(v) && !std::isnan(best))) {
+              best = v;
+              bestIdx = idx;
+            }
+          }
+        }
+        const size_t o = (plane * p.outH + oh) * p.outW + ow;
+        store(out, dtype, o, best);
+        indices[o] = static_cast<int32_t>(bestIdx);
+      }
+    }
+  }
+}
+
+void maxPool2dBackward(const void* gradOut, const int32_t* indices, void* gradIn, DType dtype, const nn::Pool2d& p) {
+  const size_t planes = p.N * p.C, inPlane = p.H * p.W, outPlane = p.outH * p.outW;
+  for (size_t plane = 0; plane < planes; ++plane) {
+    for (size_t h = 0; h < p.H; ++h) {
+      int64_t oh0, oh1;
+      coveringOutputs(static_cast<int64_t>(h), static_cast<int64_t>(p.kH), static_cast<int64_t>(p.sH),
+                      static_cast<int64_t>(p.pH), static_cast<int64_t>(p.outH), &oh0, &oh1);
+      for (size_t w = 0; w < p.W; ++w) {
+        int64_t ow0, ow1;
+        coveringOutputs(static_cast<int64_t>(w), static_cast<int64_t>(p.kW), static_cast<int64_t>(p.sW),
+                        static_cast<int64_t>(p.pW), static_cast<int64_t>(p.outW), &ow0, &ow1);
+        const int32_t self = static_cast<int32_t>(h * p.W + w);
+        float acc = 0;  // float accumulation, one rounding to the storage type: as on CUDA
+        for (int64_t oh = oh0; oh <= oh1; ++oh)
+          for (int64_t ow = ow0; ow <= ow1; ++ow) {
+            const size_t o = plane * outPlane + static_cast<size_t>(oh) * p.outW + static_cast<size_t>(ow);
+            if (indices[o] == self) acc += load(gradOut, dtype, o);
+          }
+        store(gradIn, dtype, plane * inPlane + h * p.W + w, acc);
+      }
+    }
+  }
+}
+
+void batchNormForward(const void* x, const float* weight, const float* bias, float* runningMean, float* runningVar,
+                      void* out, float* saveMean, float* saveInvStd, DType dtype, const nn::BatchNormShape& s,
+                      bool training, float momentum, float eps) {
+  const size_t M = s.N * s.HW;
+  for (size_t c = 0; c < s.C; ++c) {
+    float mean, invStd;
+    if (training) {
+      double sum = 0;
+      for (size_t n = 0; n < s.N; ++n)
+        for (size_t k = 0; k < s.HW; ++k) sum += load(x, dtype, (n * s.C + c) * s.HW + k);
+      const double mu = sum / static_cast<double>(M);
+      double sq = 0;
+      for (size_t n = 0; n < s.N; ++n)
+        for (size_t k = 0; k < s.HW; ++k) {
+          const double d = load(x, dtype, (n * s.C + c) * s.HW + k) - mu;
+          sq += d * d;
+        }
+      const double var = sq / static_cast<double>(M);
+      mean = static_cast<float>(mu);
+      invStd = static_cast<float>(1.0 / std::sqrt(var + static_cast<double>(eps)));
+      // Running statistics use the unbiased variance, as PyTorch does; the binding requires M > 1.
+      const float unbiased = static_cast<float>(var * static_cast<double>(M) / static_cast<double>(M - 1));
+      runningMean[c] = (1.0f - momentum) * runningMean[c] + momentum * mean;
+      runningVar[c] = (1.0f - momentum) * runningVar[c] + momentum * unbiased;
+    } else {
+      mean = runningMean[c];
+      invStd = 1.0f / std::sqrt(runningVar[c] + eps);
+    }
+    saveMean[c] = mean;
+    saveInvStd[c] = invStd;
+    const float w = weight != nullptr ? weight[c] : 1.0f, b = bias != nullptr ? bias[c] : 0.0f;
+    for (size_t n = 0; n < s.N; ++n)
+      for (size_t k = 0; k < s.HW; ++k) {
+        const size_t i = (n * s.C + c) * s.HW + k;
+        store(out, dtype, i, (load(x, dtype, i) - mean) * invStd * w + b);
+      }
+  }
+}
+
+void batchNormBackward(const void* gradOut, const void* x, const float* weight, const float* saveMean,
+                       const float* saveInvStd, void* gradIn, float* gradWeight, float* gradBias, DType dtype,
+                       const nn::BatchNormShape& s) {
+  const size_t M = s.N * s.HW;
+  for (size_t c = 0; c < s.C; ++c) {
+    const float mean = saveMean[c], invStd = saveInvStd[c];
+    double sumDy = 0, sumDyXhat = 0;
+    for (size_t n = 0; n < s.N; ++n)
+      for (size_t k = 0; k < s.HW; ++k) {
+        const size_t i = (n * s.C + c) * s.HW + k;
+        const double dy = load(gradOut, dtype, i);
+        sumDy += dy;
+        sumDyXhat += dy * static_cast<double>((load(x, dtype, i) - mean) * invStd);
+      }
+    if (gradWeight != nullptr) gradWeight[c] = static_cast<float>(sumDyXhat);
+    if (gradBias != nullptr) gradBias[c] = static_cast<float>(sumDy);
+    // dx = w * invstd * (dy - mean(dy) - xhat * mean(dy * xhat))
+    const float k1 = (weight != nullptr ? weight[c] : 1.0f) * invStd;
+    const float meanDy = static_cast<float>(sumDy / static_cast<double>(M));
+    const float meanDyXhat = static_cast<float>(sumDyXhat / static_cast<double>(M));
+    for (size_t n = 0; n < s.N; ++n)
+      for (size_t k = 0; k < s.HW; ++k) {
+        const size_t i = (n * s.C + c) * s.HW + k;
+        const float xhat = (load(x, dtype, i) - mean) * invStd;
+        store(gradIn, dtype, i, k1 * (load(gradOut, dtype, i) - meanDy - xhat * meanDyXhat));
+      }
+  }
+}
+
+void dropout(const void* x, void* out, uint8_t* mask, DType dtype, size_t n, float p, float scale, uint64_t seed,
+             uint64_t offset) {
+  for (size_t i = 0; i < n; ++i) {
+    const bool keep = philoxUniform(seed, offset, i) >= p;
+    mask[i] = keep ? 1 : 0;
+    store(out, dtype, i, keep ? load(x, dtype, i) * scale : 0.0f);
+  }
+}
+
+void dropoutBackward(const void* gradOut, const uint8_t* mask, void* gradIn, DType dtype, size_t n, float scale) {
+  for (size_t i = 0; i < n; ++i) store(gradIn, dtype, i, mask[i] != 0 ? load(gradOut, dtype, i) * scale : 0.0f);
+}
+
+}  // namespace hy::cpu

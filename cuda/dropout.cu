@@ -1,0 +1,72 @@
+// Dropout from the counter-based Philox stream: element i is kept when
+// philoxUniform(seed, offset, i) >= p, exactly as cpu/nn.cpp decides, so a seed reproduces the
+// same uint8 mask on either backend. One thread per Philox block (four elements per call).
+#include <cuda_fp16.h>
+
+#include "../core/philox.h"
+#include "check.cuh"
+#include "nn.h"
+#include "nn_common.cuh"
+
+namespace hy::cuda {
+
+namespace {
+
+constexpr unsigned kThreads = 256;
+
+template <typename T>
+__global__ void dropoutKernel(const T* x, T* out, uint8_t* mask, size_t n, float p, float scale, uint64_t seed,
+                              uint64_t offset) {
+  const size_t blocks = philoxBlocks(n);
+  for (size_t blk = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; blk < blocks;
+       blk += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const Philox4 r = philox4x32(offset + blk, seed);  // == philoxUniform(seed, offset, blk * 4 + lane)
+    for (unsigned lane = 0; lane < 4; ++lane) {
+      const size_t i = blk * 4 + lane;
+      if (i >= n) break;
+      const bool keep = uniformFromBits(r.v[lane]) >= p;
+      mask[i] = keep ? 1 : 0;
+      out[i] = fromFloat<T>(keep ? toFloat(x[i]) * scale : 0.0f);
+    }
+  }
+}
+
+template <typename T>
+__global__ void dropoutBackwardKernel(const T* gradOut, const uint8_t* mask, T* gradIn, size_t n, float scale) {
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    gradIn[i] = fromFloat<T>(mask[i] != 0 ? toFloat(gradOut[i]) * scale : 0.0f);
+  }
+}
+
+}  // namespace
+
+void launchDropout(const void* x, void* out, uint8_t* mask, DType dtype, size_t n, float p, float scale, uint64_t seed,
+                   uint64_t offset, StreamId stream) {
+  if (n == 0) return;
+  const unsigned grid = gridFor(philoxBlocks(n), kThreads);
+  if (dtype == DType::Float16) {
+    dropoutKernel<<<grid, kThreads, 0, asStream(stream)>>>(static_cast<const __half*>(x), static_cast<__half*>(out),
+                                                           mask, n, p, scale, seed, offset);
+  } else {
+    dropoutKernel<<<grid, kThreads, 0, asStream(stream)>>>(static_cast<const float*>(x), static_cast<float*>(out), mask,
+                                                           n, p, scale, seed, offset);
+  }
+  checkLaunch("dropout");
+}
+
+void launchDropoutBackward(const void* gradOut, const uint8_t* mask, void* gradIn, DType dtype, size_t n, float scale,
+                           StreamId stream) {
+  if (n == 0) return;
+  const unsigned grid = gridFor(n, kThreads);
+  if (dtype == DType::Float16) {
+    dropoutBackwardKernel<<<grid, kThreads, 0, asStream(stream)>>>(static_cast<const __half*>(gradOut), mask,
+                                                                   static_cast<__half*>(gradIn), n, scale);
+  } else {
+    dropoutBackwardKernel<<<grid, kThreads, 0, asStream(stream)>>>(static_cast<const float*>(gradOut), mask,
+                                                                   static_cast<float*>(gradIn), n, scale);
+  }
+  checkLaunch("dropoutBackward");
+}
+
+}  // namespace hy::cuda

@@ -1,0 +1,329 @@
+// Row-wise softmax family: log-softmax, negative log-likelihood and the fused cross-entropy
+// (llm.c's fused classifier: one pass per row computes max, logsumexp, the loss and, optionally,
+// the gradient). Rows of at most kWarpRowLimit columns get a warp, longer rows a block.
+#include <cuda_fp16.h>
+
+#include <cmath>
+#include <mutex>
+#include <type_traits>
+
+#include "check.cuh"
+#include "nn.h"
+#include "nn_common.cuh"
+
+namespace hy::cuda {
+
+namespace {
+
+// The pending invalid-target error lives in pinned host memory mapped into the device, so a
+// kernel can report it and the host can read it after a synchronisation without another copy.
+// word 0: row (saturated to 32 bits) << 32 | target bits; word 1: cols << 3 | op (0 = none).
+// Racing reporters each store whole 64-bit words, so the pair names an invalid target unless
+// two different ops fail before one read.
+struct TargetErrorSlot {
+  uint64_t* host = nullptr;
+  uint64_t* device = nullptr;
+};
+TargetErrorSlot gSlot;
+std::once_flag gSlotOnce;
+
+uint64_t* targetErrorSlot() {
+  std::call_once(gSlotOnce, [] {
+    void* p = nullptr;
+    check(cudaHostAlloc(&p, 2 * sizeof(uint64_t), cudaHostAllocMapped), "nn: cudaHostAlloc(error slot)");
+    void* d = nullptr;
+    if (cudaHostGetDevicePointer(&d, p, 0) != cudaSuccess) {
+      cudaFreeHost(p);
+      throwCuda(cudaGetLastError(), "nn: cudaHostGetDevicePointer(error slot)");
+    }
+    static_cast<volatile uint64_t*>(p)[0] = 0;
+    static_cast<volatile uint64_t*>(p)[1] = 0;
+    gSlot.host = static_cast<uint64_t*>(p);
+    gSlot.device = static_cast<uint64_t*>(d);
+  });
+  return gSlot.device;
+}
+
+__device__ __forceinline__ bool badTarget(int32_t t, size_t cols) { return t < 0 || static_cast<size_t>(t) >= cols; }
+
+__device__ void recordBadTarget(uint64_t* slot, nn::TargetOp op, int32_t target, size_t row, size_t cols) {
+  const uint64_t r = row > 0xffffffffull ? 0xffffffffull : row;
+  volatile uint64_t* s = slot;
+  s[0] = r << 32 | static_cast<uint32_t>(target);
+  s[1] = static_cast<uint64_t>(cols) << 3 | static_cast<uint32_t>(op);
+  __threadfence_system();
+}
+
+template <typename T, bool kWarp>
+__global__ void logSoftmaxKernel(const T* x, T* out, size_t rows, size_t cols) {
+  using G = RowGroup<kWarp>;
+  for (size_t row = G::firstRow(); row < rows; row += G::rowStep()) {
+    const T* xr = x + row * cols;
+    T* outr = out + row * cols;
+    float m = -INFINITY;
+    for (size_t j = G::rank(); j < cols; j += G::size()) m = fmaxf(m, toFloat(xr[j]));
+    m = G::max(m);
+    float s = 0;
+    for (size_t j = G::rank(); j < cols; j += G::size()) s += expf(toFloat(xr[j]) - m);
+    const float logSum = logf(G::sum(s));
+    for (size_t j = G::rank(); j < cols; j += G::size()) outr[j] = fromFloat<T>((toFloat(xr[j]) - m) - logSum);
+  }
+}
+
+template <typename T, bool kWarp>
+__global__ void logSoftmaxBackwardKernel(const T* gradOut, const T* out, T* gradIn, size_t rows, size_t cols) {
+  using G = RowGroup<kWarp>;
+  for (size_t row = G::firstRow(); row < rows; row += G::rowStep()) {
+    const size_t base = row * cols;
+    float s = 0;
+    for (size_t j = G::rank(); j < cols; j += G::size()) s += toFloat(gradOut[base + j]);
+    s = G::sum(s);
+    for (size_t j = G::rank(); j < cols; j += G::size()) {
+      gradIn[base + j] = fromFloat<T>(toFloat(gradOut[base + j]) - expf(toFloat(out[base + j])) * s);
+    }
+  }
+}
+
+// One row per loss: reduction None, grid-stride over rows.
+template <typename T>
+__global__ void nllLossRowsKernel(const T* logp, const int32_t* target, float* loss, size_t rows, size_t cols,
+                                  uint64_t* slot) {
+  for (size_t r = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; r < rows;
+       r += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const int32_t t = target[r];
+    if (badTarget(t, cols)) {
+      recordBadTarget(slot, nn::TargetOp::NllLoss, t, r, cols);
+      loss[r] = NAN;
+    } else {
+      loss[r] = -toFloat(logp[r * cols + static_cast<size_t>(t)]);
+    }
+  }
+}
+
+// Mean or Sum: a single block gathers every row in a fixed order, so the result is deterministic.
+template <typename T>
+__global__ void nllLossReduceKernel(const T* logp, const int32_t* target, float* loss, size_t rows, size_t cols,
+                                    bool mean, uint64_t* slot) {
+  double acc = 0;
+  for (size_t r = threadIdx.x; r < rows; r += blockDim.x) {
+    const int32_t t = target[r];
+    if (badTarget(t, cols)) {
+      recordBadTarget(slot, nn::TargetOp::NllLoss, t, r, cols);
+      acc += NAN;
+    } else {
+      acc -= toFloat(logp[r * cols + static_cast<size_t>(t)]);
+    }
+  }
+  acc = blockAllReduce(acc, SumOp{}, 0.0);
+  if (threadIdx.x == 0) loss[0] = static_cast<float>(mean ? acc / static_cast<double>(rows) : acc);
+}
+
+template <typename T>
+__global__ void nllLossBackwardKernel(const int32_t* target, T* gradIn, size_t rows, size_t cols,
+                                      const float* gradOut, bool perRow, float scale, uint64_t* slot) {
+  const size_t n = rows * cols;
+  for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<size_t>(gridDim.x) * blockDim.x) {
+    const size_t r = i / cols, j = i % cols;
+    const int32_t t = target[r];
+    float g;
+    if (badTarget(t, cols)) {
+      if (j == 0) recordBadTarget(slot, nn::TargetOp::NllLossBackward, t, r, cols);
+      g = NAN;
+    } else {
+      const float rowScale = gradOut == nullptr ? scale : scale * gradOut[perRow ? r : 0];
+      g = j == static_cast<size_t>(t) ? -rowScale : 0.0f;
+    }
+    gradIn[i] = fromFloat<T>(g);
+  }
+}
+
+// Fused cross-entropy for one row per group: max, sum of exp, then the loss (when rowLoss is given)
+// and the gradient (softmax - onehot) * rowScale (when grad is given), reading the row three times.
+template <typename T, bool kWarp>
+__global__ void crossEntropyKernel(const T* logits, const int32_t* target, float* rowLoss, T* grad, size_t rows,
+                                   size_t cols, const float* gradOut, bool perRow, float scale, nn::TargetOp op,
+                                   uint64_t* slot) {
+  using G = RowGroup<kWarp>;
+  for (size_t row = G::firstRow(); row < rows; row += G::rowStep()) {
+    const T* xr = logits + row * cols;
+    const int32_t t = target[row];
+    const bool bad = badTarget(t, cols);  // the same for the whole group
+    float m = -INFINITY;
+    for (size_t j = G::rank(); j < cols; j += G::size()) m = fmaxf(m, toFloat(xr[j]));
+    m = G::max(m);
+    float s = 0;
+    for (size_t j = G::rank(); j < cols; j += G::size()) s += expf(toFloat(xr[j]) - m);
+    s = G::sum(s);
+    if (bad && G::rank() == 0) recordBadTarget(slot, op, t, row, cols);
+    if (rowLoss != nullptr && G::rank() == 0) {
+      rowLoss[row] = bad ? NAN : (m - toFloat(xr[t])) + logf(s);
+    }
+    if (grad != nullptr) {
+      const float rowScale = gradOut == nullptr ? scale : scale * gradOut[perRow ? row : 0];
+      const float invSum = 1.0f / s;
+      T* gr = grad + row * cols;
+      for (size_t j = G::rank(); j < cols; j += G::size()) {
+        const float p = expf(toFloat(xr[j]) - m) * invSum;
+        const float onehot = j == static_cast<size_t>(t) ? 1.0f : 0.0f;
+        gr[j] = fromFloat<T>(bad ? NAN : (p - onehot) * rowScale);
+      }
+    }
+  }
+}
+
+// Sums the per-row losses in a fixed order (one block) into loss[0].
+__global__ void sumRowsKernel(const float* rowLoss, float* loss, size_t rows, bool mean) {
+  double acc = 0;
+  for (size_t r = threadIdx.x; r < rows; r += blockDim.x) acc += rowLoss[r];
+  acc = blockAllReduce(acc, SumOp{}, 0.0);
+  if (threadIdx.x == 0) loss[0] = static_cast<float>(mean ? acc / static_cast<double>(rows) : acc);
+}
+
+constexpr unsigned kReduceThreads = 1024;
+constexpr unsigned kElementThreads = 256;
+
+// Launches a row kernel with the warp or block layout; `launch` gets the template flag as a
+// std::integral_constant so each layout is its own instantiation.
+template <typename Launch>
+void launchRows(size_t rows, size_t cols, StreamId stream, Launch launch) {
+  if (rows == 0) return;
+  if (cols <= kWarpRowLimit) {
+    using G = RowGroup<true>;
+    launch(std::true_type{}, gridFor(rows, G::kRowsPerBlock), G::kThreads, asStream(stream));
+  } else {
+    using G = RowGroup<false>;
+    launch(std::false_type{}, gridFor(rows, G::kRowsPerBlock), G::kThreads, asStream(stream));
+  }
+}
+
+}  // namespace
+
+bool takeTargetError(nn::TargetOp* op, int64_t* target, uint64_t* row, uint64_t* cols) {
+  if (gSlot.host == nullptr) return false;
+  // Exchanges, so that of two threads finishing reads at once only one reports the error.
+  const uint64_t w1 = __atomic_exchange_n(&gSlot.host[1], uint64_t{0}, __ATOMIC_ACQ_REL);
+  if (w1 == 0) return false;
+  const uint64_t w0 = __atomic_exchange_n(&gSlot.host[0], uint64_t{0}, __ATOMIC_ACQ_REL);
+  *op = static_cast<nn::TargetOp>(w1 & 7u);
+  *cols = w1 >> 3;
+  *row = w0 >> 32;
+  *target = static_cast<int32_t>(static_cast<uint32_t>(w0));
+  return true;
+}
+
+void launchLogSoftmax(const void* x, void* out, DType dtype, size_t rows, size_t cols, StreamId stream) {
+  launchRows(rows, cols, stream, [&](auto warp, unsigned grid, unsigned threads, cudaStream_t s) {
+    constexpr bool kWarp = decltype(warp)::value;
+    if (dtype == DType::Float16) {
+      logSoftmaxKernel<__half, kWarp><<<grid, threads, 0, s>>>(static_cast<const __half*>(x), static_cast<__half*>(out),
+                                                               rows, cols);
+    } else {
+      logSoftmaxKernel<float, kWarp><<<grid, threads, 0, s>>>(static_cast<const float*>(x), static_cast<float*>(out),
+                                                              rows, cols);
+    }
+  });
+  checkLaunch("logSoftmax");
+}
+
+void launchLogSoftmaxBackward(const void* gradOut, const void* out, void* gradIn, DType dtype, size_t rows, size_t cols,
+                              StreamId stream) {
+  launchRows(rows, cols, stream, [&](auto warp, unsigned grid, unsigned threads, cudaStream_t s) {
+    constexpr bool kWarp = decltype(warp)::value;
+    if (dtype == DType::Float16) {
+      logSoftmaxBackwardKernel<__half, kWarp><<<grid, threads, 0, s>>>(
+          static_cast<const __half*>(gradOut), static_cast<const __half*>(out), static_cast<__half*>(gradIn), rows, cols);
+    } else {
+      logSoftmaxBackwardKernel<float, kWarp><<<grid, threads, 0, s>>>(
+          static_cast<const float*>(gradOut), static_cast<const float*>(out), static_cast<float*>(gradIn), rows, cols);
+    }
+  });
+  checkLaunch("logSoftmaxBackward");
+}
+
+void launchNllLoss(const void* logp, const int32_t* target, float* loss, DType dtype, size_t rows, size_t cols,
+                   nn::Reduction reduction, StreamId stream) {
+  uint64_t* slot = targetErrorSlot();
+  const cudaStream_t s = asStream(stream);
+  if (reduction == nn::Reduction::None) {
+    if (rows == 0) return;
+    const unsigned grid = gridFor(rows, kElementThreads);
+    if (dtype == DType::Float16) {
+      nllLossRowsKernel<<<grid, kElementThreads, 0, s>>>(static_cast<const __half*>(logp), target, loss, rows, cols, slot);
+    } else {
+      nllLossRowsKernel<<<grid, kElementThreads, 0, s>>>(static_cast<const float*>(logp), target, loss, rows, cols, slot);
+    }
+  } else {
+    // Runs for rows == 0 too, so the loss is written (NaN for Mean, 0 for Sum).
+    const bool mean = reduction == nn::Reduction::Mean;
+    if (dtype == DType::Float16) {
+      nllLossReduceKernel<<<1, kReduceThreads, 0, s>>>(static_cast<const __half*>(logp), target, loss, rows, cols, mean,
+                                                       slot);
+    } else {
+      nllLossReduceKernel<<<1, kReduceThreads, 0, s>>>(static_cast<const float*>(logp), target, loss, rows, cols, mean,
+                                                       slot);
+    }
+  }
+  checkLaunch("nllLoss");
+}
+
+void launchNllLossBackward(const int32_t* target, void* gradIn, DType dtype, size_t rows, size_t cols,
+                           const float* gradOut, bool perRow, float scale, StreamId stream) {
+  uint64_t* slot = targetErrorSlot();
+  const size_t n = rows * cols;
+  if (n == 0) return;
+  const unsigned grid = gridFor(n, kElementThreads);
+  const cudaStream_t s = asStream(stream);
+  if (dtype == DType::Float16) {
+    nllLossBackwardKernel<<<grid, kElementThreads, 0, s>>>(target, static_cast<__half*>(gradIn), rows, cols, gradOut,
+                                                           perRow, scale, slot);
+  } else {
+    nllLossBackwardKernel<<<grid, kElementThreads, 0, s>>>(target, static_cast<float*>(gradIn), rows, cols, gradOut,
+                                                           perRow, scale, slot);
+  }
+  checkLaunch("nllLossBackward");
+}
+
+void launchCrossEntropy(const void* logits, const int32_t* target, float* rowLoss, float* loss, void* gradLogits,
+                        DType dtype, size_t rows, size_t cols, nn::Reduction reduction, StreamId stream) {
+  uint64_t* slot = targetErrorSlot();
+  const bool mean = reduction == nn::Reduction::Mean;
+  const float scale = mean ? static_cast<float>(1.0 / static_cast<double>(rows)) : 1.0f;
+  launchRows(rows, cols, stream, [&](auto warp, unsigned grid, unsigned threads, cudaStream_t s) {
+    constexpr bool kWarp = decltype(warp)::value;
+    if (dtype == DType::Float16) {
+      crossEntropyKernel<__half, kWarp><<<grid, threads, 0, s>>>(
+          static_cast<const __half*>(logits), target, rowLoss, static_cast<__half*>(gradLogits), rows, cols, nullptr,
+          false, scale, nn::TargetOp::CrossEntropy, slot);
+    } else {
+      crossEntropyKernel<float, kWarp><<<grid, threads, 0, s>>>(
+          static_cast<const float*>(logits), target, rowLoss, static_cast<float*>(gradLogits), rows, cols, nullptr,
+          false, scale, nn::TargetOp::CrossEntropy, slot);
+    }
+  });
+  checkLaunch("crossEntropy");
+  if (reduction != nn::Reduction::None) {
+    sumRowsKernel<<<1, kReduceThreads, 0, asStream(stream)>>>(rowLoss, loss, rows, mean);
+    checkLaunch("crossEntropy (sum)");
+  }
+}
+
+void launchCrossEntropyBackward(const void* logits, const int32_t* target, void* gradLogits, DType dtype, size_t rows,
+                                size_t cols, const float* gradOut, bool perRow, float scale, StreamId stream) {
+  uint64_t* slot = targetErrorSlot();
+  launchRows(rows, cols, stream, [&](auto warp, unsigned grid, unsigned threads, cudaStream_t s) {
+    constexpr bool kWarp = decltype(warp)::value;
+    if (dtype == DType::Float16) {
+      crossEntropyKernel<__half, kWarp><<<grid, threads, 0, s>>>(
+          static_cast<const __half*>(logits), target, nullptr, static_cast<__half*>(gradLogits), rows, cols, gradOut,
+          perRow, scale, nn::TargetOp::CrossEntropyBackward, slot);
+    } else {
+      crossEntropyKernel<float, kWarp><<<grid, threads, 0, s>>>(
+          static_cast<const float*>(logits), target, nullptr, static_cast<float*>(gradLogits), rows, cols, gradOut,
+          perRow, scale, nn::TargetOp::CrossEntropyBackward, slot);
+    }
+  });
+  checkLaunch("crossEntropyBackward");
+}
+
+}  // namespace hy::cuda

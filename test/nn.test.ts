@@ -1,0 +1,381 @@
+// Neural-network kernels at the binding level, every backend, against the float64 oracles in
+// reference/nn.ts; backward passes against finite differences of those oracles.
+import * as assert from 'uvu/assert';
+
+import type { Device } from '../lib/index';
+import { native, type NativeStorage } from '../lib/native';
+import { assertClose, assertThrows, eachBackend, randomArray, rng, suite, tolerance } from './harness';
+import { roundToHalf } from './reference/half';
+import * as ref from './reference/nn';
+import * as philox from './reference/philox';
+
+const s = suite('nn');
+
+const CODE: Record<'float32' | 'float16', number> = { float32: 0, float16: 1 };
+const FLOATS = ['float32', 'float16'] as const;
+type FloatType = (typeof FLOATS)[number];
+
+/** Storages of one test, disposed together at its end. */
+class Scope {
+  private readonly live: NativeStorage[] = [];
+  constructor(readonly device: Device) {}
+
+  alloc(bytes: number): NativeStorage {
+    const st = native.alloc(this.device, Math.max(bytes, 4));
+    this.live.push(st);
+    return st;
+  }
+  /** Float data rounded to the storage type; returns the storage and the values it holds. */
+  floats(dtype: FloatType, data: ArrayLike<number>): { st: NativeStorage; values: Float64Array } {
+    const values = Float64Array.from(data, (v) => (dtype === 'float16' ? roundToHalf(v) : Math.fround(v)));
+    const st = this.alloc(data.length * (dtype === 'float16' ? 2 : 4));
+    native.write(st, CODE[dtype], Float32Array.from(values));
+    return { st, values };
+  }
+  ints(data: ArrayLike<number>): NativeStorage {
+    const st = this.alloc(data.length * 4);
+    native.write(st, 2, Int32Array.from(data));
+    return st;
+  }
+  /** Output storage filled with NaN (int32: -7), so an element the kernel skips fails the test. */
+  poisoned(dtype: FloatType | 'int32', n: number): NativeStorage {
+    const st = this.alloc(n * (dtype === 'float16' ? 2 : 4));
+    native.fill(st, dtype === 'int32' ? 2 : CODE[dtype], n, dtype === 'int32' ? -7 : NaN);
+    return st;
+  }
+  read(st: NativeStorage, dtype: FloatType | 'int32', n: number): Float32Array | Int32Array {
+    return native.read(st, dtype === 'int32' ? 2 : CODE[dtype], n);
+  }
+  dispose(): void {
+    for (const st of this.live) st.dispose();
+  }
+}
+
+function withScope(device: Device, fn: (sc: Scope) => void): void {
+  const sc = new Scope(device);
+  try {
+    fn(sc);
+  } finally {
+    sc.dispose();
+  }
+}
+
+const SHAPES: [number, number][] = [[1, 1], [7, 33], [33, 7], [3, 1023], [2, 1025]];
+
+function targetsFor(rows: number, cols: number, seed: number): Int32Array {
+  const r = rng(seed);
+  return Int32Array.from({ length: rows }, () => Math.floor(r() * cols));
+}
+
+/** Gradient tolerance: the dtype's, with the absolute part scaled to the gradient's size. */
+function gradTolerance(dtype: FloatType, expected: ArrayLike<number>): { rtol: number; atol: number } {
+  const t = tolerance(dtype);
+  let m = 0;
+  for (let i = 0; i < expected.length; i++) m = Math.max(m, Math.abs(expected[i]));
+  return { rtol: t.rtol, atol: Math.max(t.atol * m, dtype === 'float16' ? 1e-4 : 1e-7) * 10 };
+}
+
+eachBackend(s, 'logSoftmax matches the oracle, also for large offsets', (device) => withScope(device, (sc) => {
+  for (const dtype of FLOATS) {
+    for (const [rows, cols] of SHAPES) {
+      const shift = dtype === 'float32' ? 1000 : 100; // stability: exp(x) alone would overflow
+      for (const offset of [0, shift]) {
+        const x = sc.floats(dtype, randomArray(rows * cols, rows * 31 + cols, offset - 4, offset + 4));
+        const out = sc.poisoned(dtype, rows * cols);
+        native.logSoftmax(x.st, out, CODE[dtype], rows, cols);
+        const tol = dtype === 'float16' ? { rtol: 1e-2, atol: 1e-2 } : { rtol: 1e-5, atol: 1e-5 };
+        assertClose(sc.read(out, dtype, rows * cols), ref.logSoftmax(x.values, rows, cols), tol, `${dtype} ${rows}x${cols}+${offset}`);
+      }
+    }
+  }
+}));
+
+eachBackend(s, 'logSoftmaxBackward matches finite differences', (device) => withScope(device, (sc) => {
+  for (const dtype of FLOATS) {
+    for (const [rows, cols] of SHAPES) {
+      const n = rows * cols;
+      const x = sc.floats(dtype, randomArray(n, n + 1, -3, 3));
+      const g = sc.floats(dtype, randomArray(n, n + 2));
+      const out = sc.poisoned(dtype, n);
+      native.logSoftmax(x.st, out, CODE[dtype], rows, cols);
+      const gradIn = sc.poisoned(dtype, n);
+      native.logSoftmaxBackward(g.st, out, gradIn, CODE[dtype], rows, cols);
+      const expected = ref.numericGrad((v) => ref.dot(g.values, ref.logSoftmax(v, rows, cols)), x.values);
+      assertClose(sc.read(gradIn, dtype, n), expected, gradTolerance(dtype, expected), `${dtype} ${rows}x${cols}`);
+    }
+  }
+}));
+
+eachBackend(s, 'nllLoss and its backward, every reduction', (device) => withScope(device, (sc) => {
+  for (const dtype of FLOATS) {
+    for (const [rows, cols] of SHAPES) {
+      const n = rows * cols;
+      const logp = sc.floats(dtype, randomArray(n, n + 3, -5, 0));
+      const t = targetsFor(rows, cols, n + 4);
+      const target = sc.ints(t);
+      for (const reduction of [0, 1, 2]) {
+        const what = `${dtype} ${rows}x${cols} reduction ${reduction}`;
+        const count = reduction === 0 ? rows : 1;
+        const loss = sc.poisoned('float32', count);
+        native.nllLoss(logp.st, target, loss, CODE[dtype], rows, cols, reduction);
+        assertClose(sc.read(loss, 'float32', count), ref.nllLoss(logp.values, t, rows, cols, reduction), tolerance('float32'), what);
+
+        // upstream gradient as a number, then as a storage
+        const up = Array.from(randomArray(count, n + reduction, 0.5, 2), Math.fround);
+        const f = (scale: ArrayLike<number>) => (v: Float64Array) => ref.dot(scale, ref.nllLoss(v, t, rows, cols, reduction));
+        const gradIn = sc.poisoned(dtype, n);
+        native.nllLossBackward(target, gradIn, CODE[dtype], rows, cols, reduction, 0.75);
+        let expected = ref.numericGrad(f(new Float64Array(count).fill(0.75)), logp.values);
+        assertClose(sc.read(gradIn, dtype, n), expected, gradTolerance(dtype, expected), `${what} scalar`);
+        const upSt = sc.floats('float32', up).st;
+        native.nllLossBackward(target, gradIn, CODE[dtype], rows, cols, reduction, upSt);
+        expected = ref.numericGrad(f(up), logp.values);
+        assertClose(sc.read(gradIn, dtype, n), expected, gradTolerance(dtype, expected), `${what} storage`);
+      }
+    }
+  }
+}));
+
+eachBackend(s, 'crossEntropy: fused loss and gradient, and the separate backward', (device) => withScope(device, (sc) => {
+  for (const dtype of FLOATS) {
+    for (const [rows, cols] of SHAPES) {
+      const n = rows * cols;
+      const logits = sc.floats(dtype, randomArray(n, n + 5, -6, 6));
+      const t = targetsFor(rows, cols, n + 6);
+      const target = sc.ints(t);
+      for (const reduction of [0, 1, 2]) {
+        const what = `${dtype} ${rows}x${cols} reduction ${reduction}`;
+        const count = reduction === 0 ? rows : 1;
+        const tol = dtype === 'float16' ? tolerance('float16') : { rtol: 1e-5, atol: 1e-5 };
+        const expectedLoss = ref.crossEntropy(logits.values, t, rows, cols, reduction);
+        const lossOnly = sc.poisoned('float32', count);
+        native.crossEntropy(logits.st, target, lossOnly, null, CODE[dtype], rows, cols, reduction);
+        assertClose(sc.read(lossOnly, 'float32', count), expectedLoss, tol, `${what} loss only`);
+
+        const loss = sc.poisoned('float32', count);
+        const grad = sc.poisoned(dtype, n);
+        native.crossEntropy(logits.st, target, loss, grad, CODE[dtype], rows, cols, reduction);
+        assertClose(sc.read(loss, 'float32', count), expectedLoss, tol, `${what} fused loss`);
+        const f = (scale: ArrayLike<number>) => (v: Float64Array) => ref.dot(scale, ref.crossEntropy(v, t, rows, cols, reduction));
+        let expected = ref.numericGrad(f(new Float64Array(count).fill(1)), logits.values);
+        assertClose(sc.read(grad, dtype, n), expected, gradTolerance(dtype, expected), `${what} fused grad`);
+
+        const up = Array.from(randomArray(count, n + 7 + reduction, 0.5, 2), Math.fround);
+        const back = sc.poisoned(dtype, n);
+        native.crossEntropyBackward(logits.st, target, back, CODE[dtype], rows, cols, reduction, sc.floats('float32', up).st);
+        expected = ref.numericGrad(f(up), logits.values);
+        assertClose(sc.read(back, dtype, n), expected, gradTolerance(dtype, expected), `${what} backward`);
+        native.crossEntropyBackward(logits.st, target, back, CODE[dtype], rows, cols, reduction, 2);
+        expected = ref.numericGrad(f(new Float64Array(count).fill(2)), logits.values);
+        assertClose(sc.read(back, dtype, n), expected, gradTolerance(dtype, expected), `${what} backward scalar`);
+      }
+    }
+  }
+}));
+
+eachBackend(s, 'invalid targets are clear RangeErrors, never out-of-bounds reads', (device) => withScope(device, (sc) => {
+  const rows = 5;
+  const cols = 7;
+  const logits = sc.floats('float32', randomArray(rows * cols, 9)).st;
+  for (const bad of [-1, cols, 2 ** 31 - 1]) {
+    const target = sc.ints([0, 6, bad, 3, 1]);
+    const loss = sc.poisoned('float32', rows);
+    const grad = sc.poisoned('float32', rows * cols);
+    const message = (op: string) => new RegExp(`^${op}: target ${bad} at row 2 is outside \\[0, 7\\)$`);
+    // On CUDA the error surfaces at the next synchronising read; on the CPU at the call.
+    const calls: [string, () => void][] = [
+      ['nllLoss', () => native.nllLoss(logits, target, loss, 0, rows, cols, 0)],
+      ['nllLoss', () => native.nllLoss(logits, target, loss, 0, rows, cols, 1)],
+      ['nllLossBackward', () => native.nllLossBackward(target, grad, 0, rows, cols, 1, 1)],
+      ['crossEntropy', () => native.crossEntropy(logits, target, loss, grad, 0, rows, cols, 2)],
+      ['crossEntropyBackward', () => native.crossEntropyBackward(logits, target, grad, 0, rows, cols, 0, 1)],
+    ];
+    for (const [op, call] of calls) {
+      assertThrows(() => {
+        call();
+        sc.read(loss, 'float32', 1);
+      }, RangeError, message(op), `${op} target ${bad}`);
+      sc.read(loss, 'float32', 1); // the error is reported once
+    }
+  }
+}));
+
+eachBackend(s, 'bad shapes and arguments are rejected with clear errors', (device) => withScope(device, (sc) => {
+  const small = sc.alloc(16);
+  const big = sc.alloc(4096);
+  const t = sc.ints([0, 0, 0, 0]);
+  assertThrows(() => native.logSoftmax(small, big, 0, 7, 33), RangeError, /^logSoftmax: 231 elements of float32 need 924 bytes but the storage holds 16$/);
+  assertThrows(() => native.logSoftmax(big, big, 2, 1, 1), RangeError, /^logSoftmax: dtype must be float32 \(0\) or float16 \(1\), got int32 \(2\)$/);
+  assertThrows(() => native.logSoftmax(big, big, 0, 2 ** 40, 2 ** 40), RangeError, /^logSoftmax: rows \* cols is too large$/);
+  assertThrows(() => native.nllLoss(big, t, big, 0, 4, 3, 3), RangeError, /^nllLoss: reduction must be 0 \(none\), 1 \(mean\) or 2 \(sum\), got 3$/);
+  assertThrows(() => native.nllLoss(big, small, big, 0, 5, 3, 0), RangeError, /^nllLoss: 5 elements of int32 need 20 bytes/);
+  assertThrows(() => native.nllLossBackward(t, big, 0, 4, 3, 0, 'x' as never), TypeError, /^nllLossBackward: gradScale must be a number or a float32 Storage, got 'x'$/);
+  assertThrows(() => native.crossEntropyBackward(big, t, big, 0, 4, 3, 0, sc.alloc(4)), RangeError,
+    /^crossEntropyBackward: 4 elements of float32 need 16 bytes but the storage holds 4$/);
+  assertThrows(() => native.crossEntropy(big, t, big, 5 as never, 0, 4, 3, 0), TypeError, /^crossEntropy: expected a Storage, got 5$/);
+  const pool = (over: Partial<ref.Pool2d>) => {
+    const p = { ...ref.poolGeometry(1, 1, 5, 5, 3, 3, 2, 2, 1, 1), ...over };
+    native.maxPool2d(big, big, big, 0, p.N, p.C, p.H, p.W, p.kH, p.kW, p.sH, p.sW, p.pH, p.pW, p.outH, p.outW);
+  };
+  pool({});
+  assertThrows(() => pool({ outH: 4 }), RangeError, /^maxPool2d: output size 4x3 should be 3x3$/);
+  assertThrows(() => pool({ pH: 2 }), RangeError, /^maxPool2d: padding 2x1 exceeds half the kernel 3x3$/);
+  assertThrows(() => pool({ kW: 0 }), RangeError, /^maxPool2d: kernel size must be positive, got 3x0$/);
+  assertThrows(() => pool({ sH: 0 }), RangeError, /^maxPool2d: stride must be positive, got 0x2$/);
+  assertThrows(() => pool({ H: 1, kH: 4, pH: 1 }), RangeError, /^maxPool2d: kernel 4x3 is larger than the padded input 3x7$/);
+  assertThrows(() => pool({ N: 100 }), RangeError, /^maxPool2d: 2500 elements of float32 need 10000 bytes but the storage holds 4096$/);
+  const c4 = sc.alloc(16);
+  const bn = (N: number, HW: number, training: boolean, eps = 1e-5) =>
+    native.batchNormForward(big, null, null, c4, c4, big, c4, c4, 0, N, 4, HW, training, 0.1, eps);
+  assertThrows(() => bn(1, 1, true), RangeError, /^batchNormForward: training needs more than one value per channel, got N \* HW = 1$/);
+  bn(1, 1, false);
+  assertThrows(() => bn(2, 2, true, -1), RangeError, /^batchNormForward: eps must be finite and non-negative, got -1$/);
+  assertThrows(() => native.batchNormForward(big, null, null, c4, c4, big, c4, c4, 0, 2, 5, 3, true, 0.1, 1e-5), RangeError,
+    /^batchNormForward: 5 elements of float32 need 20 bytes but the storage holds 16$/);
+  assertThrows(() => native.dropout(big, big, big, 0, 10, 1.5, 1, 0), RangeError, /^dropout: p must be in \[0, 1\], got 1\.50*$/);
+  assertThrows(() => native.dropout(big, big, small, 0, 17, 0.5, 1, 0), RangeError, /^dropout: a mask of 17 uint8 needs 17 bytes but the storage holds 16$/);
+  assertThrows(() => native.dropoutBackward(big, small, big, 0, 10, -0.5), RangeError, /^dropoutBackward: p must be in \[0, 1\], got -0\.50*$/);
+}));
+
+/** Distinct values exactly representable in float16, shuffled: no ties, so the argmax is unique. */
+function distinctValues(n: number, seed: number): Float64Array {
+  const r = rng(seed);
+  const v = Float64Array.from({ length: n }, (_, i) => (i - n / 2) / 1024);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [v[i], v[j]] = [v[j], v[i]];
+  }
+  return v;
+}
+
+const POOLS: ref.Pool2d[] = [
+  ref.poolGeometry(2, 3, 7, 9, 3, 2, 2, 3, 1, 1), // stride != kernel, padding, odd H and W
+  ref.poolGeometry(1, 2, 5, 6, 3, 3, 1, 1, 1, 1), // heavily overlapping windows
+  ref.poolGeometry(1, 1, 8, 7, 2, 2, 3, 3, 0, 0), // stride larger than the kernel: gaps
+  ref.poolGeometry(3, 1, 1, 1, 1, 1, 1, 1, 0, 0),
+  ref.poolGeometry(1, 1, 33, 31, 4, 5, 2, 2, 2, 2),
+];
+
+eachBackend(s, 'maxPool2d values, indices and backward', (device) => withScope(device, (sc) => {
+  for (const dtype of FLOATS) {
+    for (const p of POOLS) {
+      const what = `${dtype} ${JSON.stringify(p)}`;
+      const nIn = p.N * p.C * p.H * p.W;
+      const nOut = p.N * p.C * p.outH * p.outW;
+      const x = sc.floats(dtype, distinctValues(nIn, nIn));
+      const out = sc.poisoned(dtype, nOut);
+      const indices = sc.poisoned('int32', nOut);
+      const args = [p.N, p.C, p.H, p.W, p.kH, p.kW, p.sH, p.sW, p.pH, p.pW, p.outH, p.outW] as const;
+      native.maxPool2d(x.st, out, indices, CODE[dtype], ...args);
+      const expected = ref.maxPool2d(x.values, p);
+      assertClose(sc.read(out, dtype, nOut), expected.out, { rtol: 0, atol: 0 }, `${what} values`);
+      assert.equal(Array.from(sc.read(indices, 'int32', nOut)), Array.from(expected.indices), `${what} indices`);
+
+      const g = sc.floats(dtype, randomArray(nOut, nOut + 1));
+      const gradIn = sc.poisoned(dtype, nIn);
+      native.maxPool2dBackward(g.st, indices, gradIn, CODE[dtype], ...args);
+      const fd = ref.numericGrad((v) => ref.dot(g.values, ref.maxPool2d(v, p).out), x.values, 1e-6);
+      assertClose(sc.read(gradIn, dtype, nIn), fd, gradTolerance(dtype, fd), `${what} backward`);
+    }
+  }
+}));
+
+const BN_SHAPES: [number, number, number][] = [[4, 3, 5], [33, 7, 1], [2, 2, 257], [7, 1, 33]];
+
+eachBackend(s, 'batchNorm forward (training and eval) and backward', (device) => withScope(device, (sc) => {
+  for (const dtype of FLOATS) {
+    for (const [N, C, HW] of BN_SHAPES) {
+      for (const affine of [true, false]) {
+        const what = `${dtype} ${N}x${C}x${HW} affine ${affine}`;
+        const n = N * C * HW;
+        const x = sc.floats(dtype, randomArray(n, n + C, -2, 3));
+        const w = affine ? sc.floats('float32', randomArray(C, C + 1, 0.5, 1.5)) : null;
+        const b = affine ? sc.floats('float32', randomArray(C, C + 2)) : null;
+        const rm0 = Array.from(randomArray(C, C + 3), Math.fround);
+        const rv0 = Array.from(randomArray(C, C + 4, 0.5, 2), Math.fround);
+        const rm = sc.floats('float32', rm0).st;
+        const rv = sc.floats('float32', rv0).st;
+        const out = sc.poisoned(dtype, n);
+        const mean = sc.poisoned('float32', C);
+        const invStd = sc.poisoned('float32', C);
+        const momentum = 0.1;
+        const eps = 1e-5;
+        const code = CODE[dtype];
+        native.batchNormForward(x.st, w?.st ?? null, b?.st ?? null, rm, rv, out, mean, invStd, code, N, C, HW, true, momentum, eps);
+        const e = ref.batchNorm(x.values, w?.values ?? null, b?.values ?? null, rm0, rv0, N, C, HW, true, momentum, eps);
+        const tol = dtype === 'float16' ? tolerance('float16') : { rtol: 1e-5, atol: 1e-5 };
+        assertClose(sc.read(out, dtype, n), e.out, tol, `${what} out`);
+        assertClose(sc.read(mean, 'float32', C), e.mean, { rtol: 1e-5, atol: 1e-6 }, `${what} saved mean`);
+        assertClose(sc.read(invStd, 'float32', C), e.invStd, { rtol: 1e-5, atol: 1e-6 }, `${what} saved invstd`);
+        assertClose(sc.read(rm, 'float32', C), e.runningMean, { rtol: 1e-5, atol: 1e-6 }, `${what} running mean`);
+        assertClose(sc.read(rv, 'float32', C), e.runningVar, { rtol: 1e-5, atol: 1e-6 }, `${what} running var`);
+
+        const g = sc.floats(dtype, randomArray(n, n + 5));
+        const gradIn = sc.poisoned(dtype, n);
+        const gw = affine ? sc.poisoned('float32', C) : null;
+        const gb = affine ? sc.poisoned('float32', C) : null;
+        native.batchNormBackward(g.st, x.st, w?.st ?? null, mean, invStd, gradIn, gw, gb, code, N, C, HW);
+        const wv = w?.values ?? null;
+        const bv = b?.values ?? null;
+        const loss = (xv: ArrayLike<number>, wq: ArrayLike<number> | null, bq: ArrayLike<number> | null) =>
+          ref.dot(g.values, ref.batchNorm(xv, wq, bq, rm0, rv0, N, C, HW, true, momentum, eps).out);
+        const dx = ref.numericGrad((v) => loss(v, wv, bv), x.values);
+        assertClose(sc.read(gradIn, dtype, n), dx, gradTolerance(dtype, dx), `${what} grad x`);
+        if (affine && gw && gb && wv && bv) {
+          const dw = ref.numericGrad((v) => loss(x.values, v, bv), wv);
+          const db = ref.numericGrad((v) => loss(x.values, wv, v), bv);
+          assertClose(sc.read(gw, 'float32', C), dw, gradTolerance(dtype, dw), `${what} grad weight`);
+          assertClose(sc.read(gb, 'float32', C), db, gradTolerance(dtype, db), `${what} grad bias`);
+        }
+
+        // eval: the running statistics (now updated) normalise, and nothing updates them
+        const rmNow = Array.from(sc.read(rm, 'float32', C));
+        const rvNow = Array.from(sc.read(rv, 'float32', C));
+        const evalOut = sc.poisoned(dtype, n);
+        native.batchNormForward(x.st, w?.st ?? null, b?.st ?? null, rm, rv, evalOut, mean, invStd, code, N, C, HW, false, momentum, eps);
+        const ev = ref.batchNorm(x.values, wv, bv, rmNow, rvNow, N, C, HW, false, momentum, eps);
+        assertClose(sc.read(evalOut, dtype, n), ev.out, tol, `${what} eval out`);
+        assertClose(sc.read(invStd, 'float32', C), ev.invStd, { rtol: 1e-5, atol: 1e-6 }, `${what} eval invstd`);
+        assert.equal(Array.from(sc.read(rm, 'float32', C)), rmNow, `${what} eval leaves running mean`);
+      }
+    }
+  }
+}));
+
+eachBackend(s, 'dropout: Philox mask, scaling, reproducibility, keep rate and backward', (device) => withScope(device, (sc) => {
+  for (const dtype of FLOATS) {
+    for (const [n, p, seed, offset] of [[1, 0.5, 3, 0], [1023, 0.3, 42, 7], [33, 0, 5, 0], [33, 1, 5, 0]] as const) {
+      const what = `${dtype} n=${n} p=${p}`;
+      const x = sc.floats(dtype, randomArray(n, n + 9));
+      const out = sc.poisoned(dtype, n);
+      const mask = sc.alloc(Math.ceil(n / 4) * 4); // read back as int32 words
+      native.fill(mask, 2, Math.ceil(n / 4), 0x7f7f7f7f); // poison: 127 in every byte
+      native.dropout(x.st, out, mask, CODE[dtype], n, p, seed, offset);
+      const keep = Array.from({ length: n }, (_, i) => (philox.uniform(seed, offset, i) >= Math.fround(p) ? 1 : 0));
+      const maskBytes = new Uint8Array(sc.read(mask, 'int32', Math.ceil(n / 4)).buffer).subarray(0, n);
+      assert.equal(Array.from(maskBytes), keep, `${what} mask`);
+      assertClose(sc.read(out, dtype, n), ref.dropout(x.values, keep, p), tolerance(dtype), `${what} out`);
+
+      const g = sc.floats(dtype, randomArray(n, n + 10));
+      const gradIn = sc.poisoned(dtype, n);
+      native.dropoutBackward(g.st, mask, gradIn, CODE[dtype], n, p);
+      const fd = ref.numericGrad((v) => ref.dot(g.values, ref.dropout(v, keep, p)), x.values);
+      assertClose(sc.read(gradIn, dtype, n), fd, gradTolerance(dtype, fd), `${what} backward`);
+    }
+  }
+  const n = 100_003;
+  const x = sc.floats('float32', new Float64Array(n).fill(1)).st;
+  const run = (seed: number): Uint8Array => {
+    const out = sc.alloc(n * 4);
+    const mask = sc.alloc(Math.ceil(n / 4) * 4); // read back as int32 words
+    native.dropout(x, out, mask, 0, n, 0.25, seed, 11);
+    return new Uint8Array(sc.read(mask, 'int32', Math.ceil(n / 4)).buffer).slice(0, n);
+  };
+  const a = run(2024);
+  assert.equal(run(2024), a, 'same seed, same mask');
+  assert.not.equal(run(2025), a, 'new seed, new mask');
+  const kept = a.reduce((acc, v) => acc + v, 0) / n;
+  assert.ok(Math.abs(kept - 0.75) < 0.01, `keep rate ${kept} for p = 0.25`);
+}));
+
+s.run();
