@@ -13,3 +13,4 @@ export type { DType, Device } from './dtype';
 export { OutOfMemoryError, DisposedError } from './errors';
 export * as memory from './memory';
 export * as cuda from './cuda';
+export * as data from './data/index';
