@@ -171,7 +171,11 @@ class WorkerPool {
   /** Sends one batch to a worker; the promise settles with its collated fields or the worker's error. */
   submit(worker: number, indices: Int32Array, batch: number): { id: number; promise: Promise<CollatedBatch> } {
     const id = this.nextId++;
-    if (this.failure !== null) return { id, promise: Promise.reject(this.failure) };
+    if (this.failure !== null) {
+      const failed = Promise.reject(this.failure);
+      failed.catch(() => undefined);
+      return { id, promise: failed };
+    }
     let pending!: Pending;
     const promise = new Promise<CollatedBatch>((resolve, reject) => {
       pending = { resolve, reject, batch };
@@ -198,11 +202,12 @@ class WorkerPool {
   }
 
   /** Workers keep the process alive only while the loader waits for them. */
+  // (Once stopping, workers stay ref'd so the process waits for their exit.)
   ref(): void {
-    if (this.refs++ === 0) for (const w of this.workers) w.ref();
+    if (this.refs++ === 0 && this.stopped === undefined) for (const w of this.workers) w.ref();
   }
   unref(): void {
-    if (--this.refs === 0) for (const w of this.workers) w.unref();
+    if (--this.refs === 0 && this.stopped === undefined) for (const w of this.workers) w.unref();
   }
 
   private stopped: Promise<void> | undefined;
@@ -211,7 +216,13 @@ class WorkerPool {
   terminate(): Promise<void> {
     if (this.stopped === undefined) {
       this.closing = true;
-      this.stopped = Promise.all(this.workers.map((w) => w.terminate())).then(() => undefined);
+      // ref() first: the process must stay up until an idle (unref'd) worker has really exited.
+      this.stopped = Promise.all(
+        this.workers.map((w) => {
+          w.ref();
+          return w.terminate();
+        }),
+      ).then(() => undefined);
       this.fail(new Error('DataLoader: the workers were shut down'));
     }
     return this.stopped;
