@@ -153,6 +153,31 @@ s('custom collate: a function on the main thread, a module export in workers', a
   assertThrows(() => new hy.data.DataLoader(ds, { numWorkers: 1, collate: fn }), TypeError, /^DataLoader: a collate function cannot cross into worker threads/);
 });
 
+s('recycled batch buffers never overwrite arrays a dataset returned as its own', async () => {
+  const own = new Float32Array([1, 2, 3, 4]);
+  const ds = {
+    length: 4,
+    get: (i: number) => [own[i]],
+    getBatch: (idx: ArrayLike<number>) => [{ data: own.subarray(idx[0], idx[0] + idx.length), shape: [idx.length], dtype: 'float32' as const }],
+  };
+  const loader = new hy.data.DataLoader(ds as never, { batchSize: 2 });
+  for (let e = 0; e < 3; e++) {
+    const got: number[] = [];
+    for await (const [t] of loader) {
+      got.push(...t.dataSync());
+      t.dispose();
+    }
+    assert.equal(got, [1, 2, 3, 4]);
+  }
+  assert.equal(Array.from(own), [1, 2, 3, 4]);
+  const pool = new hy.data.BufferPool();
+  const a = pool.alloc('float32', 4);
+  pool.give(a.buffer);
+  assert.is(pool.alloc('int32', 4).buffer, a.buffer, 'a returned buffer is handed out again');
+  pool.give(own.buffer);
+  assert.is.not(pool.alloc('float32', 4).buffer, own.buffer, 'a foreign buffer is not taken');
+});
+
 s('options are checked', () => {
   const ds = new RangeDataset(5);
   assertThrows(() => new hy.data.DataLoader(ds, { batchsize: 2 } as never), TypeError, /^DataLoader: unknown option 'batchsize'/);

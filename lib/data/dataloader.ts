@@ -15,7 +15,7 @@ import { describe } from '../errors';
 import { native } from '../native';
 import { takeCounters } from '../random';
 import { allocTensor, cudaState, Tensor } from '../tensor';
-import { collateIndices, CollatedBatch, Dataset, Sample, WorkerSource } from './dataset';
+import { BufferPool, collateIndices, CollatedBatch, Dataset, Sample, WorkerSource } from './dataset';
 import type { BatchRequest, WorkerInit } from './worker';
 
 export type CollateFn = (samples: Sample[]) => CollatedBatch;
@@ -138,6 +138,8 @@ function workerError(worker: number, what: string, remote: { name?: string; mess
 class WorkerPool {
   private readonly workers: Worker[] = [];
   private readonly pending = new Map<number, Pending>();
+  /** Per worker: buffers of its batches, copied into tensors, to send back with its next request. */
+  private readonly recycled: ArrayBuffer[][] = [];
   private nextId = 0;
   private closing = false;
   private refs = 0;
@@ -161,6 +163,7 @@ class WorkerPool {
         if (!this.closing) this.fail(new Error(`DataLoader worker ${w} exited unexpectedly with code ${code}`));
       });
       this.workers.push(worker);
+      this.recycled.push([]);
     }
   }
 
@@ -182,8 +185,9 @@ class WorkerPool {
     });
     promise.catch(() => undefined); // a batch nobody awaits any more must not be an unhandled rejection
     this.pending.set(id, pending);
-    const msg: BatchRequest = { type: 'batch', id, indices };
-    this.workers[worker].postMessage(msg);
+    const recycle = this.recycled[worker].splice(0);
+    const msg: BatchRequest = { type: 'batch', id, indices, recycle };
+    this.workers[worker].postMessage(msg, recycle);
     return { id, promise };
   }
 
@@ -194,6 +198,15 @@ class WorkerPool {
     for (const p of this.pending.values()) p.reject(e);
     this.pending.clear();
     void this.terminate();
+  }
+
+  /** Hands a batch's buffers (transferred from `worker`, now copied into tensors) back to it. */
+  giveBack(worker: number, batch: CollatedBatch): void {
+    const list = this.recycled[worker];
+    for (const f of batch) {
+      const b = f.data.buffer;
+      if (b instanceof ArrayBuffer && !list.includes(b) && list.length < 16) list.push(b);
+    }
   }
 
   /** Forgets batches nobody will read; workers finish them and the results are dropped. */
@@ -274,6 +287,7 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
   private readonly source: WorkerSource | undefined;
   private epoch = 0;
   private pool: WorkerPool | undefined;
+  private readonly buffers = new BufferPool();
   private closed = false;
 
   constructor(dataset: Dataset, opts: DataLoaderOptions = {}) {
@@ -366,7 +380,7 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
   }
 
   private collateMain(indices: Int32Array): CollatedBatch {
-    if (this.collateFn === undefined) return collateIndices(this.dataset, indices);
+    if (this.collateFn === undefined) return collateIndices(this.dataset, indices, this.buffers.alloc);
     const samples: Sample[] = [];
     for (let k = 0; k < indices.length; k++) samples.push(this.dataset.get(indices[k]));
     return this.collateFn(samples);
@@ -424,7 +438,12 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
 
   /** numWorkers 0: collates on the calling thread, one batch per next(). */
   private async *iterateMain(): AsyncGenerator<Tensor[], void, undefined> {
-    for (const indices of this.plan()) yield this.emit(this.collateMain(indices));
+    for (const indices of this.plan()) {
+      const batch = this.collateMain(indices);
+      const tensors = this.emit(batch);
+      for (const f of batch) this.buffers.give(f.data.buffer); // only buffers the pool handed out
+      yield tensors;
+    }
   }
 
   private async *iterateWorkers(): AsyncGenerator<Tensor[], void, undefined> {
@@ -461,7 +480,9 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
         }
         results[k] = undefined;
         inFlight.delete(k);
-        yield this.emit(fields);
+        const tensors = this.emit(fields);
+        pool.giveBack(k % this.numWorkers, fields);
+        yield tensors;
       }
     } finally {
       if (this.persistentWorkers && pool.failure === null && !this.closed) {

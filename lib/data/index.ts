@@ -1,6 +1,6 @@
 // hy.data: datasets, the MNIST digits, the IDX file format and the DataLoader.
-export { Dataset, TensorDataset, defaultCollate } from './dataset';
-export type { CollatedBatch, CollatedField, FieldDType, FieldSpec, Sample, SampleField, WorkerSource } from './dataset';
+export { BufferPool, Dataset, TensorDataset, defaultCollate } from './dataset';
+export type { BufferAlloc, CollatedBatch, CollatedField, FieldDType, FieldSpec, Sample, SampleField, WorkerSource } from './dataset';
 export { MNIST, MNIST_NORMALIZE, Normalize } from './mnist';
 export type { MNISTOptions } from './mnist';
 export { readIdx, writeIdx, parseIdx } from './idx';

@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { describe } from '../errors';
-import { CollatedBatch, Dataset, FieldSpec, Sample, sharedCopy, WorkerSource } from './dataset';
+import { BufferAlloc, CollatedBatch, Dataset, FieldSpec, Sample, sharedCopy, WorkerSource } from './dataset';
 import { readIdx } from './idx';
 
 /** Per-pixel normalisation x -> (x - mean) / std, applied after scaling bytes to [0, 1]. */
@@ -225,11 +225,11 @@ export class MNIST extends Dataset {
     return [img, this.labels[i]];
   }
 
-  override getBatch(indices: ArrayLike<number>): CollatedBatch {
+  override getBatch(indices: ArrayLike<number>, alloc?: BufferAlloc): CollatedBatch {
     const n = indices.length;
     const px = this.rows * this.cols;
-    const x = new Float32Array(n * px);
-    const y = new Int32Array(n);
+    const x = alloc !== undefined ? (alloc('float32', n * px) as Float32Array) : new Float32Array(n * px);
+    const y = alloc !== undefined ? (alloc('int32', n) as Int32Array) : new Int32Array(n);
     for (let k = 0; k < n; k++) {
       const i = indices[k];
       this.check(i);

@@ -7,7 +7,7 @@
 // The worker never loads the native addon: datasets and collation are plain JavaScript.
 import { parentPort, workerData } from 'node:worker_threads';
 
-import { collateIndices, CollatedBatch, Dataset, defaultCollate, Sample, WorkerSource } from './dataset';
+import { BufferAlloc, BufferPool, collateIndices, CollatedBatch, Dataset, defaultCollate, Sample, WorkerSource } from './dataset';
 
 export interface WorkerInit {
   source: WorkerSource;
@@ -20,6 +20,8 @@ export interface BatchRequest {
   type: 'batch';
   id: number;
   indices: Int32Array;
+  /** Buffers of earlier batches, handed back for reuse. */
+  recycle?: ArrayBuffer[];
 }
 
 /** Loads the export a WorkerSource names and builds the dataset from it. */
@@ -56,8 +58,13 @@ function loadCollate(spec: { modulePath: string; exportName: string }): (samples
 }
 
 /** Collates one batch with a custom collate function or the dataset's own batching. */
-export function collateWith(dataset: Dataset, indices: ArrayLike<number>, collate?: (samples: Sample[]) => CollatedBatch): CollatedBatch {
-  if (collate === undefined) return collateIndices(dataset, indices);
+export function collateWith(
+  dataset: Dataset,
+  indices: ArrayLike<number>,
+  collate?: (samples: Sample[]) => CollatedBatch,
+  alloc?: BufferAlloc,
+): CollatedBatch {
+  if (collate === undefined) return collateIndices(dataset, indices, alloc);
   const samples: Sample[] = [];
   for (let k = 0; k < indices.length; k++) samples.push(dataset.get(indices[k]));
   return collate(samples);
@@ -70,14 +77,16 @@ if (parentPort !== null && (workerData as { hayateDataWorker?: WorkerInit } | un
   const init = (workerData as { hayateDataWorker: WorkerInit }).hayateDataWorker;
   let dataset: Dataset | undefined;
   let collate: ((samples: Sample[]) => CollatedBatch) | undefined;
+  const pool = new BufferPool();
   port.on('message', (msg: BatchRequest) => {
     if (msg.type !== 'batch') return;
+    for (const b of msg.recycle ?? []) pool.give(b, true);
     try {
       if (dataset === undefined) {
         dataset = buildDataset(init.source);
         if (init.collate !== undefined) collate = loadCollate(init.collate);
       }
-      const fields = collateWith(dataset, msg.indices, collate);
+      const fields = collateWith(dataset, msg.indices, collate, pool.alloc);
       const transfer: ArrayBuffer[] = [];
       for (const f of fields) {
         // Buffers the worker owns move to the main thread; a shared one (a view into the dataset)
