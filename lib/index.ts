@@ -19,3 +19,4 @@ export type { BackwardOptions } from './autograd';
 export * as nn from './nn/index';
 export * as memory from './memory';
 export * as cuda from './cuda';
+export * as data from './data/index';

@@ -1,0 +1,504 @@
+// DataLoader: batches of a dataset as tensors, loaded by worker threads, staged in pinned host
+// memory and copied to the GPU without blocking.
+//
+//   const loader = new hy.data.DataLoader(new hy.data.MNIST(), {batchSize: 64, shuffle: true, device: 'cuda'});
+//   for await (const [x, y] of loader) { ...; x.dispose(); y.dispose(); }
+//
+// Each batch is an array of tensors, one per field of the samples ([x, y] for MNIST). The caller
+// owns them and disposes them (or lets hy.tidy do it); the loader frees its own staging buffers.
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+
+import { checkDevice, Device, DTYPE_CODE } from '../dtype';
+import { describe } from '../errors';
+import { native } from '../native';
+import { takeCounters } from '../random';
+import { allocTensor, cudaState, Tensor } from '../tensor';
+import { BufferPool, collateIndices, CollatedBatch, Dataset, Sample, WorkerSource } from './dataset';
+import type { BatchRequest, WorkerInit } from './worker';
+
+export type CollateFn = (samples: Sample[]) => CollatedBatch;
+/** A collate function that worker threads can load: a module path and the name of its export. */
+export interface CollateSource {
+  modulePath: string;
+  exportName: string;
+}
+
+export interface DataLoaderOptions {
+  /** Samples per batch (default 1). */
+  batchSize?: number;
+  /** A fresh random order every epoch (default false). */
+  shuffle?: boolean;
+  /** Seeds the shuffle: epoch e of a loader with seed s is always the same order. Without it the
+   * order comes from the global generator (hy.manualSeed). */
+  seed?: number;
+  /** Drops the last batch when it is smaller than batchSize (default false). */
+  dropLast?: boolean;
+  /** Worker threads that load and collate batches; 0 loads on the calling thread. Default: the
+   * machine's parallelism (at most 8) where the dataset can be rebuilt in a worker, else 0. */
+  numWorkers?: number;
+  /** Batches each worker works ahead (default 2). */
+  prefetch?: number;
+  /** Keep the workers between epochs, until close() (default false). */
+  persistentWorkers?: boolean;
+  /** Stage batches in page-locked host memory (default: on when device is 'cuda'). */
+  pinMemory?: boolean;
+  /** Where batches go: 'cpu' (default) or 'cuda'. */
+  device?: Device | 'cuda:0';
+  /** Copy to the device asynchronously on the copy stream (default: on with pinMemory). */
+  nonBlocking?: boolean;
+  /** Builds a batch from samples; a function runs on the calling thread only, a CollateSource in workers too. */
+  collate?: CollateFn | CollateSource;
+  /** How workers rebuild the dataset, where the dataset has no workerSource() of its own. */
+  workerSource?: WorkerSource;
+}
+
+const OPTION_NAMES = [
+  'batchSize',
+  'shuffle',
+  'seed',
+  'dropLast',
+  'numWorkers',
+  'prefetch',
+  'persistentWorkers',
+  'pinMemory',
+  'device',
+  'nonBlocking',
+  'collate',
+  'workerSource',
+];
+
+const WORKER_PATH = join(__dirname, 'worker.js');
+
+let liveWorkers = 0;
+let warnedNoPinned = false;
+
+/** @internal Lets tests see the once-per-process notice again. */
+export function resetPinnedNotice(): void {
+  warnedNoPinned = false;
+}
+
+/** The number of DataLoader worker threads alive in this process (all loaders together). */
+export function activeWorkers(): number {
+  return liveWorkers;
+}
+
+// ---- shuffling: a small seeded generator (the order must not depend on the backend) ----
+
+function mix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+function seedWords(a: number, b: number): number {
+  const lo = a % 4294967296;
+  const hi = Math.floor(a / 4294967296);
+  return mix32(mix32(lo ^ 0x9e3779b9) ^ mix32(hi + 0x7f4a7c15) ^ mix32((b % 4294967296) + 0x6a09e667));
+}
+
+/** A permutation of 0..n-1 (Fisher-Yates with mulberry32), the same for the same seed words. */
+export function permutation(n: number, a: number, b: number): Int32Array {
+  let s = seedWords(a, b);
+  const next = () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const p = new Int32Array(n);
+  for (let i = 0; i < n; i++) p[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1));
+    const t = p[i];
+    p[i] = p[j];
+    p[j] = t;
+  }
+  return p;
+}
+
+// ---- worker pool ----
+
+interface Pending {
+  resolve: (b: CollatedBatch) => void;
+  reject: (e: Error) => void;
+  batch: number;
+}
+
+/** An Error on the main thread that carries a worker's message and stack. */
+function workerError(worker: number, what: string, remote: { name?: string; message?: string; stack?: string }): Error {
+  const e = new Error(`DataLoader worker ${worker} ${what}: ${remote.message ?? String(remote)}`);
+  const remoteStack = remote.stack ?? `${remote.name ?? 'Error'}: ${remote.message}`;
+  e.stack = `${e.stack}\n  --- in worker ${worker} ---\n${remoteStack}`;
+  (e as Error & { workerStack: string }).workerStack = remoteStack;
+  return e;
+}
+
+class WorkerPool {
+  private readonly workers: Worker[] = [];
+  private readonly pending = new Map<number, Pending>();
+  /** Per worker: buffers of its batches, copied into tensors, to send back with its next request. */
+  private readonly recycled: ArrayBuffer[][] = [];
+  private nextId = 0;
+  private closing = false;
+  private refs = 0;
+  failure: Error | null = null;
+
+  constructor(init: Omit<WorkerInit, 'workerId'>) {
+    for (let w = 0; w < init.numWorkers; w++) {
+      const worker = new Worker(WORKER_PATH, { workerData: { hayateDataWorker: { ...init, workerId: w } } });
+      liveWorkers++;
+      worker.unref();
+      worker.on('message', (m: { type: string; id: number; fields?: CollatedBatch; name?: string; message?: string; stack?: string }) => {
+        const p = this.pending.get(m.id);
+        if (p === undefined) return; // a batch of an iteration that was broken off
+        this.pending.delete(m.id);
+        if (m.type === 'batch') p.resolve(m.fields as CollatedBatch);
+        else p.reject(workerError(w, `failed on batch ${p.batch}`, m));
+      });
+      worker.on('error', (e: Error) => this.fail(workerError(w, 'threw', e)));
+      worker.on('exit', (code: number) => {
+        liveWorkers--;
+        if (!this.closing) this.fail(new Error(`DataLoader worker ${w} exited unexpectedly with code ${code}`));
+      });
+      this.workers.push(worker);
+      this.recycled.push([]);
+    }
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Sends one batch to a worker; the promise settles with its collated fields or the worker's error. */
+  submit(worker: number, indices: Int32Array, batch: number): { id: number; promise: Promise<CollatedBatch> } {
+    const id = this.nextId++;
+    if (this.failure !== null) {
+      const failed = Promise.reject(this.failure);
+      failed.catch(() => undefined);
+      return { id, promise: failed };
+    }
+    let pending!: Pending;
+    const promise = new Promise<CollatedBatch>((resolve, reject) => {
+      pending = { resolve, reject, batch };
+    });
+    promise.catch(() => undefined); // a batch nobody awaits any more must not be an unhandled rejection
+    this.pending.set(id, pending);
+    const recycle = this.recycled[worker].splice(0);
+    const msg: BatchRequest = { type: 'batch', id, indices, recycle };
+    this.workers[worker].postMessage(msg, recycle);
+    return { id, promise };
+  }
+
+  /** Rejects every pending batch with e and stops all the workers (one failure ends the pool). */
+  private fail(e: Error): void {
+    if (this.failure !== null) return;
+    this.failure = e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+    void this.terminate();
+  }
+
+  /** Hands a batch's buffers (transferred from `worker`, now copied into tensors) back to it. */
+  giveBack(worker: number, batch: CollatedBatch): void {
+    const list = this.recycled[worker];
+    for (const f of batch) {
+      const b = f.data.buffer;
+      if (b instanceof ArrayBuffer && !list.includes(b) && list.length < 16) list.push(b);
+    }
+  }
+
+  /** Forgets batches nobody will read; workers finish them and the results are dropped. */
+  cancel(ids: Iterable<number>): void {
+    for (const id of ids) this.pending.delete(id);
+  }
+
+  /** Workers keep the process alive only while the loader waits for them. */
+  // (Once stopping, workers stay ref'd so the process waits for their exit.)
+  ref(): void {
+    if (this.refs++ === 0 && this.stopped === undefined) for (const w of this.workers) w.ref();
+  }
+  unref(): void {
+    if (--this.refs === 0 && this.stopped === undefined) for (const w of this.workers) w.unref();
+  }
+
+  private stopped: Promise<void> | undefined;
+
+  /** Stops every worker; resolves once all their threads have exited. Idempotent. */
+  terminate(): Promise<void> {
+    if (this.stopped === undefined) {
+      this.closing = true;
+      // ref() first: the process must stay up until an idle (unref'd) worker has really exited.
+      this.stopped = Promise.all(
+        this.workers.map((w) => {
+          w.ref();
+          return w.terminate();
+        }),
+      ).then(() => undefined);
+      this.fail(new Error('DataLoader: the workers were shut down'));
+    }
+    return this.stopped;
+  }
+}
+
+// ---- options ----
+
+function checkBool(name: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw new TypeError(`DataLoader: ${name} must be a boolean, got ${describe(v)}`);
+  return v;
+}
+
+function checkInt(name: string, v: unknown, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number') throw new TypeError(`DataLoader: ${name} must be a number, got ${describe(v)}`);
+  if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`DataLoader: ${name} must be an integer >= ${min}, got ${describe(v)}`);
+  return v;
+}
+
+function checkSource(name: string, v: unknown): void {
+  const s = v as Record<string, unknown>;
+  if (s === null || typeof s !== 'object' || typeof s.modulePath !== 'string' || typeof s.exportName !== 'string') {
+    throw new TypeError(`DataLoader: ${name} must be {modulePath, exportName, ...}, got ${describe(v)}`);
+  }
+}
+
+/**
+ * Iterates a dataset in batches. `for await (const [x, y] of loader)`; `loader.length` batches per
+ * epoch; every iteration is one epoch.
+ */
+export class DataLoader implements AsyncIterable<Tensor[]> {
+  readonly dataset: Dataset;
+  readonly batchSize: number;
+  readonly shuffle: boolean;
+  readonly seed: number | undefined;
+  readonly dropLast: boolean;
+  readonly numWorkers: number;
+  readonly prefetch: number;
+  readonly persistentWorkers: boolean;
+  /** True when batches are staged in page-locked memory (asked for, and CUDA present). */
+  readonly pinMemory: boolean;
+  readonly device: Device;
+  /** True when host-to-device copies are asynchronous (needs pinned memory and a cuda device). */
+  readonly nonBlocking: boolean;
+  private readonly collateFn: CollateFn | undefined;
+  private readonly collateSource: CollateSource | undefined;
+  private readonly source: WorkerSource | undefined;
+  private epoch = 0;
+  private pool: WorkerPool | undefined;
+  private readonly buffers = new BufferPool();
+  private closed = false;
+
+  constructor(dataset: Dataset, opts: DataLoaderOptions = {}) {
+    if (dataset === null || typeof dataset !== 'object' || typeof dataset.get !== 'function' || typeof dataset.length !== 'number') {
+      throw new TypeError(`DataLoader: dataset must have a length and get(i), got ${describe(dataset)}`);
+    }
+    if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new TypeError(`DataLoader: options must be an object, got ${describe(opts)}`);
+    for (const k of Object.keys(opts)) {
+      if (!OPTION_NAMES.includes(k)) throw new TypeError(`DataLoader: unknown option '${k}' (expected ${OPTION_NAMES.join(', ')})`);
+    }
+    this.dataset = dataset;
+    this.batchSize = checkInt('batchSize', opts.batchSize, 1, 1);
+    this.shuffle = checkBool('shuffle', opts.shuffle, false);
+    this.seed = opts.seed === undefined ? undefined : checkInt('seed', opts.seed, 0, 0);
+    this.dropLast = checkBool('dropLast', opts.dropLast, false);
+    this.prefetch = checkInt('prefetch', opts.prefetch, 2, 1);
+    this.persistentWorkers = checkBool('persistentWorkers', opts.persistentWorkers, false);
+    this.device = opts.device === undefined ? 'cpu' : checkDevice('DataLoader', opts.device);
+    if (this.device === 'cuda' && !cudaState().available) {
+      throw new Error(`DataLoader: device 'cuda' was asked for, but CUDA is not available (${cudaState().reason})`);
+    }
+
+    if (typeof opts.collate === 'function') this.collateFn = opts.collate;
+    else if (opts.collate !== undefined) {
+      checkSource('collate', opts.collate);
+      this.collateSource = opts.collate;
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const f = (require(opts.collate.modulePath) as Record<string, unknown>)[opts.collate.exportName];
+      if (typeof f !== 'function') throw new TypeError(`DataLoader: ${opts.collate.modulePath} export '${opts.collate.exportName}' is not a function`);
+      this.collateFn = f as CollateFn;
+    }
+    if (opts.workerSource !== undefined) checkSource('workerSource', opts.workerSource);
+    this.source = opts.workerSource ?? (typeof dataset.workerSource === 'function' ? dataset.workerSource() : undefined);
+    const workersPossible = this.source !== undefined && (this.collateFn === undefined || this.collateSource !== undefined);
+    if (opts.numWorkers === undefined) {
+      this.numWorkers = workersPossible ? Math.min(availableParallelism(), 8) : 0;
+    } else {
+      this.numWorkers = checkInt('numWorkers', opts.numWorkers, 0, 0);
+      if (this.numWorkers > 0 && this.source === undefined) {
+        throw new TypeError(
+          `DataLoader: numWorkers ${this.numWorkers} needs the dataset rebuilt in worker threads: give it a workerSource() method ` +
+            'or pass the workerSource option ({modulePath, exportName, args})',
+        );
+      }
+      if (this.numWorkers > 0 && !workersPossible) {
+        throw new TypeError('DataLoader: a collate function cannot cross into worker threads; pass collate as {modulePath, exportName}');
+      }
+    }
+
+    const wantPinned = checkBool('pinMemory', opts.pinMemory, this.device === 'cuda');
+    const wantNonBlocking = checkBool('nonBlocking', opts.nonBlocking, wantPinned);
+    if ((wantPinned || wantNonBlocking) && !cudaState().available && !warnedNoPinned) {
+      warnedNoPinned = true;
+      process.emitWarning(
+        `DataLoader: pinMemory and nonBlocking need CUDA, which is not available (${cudaState().reason}); ` +
+          'batches use ordinary host memory and blocking copies',
+        { code: 'HAYATE_NO_PINNED_MEMORY' },
+      );
+    }
+    this.pinMemory = wantPinned && cudaState().available;
+    this.nonBlocking = wantNonBlocking && this.pinMemory && this.device === 'cuda';
+  }
+
+  /** Batches per epoch. */
+  get length(): number {
+    const n = this.dataset.length;
+    return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+  }
+
+  /** Sets the epoch number the next iteration uses for its shuffle (it counts up by itself). */
+  setEpoch(epoch: number): void {
+    this.epoch = checkInt('epoch', epoch, 0, 0);
+  }
+
+  /** The index lists of the next epoch's batches. */
+  private plan(): Int32Array[] {
+    const n = this.dataset.length;
+    let order: Int32Array;
+    if (this.shuffle) {
+      const [a, b] = this.seed !== undefined ? [this.seed, this.epoch] : takeCounters(1);
+      order = permutation(n, a, b);
+    } else {
+      order = new Int32Array(n);
+      for (let i = 0; i < n; i++) order[i] = i;
+    }
+    this.epoch++;
+    const out: Int32Array[] = [];
+    for (let k = 0; k < this.length; k++) out.push(order.slice(k * this.batchSize, Math.min(n, (k + 1) * this.batchSize)));
+    return out;
+  }
+
+  private collateMain(indices: Int32Array): CollatedBatch {
+    if (this.collateFn === undefined) return collateIndices(this.dataset, indices, this.buffers.alloc);
+    const samples: Sample[] = [];
+    for (let k = 0; k < indices.length; k++) samples.push(this.dataset.get(indices[k]));
+    return this.collateFn(samples);
+  }
+
+  /**
+   * Collated fields -> tensors on the target device.
+   *
+   * Staging: each field is written into a host tensor (page-locked when pinMemory) with one memcpy.
+   * Workers hand back ordinary ArrayBuffers because native pinned memory belongs to the main
+   * isolate and cannot be shared with a worker's; that memcpy is cheap next to collation.
+   *
+   * The staging ring: for a device batch, the staging tensor is disposed as soon as its copy is
+   * enqueued. That is safe, and is what makes the pinned buffers a reusable ring: the pinned
+   * caching allocator records the copy stream on the block, keeps a freed block out of reuse until
+   * the event recorded after the copy has completed, and then hands the very same block to the
+   * next batch. So a buffer is never rewritten while a DMA still reads it, pinned memory is not
+   * allocated per batch, and the number of blocks in use is the number of copies in flight (plus
+   * one being filled). Keeping our own ring of tensors and rewriting them would instead need a
+   * host-side wait on each copy.
+   *
+   * The copy: native copy(nonBlocking) from a pinned source runs on the copy stream, which waits for
+   * the compute stream first; the compute stream then waits for the copy. The host never blocks, so
+   * the next batch is collated and enqueued while this batch's kernels run.
+   */
+  private emit(batch: CollatedBatch): Tensor[] {
+    if (!Array.isArray(batch) || batch.length === 0) throw new TypeError(`DataLoader: a collated batch must be a non-empty array of fields, got ${describe(batch)}`);
+    const out: Tensor[] = [];
+    try {
+      batch.forEach((f, j) => {
+        const n = f.shape.reduce((a, b) => a * b, 1);
+        const ok = f.dtype === 'int32' ? f.data instanceof Int32Array : f.dtype === 'float32' && f.data instanceof Float32Array;
+        if (!ok) throw new TypeError(`DataLoader: field ${j} of a batch is ${describe(f.data)} with dtype ${describe(f.dtype)}; expected Float32Array/float32 or Int32Array/int32`);
+        if (f.data.length !== n) throw new RangeError(`DataLoader: field ${j} has shape [${f.shape.join(', ')}] (${n} values) but ${f.data.length} values`);
+        const host = allocTensor('DataLoader', f.shape, f.dtype, 'cpu', this.pinMemory);
+        if (this.device === 'cpu') out.push(host);
+        try {
+          native.write(host.live('DataLoader'), DTYPE_CODE[f.dtype], f.data);
+          if (this.device !== 'cpu') out.push(host.to(this.device, { nonBlocking: this.nonBlocking }));
+        } finally {
+          if (this.device !== 'cpu') host.dispose();
+        }
+      });
+    } catch (e) {
+      for (const t of out) t.dispose();
+      throw e;
+    }
+    return out;
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<Tensor[], void, undefined> {
+    if (this.closed) throw new Error('DataLoader: the loader was closed');
+    return this.numWorkers === 0 ? this.iterateMain() : this.iterateWorkers();
+  }
+
+  /** numWorkers 0: collates on the calling thread, one batch per next(). */
+  private async *iterateMain(): AsyncGenerator<Tensor[], void, undefined> {
+    for (const indices of this.plan()) {
+      const batch = this.collateMain(indices);
+      const tensors = this.emit(batch);
+      for (const f of batch) this.buffers.give(f.data.buffer); // only buffers the pool handed out
+      yield tensors;
+    }
+  }
+
+  private async *iterateWorkers(): AsyncGenerator<Tensor[], void, undefined> {
+    const batches = this.plan();
+    let pool = this.pool;
+    if (pool === undefined || pool.failure !== null) {
+      pool = new WorkerPool({
+        source: this.source as WorkerSource,
+        collate: this.collateSource,
+        numWorkers: this.numWorkers,
+      });
+      if (this.persistentWorkers) this.pool = pool;
+    }
+    const inFlight = new Map<number, number>(); // batch -> request id
+    const results: Array<Promise<CollatedBatch> | undefined> = [];
+    const window = this.numWorkers * this.prefetch;
+    let sent = 0;
+    try {
+      for (let k = 0; k < batches.length; k++) {
+        // Batches go round-robin to the workers, each at most `prefetch` ahead; they are yielded
+        // in order whichever worker finishes first.
+        while (sent < batches.length && sent < k + window) {
+          const { id, promise } = pool.submit(sent % this.numWorkers, batches[sent], sent);
+          inFlight.set(sent, id);
+          results.push(promise);
+          sent++;
+        }
+        pool.ref();
+        let fields: CollatedBatch;
+        try {
+          fields = await (results[k] as Promise<CollatedBatch>);
+        } finally {
+          pool.unref();
+        }
+        results[k] = undefined;
+        inFlight.delete(k);
+        const tensors = this.emit(fields);
+        pool.giveBack(k % this.numWorkers, fields);
+        yield tensors;
+      }
+    } finally {
+      if (this.persistentWorkers && pool.failure === null && !this.closed) {
+        pool.cancel(inFlight.values());
+      } else {
+        if (this.pool === pool) this.pool = undefined;
+        await pool.terminate();
+      }
+    }
+  }
+
+  /** Stops persistent workers. The loader cannot be iterated afterwards. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const pool = this.pool;
+    this.pool = undefined;
+    if (pool !== undefined) await pool.terminate();
+  }
+}
