@@ -105,6 +105,18 @@ Napi::Value copyFn(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// toDevice(src, nbytes, nonBlocking): a new cuda Storage holding src's first nbytes.
+Napi::Value toDeviceFn(const Napi::CallbackInfo& info) {
+  AllocationPtr src = Storage::fromArg(info, 0, "toDevice");
+  const uint64_t bytes = getSize(info, 1, "toDevice", "byte count");
+  const bool nonBlocking = getBool(info, 2, "toDevice", "nonBlocking");
+  if (bytes > src->bytes) {
+    throwRange("toDevice: " + std::to_string(bytes) + " bytes exceed the source (" + std::to_string(src->bytes) + ")");
+  }
+  if (!cudaAvailable()) throwRuntime("toDevice: CUDA is not available: " + cudaStatus().reason, "ERR_CUDA_UNAVAILABLE");
+  return Storage::create(info.Env(), copyToDevice(*src, static_cast<size_t>(bytes), nonBlocking));
+}
+
 // write(storage, dtype, source): Float32Array into float32/float16, Int32Array into int32.
 Napi::Value writeFn(const Napi::CallbackInfo& info) {
   AllocationPtr dst = Storage::fromArg(info, 0, "write");
@@ -290,6 +302,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("cast", Napi::Function::New<wrap<castFn>>(env, "cast"));
   exports.Set("copy", Napi::Function::New<wrap<copyFn>>(env, "copy"));
   exports.Set("write", Napi::Function::New<wrap<writeFn>>(env, "write"));
+  exports.Set("toDevice", Napi::Function::New<wrap<toDeviceFn>>(env, "toDevice"));
   exports.Set("read", Napi::Function::New<wrap<readFn>>(env, "read"));
   exports.Set("readAsync", Napi::Function::New<wrap<readAsyncFn>>(env, "readAsync"));
   exports.Set("memoryStats", Napi::Function::New<wrap<memoryStats>>(env, "memoryStats"));

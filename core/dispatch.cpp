@@ -219,6 +219,40 @@ void copy(Allocation& dst, Allocation& src, size_t bytes, bool nonBlocking) {
 #endif
 }
 
+AllocationPtr copyToDevice(Allocation& src, size_t bytes, bool nonBlocking) {
+#ifdef HAYATE_WITH_CUDA
+  if (!cudaAvailable()) throwNoCuda();
+  if (onDevice(src) || !src.pinned || !nonBlocking) {
+    AllocationPtr dst = allocate(DeviceType::Cuda, bytes, false);
+    copy(*dst, src, bytes, nonBlocking);
+    return dst;
+  }
+  src.waitForHost();
+  const StreamId copyStream = cuda::copyStream();
+  CachingAllocator& device = cuda::deviceAllocator();
+  CachingAllocator::Block* block = device.allocate(bytes, copyStream);
+  AllocationPtr dst;
+  try {
+    dst = std::make_shared<Allocation>(DeviceType::Cuda, false, bytes, &device, block);
+  } catch (...) {
+    device.free(block);
+    throw;
+  }
+  // A block of the copy stream's pool was last used on that stream (uses on other streams defer its
+  // free), so the copy needs no wait on the compute stream.
+  cuda::memcpyAsync(dst->data(), src.data(), bytes, cuda::CopyKind::HostToDevice, copyStream);
+  src.recordStream(copyStream);
+  cuda::streamWaitStream(cuda::computeStream(), copyStream);
+  dst->recordStream(cuda::computeStream());  // kernels will use it: its free waits for them
+  return dst;
+#else
+  (void)src;
+  (void)bytes;
+  (void)nonBlocking;
+  throwNoCuda();
+#endif
+}
+
 void writeFromHost(Allocation& dst, const void* src, size_t bytes) {
   if (onDevice(dst)) {
 #ifdef HAYATE_WITH_CUDA

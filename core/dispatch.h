@@ -33,6 +33,10 @@ void fill(Allocation& out, DType dtype, size_t n, double value);
 void random(Allocation& out, DType dtype, size_t n, RandomKind kind, uint64_t seed, uint64_t offset, double a, double b);
 void cast(Allocation& src, DType srcType, Allocation& dst, DType dstType, size_t n);
 void copy(Allocation& dst, Allocation& src, size_t bytes, bool nonBlocking);
+// A new device allocation holding src's first `bytes`. From pinned memory with nonBlocking, the copy
+// runs on the copy stream into memory from that stream's pool, so it waits for no kernel and overlaps
+// the compute stream's work; the compute stream waits for the copy before its next kernel.
+AllocationPtr copyToDevice(Allocation& src, size_t bytes, bool nonBlocking);
 
 // Host <-> storage transfers of raw bytes.
 void writeFromHost(Allocation& dst, const void* src, size_t bytes);

@@ -47,6 +47,8 @@ export interface NativeBinding {
   random(s: NativeStorage, dtype: number, n: number, kind: 0 | 1, seed: number, offset: number, a: number, b: number): void;
   cast(src: NativeStorage, srcDtype: number, dst: NativeStorage, dstDtype: number, n: number): void;
   copy(dst: NativeStorage, src: NativeStorage, nbytes: number, nonBlocking: boolean): void;
+  /** A new cuda storage holding src's first nbytes; from pinned memory with nonBlocking it overlaps compute. */
+  toDevice(src: NativeStorage, nbytes: number, nonBlocking: boolean): NativeStorage;
   write(s: NativeStorage, dtype: number, data: Float32Array | Int32Array): void;
   read(s: NativeStorage, dtype: number, n: number): Float32Array | Int32Array;
   readAsync(s: NativeStorage, dtype: number, n: number): Promise<Float32Array | Int32Array>;

@@ -173,9 +173,14 @@ export class Tensor {
     }
     const device = checkDevice('to', target);
     if (device === this.device) return this;
+    const bytes = this.numel * DTYPE_BYTES[this.dtype];
+    if (device === 'cuda') {
+      requireDevice('to', 'cuda');
+      return new Tensor(new StorageRef(native.toDevice(src, bytes, nonBlocking)), this.shape, this.dtype, 'cuda');
+    }
     // A non-blocking device-to-host copy lands in pinned memory, as in PyTorch; reading it waits.
-    const out = allocTensor('to', this.shape.slice(), this.dtype, device, device === 'cpu' && nonBlocking);
-    native.copy(out.live('to'), src, this.numel * DTYPE_BYTES[this.dtype], nonBlocking);
+    const out = allocTensor('to', this.shape.slice(), this.dtype, device, nonBlocking);
+    native.copy(out.live('to'), src, bytes, nonBlocking);
     return out;
   }
 

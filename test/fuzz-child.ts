@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   const n = native as unknown as Record<string, (...a: unknown[]) => unknown>;
   const targets: [string, string, number][] = [
     ['alloc', 'alloc', 3], ['fill', 'fill', 4], ['random', 'random', 8], ['cast', 'cast', 5], ['copy', 'copy', 4],
-    ['write', 'write', 3], ['read', 'read', 3], ['readAsync', 'readAsync', 3], ['memoryStats', 'memory.stats', 1],
+    ['write', 'write', 3], ['toDevice', 'toDevice', 3], ['read', 'read', 3], ['readAsync', 'readAsync', 3], ['memoryStats', 'memory.stats', 1],
     ['emptyCache', 'memory.emptyCache', 1], ['resetPeakStats', 'memory.resetPeakStats', 1],
     ['setMemoryLimit', 'memory.setLimit', 2], ['setErrorClasses', 'setErrorClasses', 1], ['gemm', 'gemm', 15],
     ['unary', 'unary', 5], ['unaryGrad', 'unaryGrad', 6], ['scalarOp', 'scalarOp', 6], ['binary', 'binary', 8],
