@@ -53,6 +53,13 @@ inline DType getDType(const Napi::CallbackInfo& info, size_t i, const char* op) 
   return static_cast<DType>(static_cast<int>(d));
 }
 
+// float32 or float16: the dtypes of floating-point kernels.
+inline DType getFloatDType(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  const DType d = getDType(info, i, op);
+  if (d == DType::Int32) throwRange(std::string(op) + ": dtype must be float32 (0) or float16 (1), got int32 (2)");
+  return d;
+}
+
 inline DeviceType getDevice(const Napi::CallbackInfo& info, size_t i, const char* op) {
   Napi::Value v = arg(info, i);
   if (!v.IsString()) throwType(std::string(op) + ": device must be 'cpu' or 'cuda', got " + describe(v));

@@ -17,12 +17,6 @@ namespace hy::binding {
 
 namespace {
 
-DType floatDType(const Napi::CallbackInfo& info, size_t i, const char* op) {
-  const DType d = getDType(info, i, op);
-  if (d == DType::Int32) throwRange(std::string(op) + ": needs float32 or float16 tensors, got int32");
-  return d;
-}
-
 int32_t opCode(const Napi::CallbackInfo& info, int32_t count, const char* op) {
   const uint64_t code = getSize(info, 0, op, "op code");
   if (code >= static_cast<uint64_t>(count)) throwRange(std::string(op) + ": unknown op code " + std::to_string(code));
@@ -34,7 +28,7 @@ Napi::Value unaryFn(const Napi::CallbackInfo& info) {
   const auto code = static_cast<UnaryOp>(opCode(info, static_cast<int32_t>(UnaryOp::Count), op));
   AllocationPtr x = Storage::fromArg(info, 1, op);
   AllocationPtr out = Storage::fromArg(info, 2, op);
-  const DType dtype = floatDType(info, 3, op);
+  const DType dtype = getFloatDType(info, 3, op);
   const uint64_t n = getSize(info, 4, op, "element count");
   checkedBytes(n, dtype, *x, op);
   checkedBytes(n, dtype, *out, op);
@@ -48,7 +42,7 @@ Napi::Value unaryGradFn(const Napi::CallbackInfo& info) {
   AllocationPtr x = Storage::fromArg(info, 1, op);
   AllocationPtr g = Storage::fromArg(info, 2, op);
   AllocationPtr out = Storage::fromArg(info, 3, op);
-  const DType dtype = floatDType(info, 4, op);
+  const DType dtype = getFloatDType(info, 4, op);
   const uint64_t n = getSize(info, 5, op, "element count");
   checkedBytes(n, dtype, *x, op);
   checkedBytes(n, dtype, *g, op);
@@ -62,7 +56,7 @@ Napi::Value scalarFn(const Napi::CallbackInfo& info) {
   const auto code = static_cast<ScalarOp>(opCode(info, static_cast<int32_t>(ScalarOp::Count), op));
   AllocationPtr x = Storage::fromArg(info, 1, op);
   AllocationPtr out = Storage::fromArg(info, 2, op);
-  const DType dtype = floatDType(info, 3, op);
+  const DType dtype = getFloatDType(info, 3, op);
   const uint64_t n = getSize(info, 4, op, "element count");
   Napi::Value s = arg(info, 5);
   if (!s.IsNumber()) throwType(std::string(op) + ": scalar must be a number, got " + describe(s));
@@ -99,7 +93,7 @@ Napi::Value binaryFn(const Napi::CallbackInfo& info) {
   AllocationPtr a = Storage::fromArg(info, 1, op);
   AllocationPtr b = Storage::fromArg(info, 2, op);
   AllocationPtr out = Storage::fromArg(info, 3, op);
-  const DType dtype = floatDType(info, 4, op);
+  const DType dtype = getFloatDType(info, 4, op);
   BroadcastLayout L;
   L.ndim = readDims(info, 5, op, "shape", L.shape, true);
   if (readDims(info, 6, op, "stridesA", L.strideA, true) != L.ndim ||
@@ -129,7 +123,7 @@ Napi::Value reduceSumFn(const Napi::CallbackInfo& info) {
   const char* op = "sum";
   AllocationPtr x = Storage::fromArg(info, 0, op);
   AllocationPtr out = Storage::fromArg(info, 1, op);
-  const DType dtype = floatDType(info, 2, op);
+  const DType dtype = getFloatDType(info, 2, op);
   const uint64_t outer = getSize(info, 3, op, "outer size");
   const uint64_t reduce = getSize(info, 4, op, "reduced size");
   const uint64_t inner = getSize(info, 5, op, "inner size");

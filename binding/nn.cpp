@@ -54,12 +54,6 @@ namespace hy::binding {
 
 namespace {
 
-DType floatDType(const Napi::CallbackInfo& info, size_t i, const char* op) {
-  const DType dtype = getDType(info, i, op);
-  if (dtype == DType::Int32) throwRange(std::string(op) + ": dtype must be float32 (0) or float16 (1), got int32 (2)");
-  return dtype;
-}
-
 // A Storage, or null for null / undefined.
 AllocationPtr optionalStorage(const Napi::CallbackInfo& info, size_t i, const char* op) {
   const Napi::Value v = arg(info, i);
@@ -119,7 +113,7 @@ nn::LossGrad getLossGrad(const Napi::CallbackInfo& info, size_t i, const char* o
 Napi::Value logSoftmaxFn(const Napi::CallbackInfo& info) {
   const char* op = "logSoftmax";
   AllocationPtr x = Storage::fromArg(info, 0, op), out = Storage::fromArg(info, 1, op);
-  const DType dtype = floatDType(info, 2, op);
+  const DType dtype = getFloatDType(info, 2, op);
   const uint64_t rows = getSize(info, 3, op, "rows"), cols = getSize(info, 4, op, "cols");
   const uint64_t n = checkedProduct({rows, cols}, op, "rows * cols");
   checkedBytes(n, dtype, *x, op);
@@ -133,7 +127,7 @@ Napi::Value logSoftmaxBackwardFn(const Napi::CallbackInfo& info) {
   const char* op = "logSoftmaxBackward";
   AllocationPtr gradOut = Storage::fromArg(info, 0, op), out = Storage::fromArg(info, 1, op),
                 gradIn = Storage::fromArg(info, 2, op);
-  const DType dtype = floatDType(info, 3, op);
+  const DType dtype = getFloatDType(info, 3, op);
   const uint64_t rows = getSize(info, 4, op, "rows"), cols = getSize(info, 5, op, "cols");
   const uint64_t n = checkedProduct({rows, cols}, op, "rows * cols");
   for (const AllocationPtr& a : {gradOut, out, gradIn}) checkedBytes(n, dtype, *a, op);
@@ -146,7 +140,7 @@ Napi::Value nllLossFn(const Napi::CallbackInfo& info) {
   const char* op = "nllLoss";
   AllocationPtr logp = Storage::fromArg(info, 0, op), target = Storage::fromArg(info, 1, op),
                 loss = Storage::fromArg(info, 2, op);
-  const DType dtype = floatDType(info, 3, op);
+  const DType dtype = getFloatDType(info, 3, op);
   const uint64_t rows = getSize(info, 4, op, "rows"), cols = getSize(info, 5, op, "cols");
   const nn::Reduction reduction = getReduction(info, 6, op);
   checkedBytes(checkedProduct({rows, cols}, op, "rows * cols"), dtype, *logp, op);
@@ -160,7 +154,7 @@ Napi::Value nllLossFn(const Napi::CallbackInfo& info) {
 Napi::Value nllLossBackwardFn(const Napi::CallbackInfo& info) {
   const char* op = "nllLossBackward";
   AllocationPtr target = Storage::fromArg(info, 0, op), gradIn = Storage::fromArg(info, 1, op);
-  const DType dtype = floatDType(info, 2, op);
+  const DType dtype = getFloatDType(info, 2, op);
   const uint64_t rows = getSize(info, 3, op, "rows"), cols = getSize(info, 4, op, "cols");
   const nn::Reduction reduction = getReduction(info, 5, op);
   AllocationPtr gradOut;
@@ -176,7 +170,7 @@ Napi::Value crossEntropyFn(const Napi::CallbackInfo& info) {
   const char* op = "crossEntropy";
   AllocationPtr logits = Storage::fromArg(info, 0, op), target = Storage::fromArg(info, 1, op),
                 loss = Storage::fromArg(info, 2, op), grad = optionalStorage(info, 3, op);
-  const DType dtype = floatDType(info, 4, op);
+  const DType dtype = getFloatDType(info, 4, op);
   const uint64_t rows = getSize(info, 5, op, "rows"), cols = getSize(info, 6, op, "cols");
   const nn::Reduction reduction = getReduction(info, 7, op);
   const uint64_t n = checkedProduct({rows, cols}, op, "rows * cols");
@@ -193,7 +187,7 @@ Napi::Value crossEntropyBackwardFn(const Napi::CallbackInfo& info) {
   const char* op = "crossEntropyBackward";
   AllocationPtr logits = Storage::fromArg(info, 0, op), target = Storage::fromArg(info, 1, op),
                 grad = Storage::fromArg(info, 2, op);
-  const DType dtype = floatDType(info, 3, op);
+  const DType dtype = getFloatDType(info, 3, op);
   const uint64_t rows = getSize(info, 4, op, "rows"), cols = getSize(info, 5, op, "cols");
   const nn::Reduction reduction = getReduction(info, 6, op);
   AllocationPtr gradOut;
@@ -241,7 +235,7 @@ Napi::Value maxPool2dFn(const Napi::CallbackInfo& info) {
   const char* op = "maxPool2d";
   AllocationPtr x = Storage::fromArg(info, 0, op), out = Storage::fromArg(info, 1, op),
                 indices = Storage::fromArg(info, 2, op);
-  const DType dtype = floatDType(info, 3, op);
+  const DType dtype = getFloatDType(info, 3, op);
   const nn::Pool2d p = getPool2d(info, 4, op);
   const uint64_t nIn = checkedProduct({p.N, p.C, p.H, p.W}, op, "N * C * H * W");
   const uint64_t nOut = checkedProduct({p.N, p.C, p.outH, p.outW}, op, "N * C * outH * outW");
@@ -257,7 +251,7 @@ Napi::Value maxPool2dBackwardFn(const Napi::CallbackInfo& info) {
   const char* op = "maxPool2dBackward";
   AllocationPtr gradOut = Storage::fromArg(info, 0, op), indices = Storage::fromArg(info, 1, op),
                 gradIn = Storage::fromArg(info, 2, op);
-  const DType dtype = floatDType(info, 3, op);
+  const DType dtype = getFloatDType(info, 3, op);
   const nn::Pool2d p = getPool2d(info, 4, op);
   const uint64_t nIn = checkedProduct({p.N, p.C, p.H, p.W}, op, "N * C * H * W");
   const uint64_t nOut = checkedProduct({p.N, p.C, p.outH, p.outW}, op, "N * C * outH * outW");
@@ -289,7 +283,7 @@ Napi::Value batchNormForwardFn(const Napi::CallbackInfo& info) {
                 bias = optionalStorage(info, 2, op), runningMean = Storage::fromArg(info, 3, op),
                 runningVar = Storage::fromArg(info, 4, op), out = Storage::fromArg(info, 5, op),
                 saveMean = Storage::fromArg(info, 6, op), saveInvStd = Storage::fromArg(info, 7, op);
-  const DType dtype = floatDType(info, 8, op);
+  const DType dtype = getFloatDType(info, 8, op);
   const nn::BatchNormShape s = getBatchNormShape(info, 9, op);
   const bool training = getBool(info, 12, op, "training");
   const double momentum = getNumber(info, 13, op, "momentum"), eps = getNumber(info, 14, op, "eps");
@@ -318,7 +312,7 @@ Napi::Value batchNormBackwardFn(const Napi::CallbackInfo& info) {
                 weight = optionalStorage(info, 2, op), saveMean = Storage::fromArg(info, 3, op),
                 saveInvStd = Storage::fromArg(info, 4, op), gradIn = Storage::fromArg(info, 5, op),
                 gradWeight = optionalStorage(info, 6, op), gradBias = optionalStorage(info, 7, op);
-  const DType dtype = floatDType(info, 8, op);
+  const DType dtype = getFloatDType(info, 8, op);
   const nn::BatchNormShape s = getBatchNormShape(info, 9, op);
   const uint64_t n = s.N * s.C * s.HW;
   for (const AllocationPtr& a : {gradOut, x, gradIn}) checkedBytes(n, dtype, *a, op);
@@ -347,7 +341,7 @@ Napi::Value dropoutFn(const Napi::CallbackInfo& info) {
   const char* op = "dropout";
   AllocationPtr x = Storage::fromArg(info, 0, op), out = Storage::fromArg(info, 1, op),
                 mask = Storage::fromArg(info, 2, op);
-  const DType dtype = floatDType(info, 3, op);
+  const DType dtype = getFloatDType(info, 3, op);
   const uint64_t n = getSize(info, 4, op, "element count");
   const double p = getProbability(info, 5, op);
   const uint64_t seed = getSize(info, 6, op, "seed"), offset = getSize(info, 7, op, "offset");
@@ -363,7 +357,7 @@ Napi::Value dropoutBackwardFn(const Napi::CallbackInfo& info) {
   const char* op = "dropoutBackward";
   AllocationPtr gradOut = Storage::fromArg(info, 0, op), mask = Storage::fromArg(info, 1, op),
                 gradIn = Storage::fromArg(info, 2, op);
-  const DType dtype = floatDType(info, 3, op);
+  const DType dtype = getFloatDType(info, 3, op);
   const uint64_t n = getSize(info, 4, op, "element count");
   const double p = getProbability(info, 5, op);
   checkedBytes(n, dtype, *gradOut, op);

@@ -6,7 +6,7 @@
 #include "../core/philox.h"
 #include "check.cuh"
 #include "nn.h"
-#include "nn_common.cuh"
+#include "common.cuh"
 
 namespace hy::cuda {
 

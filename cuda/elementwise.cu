@@ -5,6 +5,7 @@
 
 #include "../core/elementwise_math.h"
 #include "check.cuh"
+#include "common.cuh"
 #include "kernels.h"
 
 namespace hy::cuda {
@@ -12,15 +13,6 @@ namespace hy::cuda {
 namespace {
 
 constexpr unsigned kThreads = 256;
-
-__device__ __forceinline__ float toF(float v) { return v; }
-__device__ __forceinline__ float toF(__half v) { return __half2float(v); }
-template <typename T>
-__device__ __forceinline__ T fromF(float v);
-template <>
-__device__ __forceinline__ float fromF<float>(float v) { return v; }
-template <>
-__device__ __forceinline__ __half fromF<__half>(float v) { return __float2half_rn(v); }
 
 // 16 bytes of T, loaded and stored as one int4.
 template <typename T>
@@ -51,11 +43,11 @@ __global__ void mapKernel(const T* __restrict__ x, T* __restrict__ y, size_t n, 
     Pack<T> in = loadPack(x + p * V);
     Pack<T> out;
 #pragma unroll
-    for (int k = 0; k < V; ++k) out.v[k] = fromF<T>(f(toF(in.v[k])));
+    for (int k = 0; k < V; ++k) out.v[k] = fromFloat<T>(f(toFloat(in.v[k])));
     storePack(y + p * V, out);
   }
   for (size_t i = packs * V + blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += stride) {
-    y[i] = fromF<T>(f(toF(x[i])));
+    y[i] = fromFloat<T>(f(toFloat(x[i])));
   }
 }
 
@@ -70,11 +62,11 @@ __global__ void zipKernel(const T* __restrict__ a, const T* __restrict__ b, T* _
     Pack<T> pb = loadPack(b + p * V);
     Pack<T> out;
 #pragma unroll
-    for (int k = 0; k < V; ++k) out.v[k] = fromF<T>(f(toF(pa.v[k]), toF(pb.v[k])));
+    for (int k = 0; k < V; ++k) out.v[k] = fromFloat<T>(f(toFloat(pa.v[k]), toFloat(pb.v[k])));
     storePack(y + p * V, out);
   }
   for (size_t i = packs * V + blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n; i += stride) {
-    y[i] = fromF<T>(f(toF(a[i]), toF(b[i])));
+    y[i] = fromFloat<T>(f(toFloat(a[i]), toFloat(b[i])));
   }
 }
 
@@ -92,7 +84,7 @@ __global__ void broadcastKernel(const T* __restrict__ a, const T* __restrict__ b
       offA += c * L.strideA[d];
       offB += c * L.strideB[d];
     }
-    y[i] = fromF<T>(applyBinary(op, toF(a[offA]), toF(b[offB])));
+    y[i] = fromFloat<T>(applyBinary(op, toFloat(a[offA]), toFloat(b[offB])));
   }
 }
 
@@ -169,14 +161,14 @@ __global__ void reduceRowsKernel(const T* __restrict__ in, T* __restrict__ out, 
   __shared__ float partial[kThreads];
   const size_t row = blockIdx.x;
   float acc = 0.0f;
-  for (size_t r = threadIdx.x; r < reduce; r += blockDim.x) acc += toF(in[row * reduce + r]);
+  for (size_t r = threadIdx.x; r < reduce; r += blockDim.x) acc += toFloat(in[row * reduce + r]);
   partial[threadIdx.x] = acc;
   __syncthreads();
   for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
     if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
     __syncthreads();
   }
-  if (threadIdx.x == 0) out[row] = fromF<T>(partial[0] * scale);
+  if (threadIdx.x == 0) out[row] = fromFloat<T>(partial[0] * scale);
 }
 
 template <typename T>
@@ -187,8 +179,8 @@ __global__ void reduceColumnsKernel(const T* __restrict__ in, T* __restrict__ ou
   for (size_t k = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; k < total; k += stride) {
     const size_t o = k / inner, i = k % inner;
     float acc = 0.0f;
-    for (size_t r = 0; r < reduce; ++r) acc += toF(in[(o * reduce + r) * inner + i]);
-    out[k] = fromF<T>(acc * scale);
+    for (size_t r = 0; r < reduce; ++r) acc += toFloat(in[(o * reduce + r) * inner + i]);
+    out[k] = fromFloat<T>(acc * scale);
   }
 }
 

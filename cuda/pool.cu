@@ -7,7 +7,7 @@
 #include "../core/pool_window.h"
 #include "check.cuh"
 #include "nn.h"
-#include "nn_common.cuh"
+#include "common.cuh"
 
 namespace hy::cuda {
 

@@ -9,7 +9,7 @@
 
 #include "check.cuh"
 #include "nn.h"
-#include "nn_common.cuh"
+#include "common.cuh"
 
 namespace hy::cuda {
 

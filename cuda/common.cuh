@@ -1,4 +1,4 @@
-// Helpers shared by the neural-network kernels: float32/float16 element access (fp32 math), and
+// Helpers shared by the CUDA kernels: float32/float16 element access (fp32 math), and
 // warp and block all-reductions. Every reduction must be reached by all threads of its warp or
 // block: callers keep their loops uniform over the group (no early returns before a reduction).
 #pragma once
