@@ -20,3 +20,4 @@ export * as nn from './nn/index';
 export * as memory from './memory';
 export * as cuda from './cuda';
 export * as data from './data/index';
+export * as optim from './optim/index';

@@ -1,0 +1,3 @@
+// hy.optim: optimizers. Fused multi-tensor kernels come with the optimizer family; SGD runs on the elementwise kernels.
+export { SGD } from './sgd';
+export type { SGDOptions } from './sgd';

@@ -1,0 +1,120 @@
+// SGD with momentum, Nesterov and weight decay (torch.optim.SGD semantics). The update runs in
+// place on the parameters' devices with the elementwise kernels; zeroGrad() sets gradients to
+// none (the seed's tip 6.1) so the next backward writes them instead of accumulating into zeros.
+import { DTYPE_CODE } from '../dtype';
+import { describe } from '../errors';
+import { native } from '../native';
+import { keep } from '../scope';
+import { allocTensor, checkOptions, Tensor } from '../tensor';
+
+const SCALAR_MUL = 1;
+const BINARY_ADD = 0;
+
+export interface SGDOptions {
+  lr: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+}
+
+function checkNumber(name: string, v: unknown, min: number): number {
+  if (typeof v !== 'number') throw new TypeError(`SGD: ${name} must be a number, got ${describe(v)}`);
+  if (!Number.isFinite(v) || v < min) throw new RangeError(`SGD: ${name} must be a finite number >= ${min}, got ${describe(v)}`);
+  return v;
+}
+
+/** out = a + alpha * b, elementwise over same-shaped tensors (out may be a). */
+function axpy(out: Tensor, a: Tensor, alpha: number, b: Tensor): void {
+  const scaled = allocTensor('SGD', b.shape.slice(), b.dtype, b.device);
+  try {
+    native.scalarOp(SCALAR_MUL, b.live('SGD'), scaled.live('SGD'), DTYPE_CODE[b.dtype], b.numel, alpha);
+    native.binary(BINARY_ADD, a.live('SGD'), scaled.live('SGD'), out.live('SGD'), DTYPE_CODE[out.dtype], [out.numel], [1], [1]);
+  } finally {
+    scaled.dispose();
+  }
+}
+
+export class SGD {
+  readonly params: Tensor[];
+  lr: number;
+  readonly momentum: number;
+  readonly dampening: number;
+  readonly weightDecay: number;
+  readonly nesterov: boolean;
+  private readonly momentumBuffers = new Map<Tensor, Tensor>();
+
+  constructor(params: Iterable<Tensor>, opts: SGDOptions) {
+    const o = checkOptions('SGD', opts, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov']);
+    this.params = [...params];
+    for (const [i, p] of this.params.entries()) {
+      if (!(p instanceof Tensor)) throw new TypeError(`SGD: parameter ${i} is not a Tensor, got ${describe(p)}`);
+      if (!p.requiresGrad || !p.isLeaf) throw new RangeError(`SGD: parameter ${i} must be a leaf tensor that requires grad`);
+    }
+    this.lr = checkNumber('lr', o.lr, 0);
+    this.momentum = checkNumber('momentum', o.momentum ?? 0, 0);
+    this.dampening = checkNumber('dampening', o.dampening ?? 0, 0);
+    this.weightDecay = checkNumber('weightDecay', o.weightDecay ?? 0, 0);
+    if (o.nesterov !== undefined && typeof o.nesterov !== 'boolean') throw new TypeError(`SGD: nesterov must be a boolean, got ${describe(o.nesterov)}`);
+    this.nesterov = o.nesterov === true;
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
+      throw new RangeError('SGD: nesterov needs momentum > 0 and dampening 0');
+    }
+  }
+
+  /** One update of every parameter that has a gradient. */
+  step(): void {
+    for (const p of this.params) {
+      const g0 = p.grad;
+      if (g0 === null || g0.isDisposed) continue;
+      let d = g0;
+      let owned = false; // d is a temporary of this step
+      const temp = (): Tensor => allocTensor('SGD', g0.shape.slice(), g0.dtype, g0.device);
+      if (this.weightDecay !== 0) {
+        const t = temp();
+        axpy(t, g0, this.weightDecay, p);
+        d = t;
+        owned = true;
+      }
+      if (this.momentum !== 0) {
+        let buf = this.momentumBuffers.get(p);
+        if (buf === undefined) {
+          buf = keep(d.clone()); // optimizer state outlives any tidy() scope
+          this.momentumBuffers.set(p, buf);
+        } else {
+          native.scalarOp(SCALAR_MUL, buf.live('SGD'), buf.live('SGD'), DTYPE_CODE[buf.dtype], buf.numel, this.momentum);
+          axpy(buf, buf, 1 - this.dampening, d);
+        }
+        if (owned) d.dispose();
+        if (this.nesterov) {
+          const t = temp();
+          axpy(t, g0, this.momentum, buf);
+          if (this.weightDecay !== 0) axpy(t, t, this.weightDecay, p);
+          d = t;
+          owned = true;
+        } else {
+          d = buf;
+          owned = false;
+        }
+      }
+      axpy(p, p, -this.lr, d);
+      if (owned) d.dispose();
+    }
+  }
+
+  /** Frees the gradients and sets them to null (PyTorch's set_to_none=True). */
+  zeroGrad(): void {
+    for (const p of this.params) {
+      if (p.grad !== null) {
+        p.grad.dispose();
+        p.grad = null;
+      }
+    }
+  }
+
+  /** Frees the momentum buffers. */
+  dispose(): void {
+    for (const b of this.momentumBuffers.values()) b.dispose();
+    this.momentumBuffers.clear();
+  }
+}
