@@ -402,9 +402,10 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
    * one being filled). Keeping our own ring of tensors and rewriting them would instead need a
    * host-side wait on each copy.
    *
-   * The copy: native copy(nonBlocking) from a pinned source runs on the copy stream, which waits for
-   * the compute stream first; the compute stream then waits for the copy. The host never blocks, so
-   * the next batch is collated and enqueued while this batch's kernels run.
+   * The copy: to(device, {nonBlocking}) from a pinned source runs on the copy stream into memory from
+   * that stream's pool, so it waits for no kernel and overlaps the compute stream's work; the compute
+   * stream waits for the copy before its next kernel. The host never blocks, so the next batch is
+   * collated and enqueued while this batch's kernels run.
    */
   private emit(batch: CollatedBatch): Tensor[] {
     if (!Array.isArray(batch) || batch.length === 0) throw new TypeError(`DataLoader: a collated batch must be a non-empty array of fields, got ${describe(batch)}`);
