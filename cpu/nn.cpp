@@ -149,24 +149,13 @@ void maxPool2d(const void* x, void* out, int32_t* indices, DType dtype, const nn
     const size_t inBase = plane * p.H * p.W;
     for (size_t oh = 0; oh < p.outH; ++oh) {
       for (size_t ow = 0; ow < p.outW; ++ow) {
-        // The window in padded coordinates; padding cells are never selected.
-        const int64_t h0 = static_cast<int64_t>(oh * p.sH) - static_cast<int64_t>(p.pH);
-        const int64_t w0 = static_cast<int64_t>(ow * p.sW) - static_cast<int64_t>(p.pW);
-        float best = 0;
-        int64_t bestIdx = -1;
-        for (int64_t h = h0; h < h0 + static_cast<int64_t>(p.kH); ++h) {
-          if (h < 0 || h >= static_cast<int64_t>(p.H)) continue;
-          for (int64_t w = w0; w < w0 + static_cast<int64_t>(p.kW); ++w) {
-            if (w < 0 || w >= static_cast<int64_t>(p.W)) continue;
-            const int64_t idx = h * static_cast<int64_t>(p.W) + w;
-            const float v = load(x, dtype, inBase + static_cast<size_t>(idx));
-            // The first maximum wins; a NaN is the maximum, as in PyTorch.
-            if (bestIdx < 0 || v > best || (std::isnan(v) && !std::isnan(best))) {
-              best = v;
-              bestIdx = idx;
-            }
-          }
-        }
+        float best;
+        int64_t bestIdx;
+        windowMax([&](int64_t idx) { return load(x, dtype, inBase + static_cast<size_t>(idx)); },
+                  static_cast<int64_t>(oh), static_cast<int64_t>(ow), static_cast<int64_t>(p.H),
+                  static_cast<int64_t>(p.W), static_cast<int64_t>(p.kH), static_cast<int64_t>(p.kW),
+                  static_cast<int64_t>(p.sH), static_cast<int64_t>(p.sW), static_cast<int64_t>(p.pH),
+                  static_cast<int64_t>(p.pW), &best, &bestIdx);
         const size_t o = (plane * p.outH + oh) * p.outW + ow;
         store(out, dtype, o, best);
         indices[o] = static_cast<int32_t>(bestIdx);

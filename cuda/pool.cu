@@ -22,23 +22,12 @@ __global__ void maxPool2dKernel(const T* x, T* out, int32_t* indices, nn::Pool2d
        o += static_cast<size_t>(gridDim.x) * blockDim.x) {
     const size_t ow = o % p.outW, oh = (o / p.outW) % p.outH, plane = o / (p.outW * p.outH);
     const T* xp = x + plane * p.H * p.W;
-    const int64_t h0 = static_cast<int64_t>(oh * p.sH) - static_cast<int64_t>(p.pH);
-    const int64_t w0 = static_cast<int64_t>(ow * p.sW) - static_cast<int64_t>(p.pW);
-    float best = 0;
-    int64_t bestIdx = -1;
-    for (int64_t h = h0; h < h0 + static_cast<int64_t>(p.kH); ++h) {
-      if (h < 0 || h >= static_cast<int64_t>(p.H)) continue;
-      for (int64_t w = w0; w < w0 + static_cast<int64_t>(p.kW); ++w) {
-        if (w < 0 || w >= static_cast<int64_t>(p.W)) continue;
-        const int64_t idx = h * static_cast<int64_t>(p.W) + w;
-        const float v = toFloat(xp[idx]);
-        // The first maximum wins; a NaN is the maximum, as in PyTorch (and cpu/nn.cpp).
-        if (bestIdx < 0 || v > best || (isnan(v) && !isnan(best))) {
-          best = v;
-          bestIdx = idx;
-        }
-      }
-    }
+    float best;
+    int64_t bestIdx;
+    windowMax([xp](int64_t idx) { return toFloat(xp[idx]); }, static_cast<int64_t>(oh), static_cast<int64_t>(ow),
+              static_cast<int64_t>(p.H), static_cast<int64_t>(p.W), static_cast<int64_t>(p.kH),
+              static_cast<int64_t>(p.kW), static_cast<int64_t>(p.sH), static_cast<int64_t>(p.sW),
+              static_cast<int64_t>(p.pH), static_cast<int64_t>(p.pW), &best, &bestIdx);
     out[o] = fromFloat<T>(best);
     indices[o] = static_cast<int32_t>(bestIdx);
   }
