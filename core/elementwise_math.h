@@ -50,9 +50,14 @@ HY_HD float expBounded(float x) {
   return expf(x);
 #else
   const float c = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  const float t = c * 1.44269504088896341f + 0.5f;
-  float n = static_cast<float>(static_cast<int32_t>(t));
-  n = n > t ? n - 1.0f : n;  // floor for negative t
+  // Adding 1.5 * 2^23 rounds c * log2(e) to the nearest integer n, which then sits in the low
+  // mantissa bits: no float-to-int conversion, so every x86 vector width handles it.
+  const float kShift = 12582912.0f;
+  const float shifted = c * 1.44269504088896341f + kShift;
+  const float n = shifted - kShift;
+  int32_t ni;
+  std::memcpy(&ni, &shifted, 4);
+  ni -= 0x4B400000;  // the bits of kShift
   const float r = (c - n * 0.693359375f) - n * -2.12194440e-4f;
   float p = 1.9875691500E-4f;
   p = p * r + 1.3981999507E-3f;
@@ -61,7 +66,7 @@ HY_HD float expBounded(float x) {
   p = p * r + 1.6666665459E-1f;
   p = p * r + 5.0000001201E-1f;
   p = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  const int32_t bits = (ni + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, 4);
   return x < -87.0f ? 0.0f : p * scale;
