@@ -16,7 +16,7 @@ import { native } from '../native';
 import { takeCounters } from '../random';
 import { allocTensor, cudaState, Tensor } from '../tensor';
 import { BufferPool, collateIndices, CollatedBatch, Dataset, Sample, WorkerSource } from './dataset';
-import type { BatchRequest, WorkerInit } from './worker';
+import type { BatchReply, BatchRequest, WorkerInit } from './worker';
 
 export type CollateFn = (samples: Sample[]) => CollatedBatch;
 /** A collate function that worker threads can load: a module path and the name of its export. */
@@ -38,7 +38,8 @@ export interface DataLoaderOptions {
   /** Worker threads that load and collate batches; 0 loads on the calling thread. Default: the
    * machine's parallelism (at most 8) where the dataset can be rebuilt in a worker, else 0. */
   numWorkers?: number;
-  /** Batches each worker works ahead (default 2). */
+  /** Requests each worker works ahead (default 2). A request is one batch, or on epochs long enough
+   * to keep every worker busy, a run of up to 8 consecutive batches sent and returned as one message. */
   prefetch?: number;
   /** Keep the workers between epochs, until close() (default false). */
   persistentWorkers?: boolean;
@@ -70,6 +71,8 @@ const OPTION_NAMES = [
 ];
 
 const WORKER_PATH = join(__dirname, 'worker.js');
+/** The most batches one request to a worker asks for. */
+const MAX_RUN = 8;
 
 let liveWorkers = 0;
 let warnedNoPinned = false;
@@ -120,9 +123,16 @@ export function permutation(n: number, a: number, b: number): Int32Array {
 
 // ---- worker pool ----
 
+/** What a request to a worker comes back with: its batches, and the error that cut it short. */
+interface Chunk {
+  batches: CollatedBatch[];
+  error: Error | null;
+}
+
 interface Pending {
-  resolve: (b: CollatedBatch) => void;
+  resolve: (c: Chunk) => void;
   reject: (e: Error) => void;
+  /** The epoch's number of the request's first batch. */
   batch: number;
 }
 
@@ -150,12 +160,12 @@ class WorkerPool {
       const worker = new Worker(WORKER_PATH, { workerData: { hayateDataWorker: { ...init, workerId: w } } });
       liveWorkers++;
       worker.unref();
-      worker.on('message', (m: { type: string; id: number; fields?: CollatedBatch; name?: string; message?: string; stack?: string }) => {
+      worker.on('message', (m: BatchReply) => {
         const p = this.pending.get(m.id);
-        if (p === undefined) return; // a batch of an iteration that was broken off
+        if (p === undefined) return; // batches of an iteration that was broken off
         this.pending.delete(m.id);
-        if (m.type === 'batch') p.resolve(m.fields as CollatedBatch);
-        else p.reject(workerError(w, `failed on batch ${p.batch}`, m));
+        const error = m.error === undefined ? null : workerError(w, `failed on batch ${p.batch + m.error.failedAt}`, m.error);
+        p.resolve({ batches: m.batches, error });
       });
       worker.on('error', (e: Error) => this.fail(workerError(w, 'threw', e)));
       worker.on('exit', (code: number) => {
@@ -171,8 +181,12 @@ class WorkerPool {
     return this.workers.length;
   }
 
-  /** Sends one batch to a worker; the promise settles with its collated fields or the worker's error. */
-  submit(worker: number, indices: Int32Array, batch: number): { id: number; promise: Promise<CollatedBatch> } {
+  /**
+   * Asks a worker for consecutive batches (`indices` holds their samples, batchSize each, the last
+   * possibly fewer; `batch` is the first one's number). The promise resolves with the batches
+   * collated before any error, and that error; it rejects where the pool fails.
+   */
+  submit(worker: number, indices: Int32Array, batchSize: number, batch: number): { id: number; promise: Promise<Chunk> } {
     const id = this.nextId++;
     if (this.failure !== null) {
       const failed = Promise.reject(this.failure);
@@ -180,13 +194,13 @@ class WorkerPool {
       return { id, promise: failed };
     }
     let pending!: Pending;
-    const promise = new Promise<CollatedBatch>((resolve, reject) => {
+    const promise = new Promise<Chunk>((resolve, reject) => {
       pending = { resolve, reject, batch };
     });
     promise.catch(() => undefined); // a batch nobody awaits any more must not be an unhandled rejection
     this.pending.set(id, pending);
     const recycle = this.recycled[worker].splice(0);
-    const msg: BatchRequest = { type: 'batch', id, indices, recycle };
+    const msg: BatchRequest = { type: 'batch', id, indices, batchSize, recycle };
     this.workers[worker].postMessage(msg, recycle);
     return { id, promise };
   }
@@ -205,7 +219,7 @@ class WorkerPool {
     const list = this.recycled[worker];
     for (const f of batch) {
       const b = f.data.buffer;
-      if (b instanceof ArrayBuffer && !list.includes(b) && list.length < 16) list.push(b);
+      if (b instanceof ArrayBuffer && !list.includes(b) && list.length < 64) list.push(b);
     }
   }
 
@@ -364,6 +378,15 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
 
   /** The index lists of the next epoch's batches. */
   private plan(): Int32Array[] {
+    const order = this.order();
+    const n = order.length;
+    const out: Int32Array[] = [];
+    for (let k = 0; k < this.length; k++) out.push(order.slice(k * this.batchSize, Math.min(n, (k + 1) * this.batchSize)));
+    return out;
+  }
+
+  /** The next epoch's sample order (batch k is samples k * batchSize onwards). */
+  private order(): Int32Array {
     const n = this.dataset.length;
     let order: Int32Array;
     if (this.shuffle) {
@@ -374,9 +397,7 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
       for (let i = 0; i < n; i++) order[i] = i;
     }
     this.epoch++;
-    const out: Int32Array[] = [];
-    for (let k = 0; k < this.length; k++) out.push(order.slice(k * this.batchSize, Math.min(n, (k + 1) * this.batchSize)));
-    return out;
+    return order;
   }
 
   private collateMain(indices: Int32Array): CollatedBatch {
@@ -447,47 +468,69 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
     }
   }
 
+  /**
+   * Workers: each request asks one worker for a run of `per` consecutive batches and comes back as
+   * one message. Requests go round-robin to the workers; about `prefetch` requests per worker are
+   * in flight, and batches are yielded in order whichever worker finishes first. Runs are as long
+   * as an epoch allows while leaving every worker several requests (at most MAX_RUN batches), so
+   * small epochs still go batch by batch.
+   */
   private async *iterateWorkers(): AsyncGenerator<Tensor[], void, undefined> {
-    const batches = this.plan();
+    const order = this.order();
+    const batches = this.length;
+    const size = this.batchSize;
+    const workers = this.numWorkers;
+    const per = Math.max(1, Math.min(MAX_RUN, Math.floor(batches / (workers * this.prefetch * 4))));
+    const window = workers * this.prefetch * per;
     let pool = this.pool;
     if (pool === undefined || pool.failure !== null) {
       pool = new WorkerPool({
         source: this.source as WorkerSource,
         collate: this.collateSource,
-        numWorkers: this.numWorkers,
+        numWorkers: workers,
       });
       if (this.persistentWorkers) this.pool = pool;
     }
-    const inFlight = new Map<number, number>(); // batch -> request id
-    const results: Array<Promise<CollatedBatch> | undefined> = [];
-    const window = this.numWorkers * this.prefetch;
-    let sent = 0;
+    const inFlight: Array<{ id: number; promise: Promise<Chunk>; worker: number }> = [];
+    let sent = 0; // batches requested
+    let requests = 0;
+    let k = 0; // batches yielded
+    // Keeps about `window` batches requested ahead of the one being yielded.
+    const topUp = (p: WorkerPool) => {
+      while (sent < batches && sent < k + window) {
+        const count = Math.min(per, batches - sent);
+        const worker = requests++ % workers;
+        const indices = order.slice(sent * size, Math.min(order.length, (sent + count) * size));
+        inFlight.push({ ...p.submit(worker, indices, size, sent), worker });
+        sent += count;
+      }
+    };
     try {
-      for (let k = 0; k < batches.length; k++) {
-        // Batches go round-robin to the workers, each at most `prefetch` ahead; they are yielded
-        // in order whichever worker finishes first.
-        while (sent < batches.length && sent < k + window) {
-          const { id, promise } = pool.submit(sent % this.numWorkers, batches[sent], sent);
-          inFlight.set(sent, id);
-          results.push(promise);
-          sent++;
-        }
+      while (k < batches) {
+        topUp(pool);
+        const req = inFlight[0];
         pool.ref();
-        let fields: CollatedBatch;
+        let chunk: Chunk;
         try {
-          fields = await (results[k] as Promise<CollatedBatch>);
+          chunk = await req.promise;
         } finally {
           pool.unref();
         }
-        results[k] = undefined;
-        inFlight.delete(k);
-        const tensors = this.emit(fields);
-        pool.giveBack(k % this.numWorkers, fields);
-        yield tensors;
+        inFlight.shift();
+        for (let j = 0; j < chunk.batches.length; j++) {
+          const fields = chunk.batches[j];
+          const tensors = this.emit(fields);
+          pool.giveBack(req.worker, fields);
+          k++;
+          yield tensors;
+          // Batch by batch, so the workers are not left idle while a long run is consumed.
+          topUp(pool);
+        }
+        if (chunk.error !== null) throw chunk.error;
       }
     } finally {
       if (this.persistentWorkers && pool.failure === null && !this.closed) {
-        pool.cancel(inFlight.values());
+        pool.cancel(inFlight.map((r) => r.id));
       } else {
         if (this.pool === pool) this.pool = undefined;
         await pool.terminate();

@@ -203,25 +203,51 @@ export class MNIST extends Dataset {
     }
   }
 
-  /** Scales one image's bytes to [0, 1] into out (at offset), then applies the transform. */
-  private decode(i: number, out: Float32Array, offset: number): void {
+  private lutCache: Int32Array | undefined;
+
+  /** Byte -> the bits of its float32 pixel value (bytes / 255, then the transform), computed once
+   * per dataset. Every pixel gets exactly the value the per-pixel formula gives; copying the bits
+   * as integers spares the float conversions, so decoding is a table load and a store per pixel. */
+  private lut(): Int32Array {
+    if (this.lutCache === undefined) {
+      const t = new Float32Array(256);
+      if (this.transform === null) for (let b = 0; b < 256; b++) t[b] = b / 255;
+      else {
+        const { mean, std } = this.transform;
+        for (let b = 0; b < 256; b++) t[b] = (b / 255 - mean) / std;
+      }
+      this.lutCache = new Int32Array(t.buffer);
+    }
+    return this.lutCache;
+  }
+
+  /** Scales one image's bytes to [0, 1] into out (at offset), then applies the transform. `out`
+   * is an Int32Array view of the float32 batch and `lut` holds float32 bits. */
+  private decode(i: number, out: Int32Array, offset: number, lut: Int32Array): void {
     const px = this.rows * this.cols;
     const src = this.images;
-    const base = i * px;
-    // Pixel by pixel, as torchvision's ToTensor + Normalize do: this is the per-sample work that
-    // DataLoader workers take off the training thread.
-    if (this.transform === null) {
-      for (let k = 0; k < px; k++) out[offset + k] = src[base + k] / 255;
-    } else {
-      const { mean, std } = this.transform;
-      for (let k = 0; k < px; k++) out[offset + k] = (src[base + k] / 255 - mean) / std;
+    let s = i * px;
+    let o = offset;
+    const end = offset + px;
+    // Unrolled by eight: V8 does not vectorise the gather, but it does schedule the independent
+    // loads, which roughly halves the time per pixel.
+    for (const stop = end - 7; o < stop; o += 8, s += 8) {
+      out[o] = lut[src[s]];
+      out[o + 1] = lut[src[s + 1]];
+      out[o + 2] = lut[src[s + 2]];
+      out[o + 3] = lut[src[s + 3]];
+      out[o + 4] = lut[src[s + 4]];
+      out[o + 5] = lut[src[s + 5]];
+      out[o + 6] = lut[src[s + 6]];
+      out[o + 7] = lut[src[s + 7]];
     }
+    for (; o < end; o++, s++) out[o] = lut[src[s]];
   }
 
   get(i: number): Sample {
     this.check(i);
     const img = new Float32Array(this.rows * this.cols);
-    this.decode(i, img, 0);
+    this.decode(i, new Int32Array(img.buffer), 0, this.lut());
     return [img, this.labels[i]];
   }
 
@@ -230,10 +256,12 @@ export class MNIST extends Dataset {
     const px = this.rows * this.cols;
     const x = alloc !== undefined ? (alloc('float32', n * px) as Float32Array) : new Float32Array(n * px);
     const y = alloc !== undefined ? (alloc('int32', n) as Int32Array) : new Int32Array(n);
+    const lut = this.lut();
+    const bits = new Int32Array(x.buffer, x.byteOffset, x.length);
     for (let k = 0; k < n; k++) {
       const i = indices[k];
       this.check(i);
-      this.decode(i, x, k * px);
+      this.decode(i, bits, k * px, lut);
       y[k] = this.labels[i];
     }
     return [

@@ -1,9 +1,12 @@
-// A DataLoader worker thread: rebuilds the dataset from its WorkerSource, then answers batch
-// requests {id, indices} with collated fields, transferring their buffers back (no copy).
+// A DataLoader worker thread: rebuilds the dataset from its WorkerSource, then answers requests
+// for a run of consecutive batches with their collated fields, transferring the buffers back (no
+// copy). One message carries several batches each way, because at MNIST sizes the cost of a
+// message and of waking the thread that receives it is of the order of collating a batch.
 //
-// Protocol (main -> worker): {type: 'batch', id, indices: Int32Array}
-// Protocol (worker -> main): {type: 'batch', id, fields: CollatedField[]}
-//                            {type: 'error', id, name, message, stack}
+// Protocol (main -> worker): {type: 'batch', id, indices: Int32Array, batchSize, recycle}
+//   indices holds the samples of consecutive batches, batchSize samples each (the last may be short).
+// Protocol (worker -> main): {type: 'batch', id, batches: CollatedBatch[], error?: {failedAt, name, message, stack}}
+//   batches are those collated before any error; failedAt is the failing batch's place in the request.
 // The worker never loads the native addon: datasets and collation are plain JavaScript.
 import { parentPort, workerData } from 'node:worker_threads';
 
@@ -16,10 +19,21 @@ export interface WorkerInit {
   numWorkers: number;
 }
 
+export interface BatchReply {
+  type: 'batch';
+  id: number;
+  batches: CollatedBatch[];
+  /** Set where a batch failed: its place in the request, and the error. */
+  error?: { failedAt: number; name: string; message: string; stack: string };
+}
+
 export interface BatchRequest {
   type: 'batch';
   id: number;
+  /** The samples of one or more consecutive batches. */
   indices: Int32Array;
+  /** Samples per batch; the last batch of the request may be shorter. */
+  batchSize: number;
   /** Buffers of earlier batches, handed back for reuse. */
   recycle?: ArrayBuffer[];
 }
@@ -77,31 +91,38 @@ if (parentPort !== null && (workerData as { hayateDataWorker?: WorkerInit } | un
   const init = (workerData as { hayateDataWorker: WorkerInit }).hayateDataWorker;
   let dataset: Dataset | undefined;
   let collate: ((samples: Sample[]) => CollatedBatch) | undefined;
-  const pool = new BufferPool();
+  const pool = new BufferPool(64);
   port.on('message', (msg: BatchRequest) => {
     if (msg.type !== 'batch') return;
     for (const b of msg.recycle ?? []) pool.give(b, true);
+    const batches: CollatedBatch[] = [];
+    const transfer: ArrayBuffer[] = [];
+    let error: BatchReply['error'];
     try {
       if (dataset === undefined) {
         dataset = buildDataset(init.source);
         if (init.collate !== undefined) collate = loadCollate(init.collate);
       }
-      const fields = collateWith(dataset, msg.indices, collate, pool.alloc);
-      const transfer: ArrayBuffer[] = [];
-      for (const f of fields) {
-        // Buffers the worker owns move to the main thread; a shared one (a view into the dataset)
-        // must be copied, or the main thread would alias the dataset.
-        if (!(f.data.buffer instanceof SharedArrayBuffer) && f.data.byteOffset === 0 && f.data.byteLength === f.data.buffer.byteLength) {
-          if (!transfer.includes(f.data.buffer)) transfer.push(f.data.buffer);
-        } else {
-          f.data = f.data.slice();
-          transfer.push(f.data.buffer as ArrayBuffer);
+      const { indices, batchSize } = msg;
+      for (let start = 0; start < indices.length; start += batchSize) {
+        const fields = collateWith(dataset, indices.subarray(start, Math.min(indices.length, start + batchSize)), collate, pool.alloc);
+        for (const f of fields) {
+          // Buffers the worker owns move to the main thread; a shared one (a view into the dataset)
+          // must be copied, or the main thread would alias the dataset.
+          if (!(f.data.buffer instanceof SharedArrayBuffer) && f.data.byteOffset === 0 && f.data.byteLength === f.data.buffer.byteLength) {
+            if (!transfer.includes(f.data.buffer)) transfer.push(f.data.buffer);
+          } else {
+            f.data = f.data.slice();
+            transfer.push(f.data.buffer as ArrayBuffer);
+          }
         }
+        batches.push(fields);
       }
-      port.postMessage({ type: 'batch', id: msg.id, fields }, transfer);
     } catch (e) {
       const err = e instanceof Error ? e : new Error(String(e));
-      port.postMessage({ type: 'error', id: msg.id, name: err.name, message: err.message, stack: err.stack ?? '' });
+      error = { failedAt: batches.length, name: err.name, message: err.message, stack: err.stack ?? '' };
     }
+    const reply: BatchReply = { type: 'batch', id: msg.id, batches, error };
+    port.postMessage(reply, transfer);
   });
 }
