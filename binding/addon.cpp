@@ -127,10 +127,18 @@ Napi::Value writeFn(const Napi::CallbackInfo& info) {
     throwType(std::string("write: ") + dtypeName(dtype) + " data must be a " +
               (dtype == DType::Int32 ? "Int32Array" : "Float32Array") + ", got " + describe(v));
   }
-  Napi::TypedArray arr = v.As<Napi::TypedArray>();
-  const size_t n = arr.ElementLength();
+  // The element pointer straight from the view: it works for views over a SharedArrayBuffer too
+  // (batches that worker threads collated in shared memory), which have no plain ArrayBuffer.
+  napi_typedarray_type type;
+  size_t n = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  size_t byteOffset = 0;
+  if (napi_get_typedarray_info(info.Env(), v, &type, &n, &data, &buffer, &byteOffset) != napi_ok) {
+    throwType("write: could not read the typed array");
+  }
   checkedBytes(n, dtype, *dst, "write");
-  const void* src = static_cast<const uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
+  const void* src = data;
   if (dtype == DType::Float16) {
     std::vector<uint16_t> half(n);
     const float* f = static_cast<const float*>(src);
