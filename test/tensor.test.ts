@@ -48,6 +48,15 @@ s('nested arrays give their shape; ragged arrays are rejected', () => {
   assertThrows(() => hy.tensor([1], { devcie: 'cpu' } as never), TypeError, /tensor: unknown option 'devcie'/);
 });
 
+eachBackend(s, 'typed arrays over a SharedArrayBuffer and at an offset are read from the right place', async (device) => {
+  const shared = new Float32Array(new SharedArrayBuffer(64), 8, 5);
+  shared.set([1, 2, 3, 4, 5]);
+  assert.equal(Array.from(await hy.tensor(shared, { device }).data()), [1, 2, 3, 4, 5]);
+  const ints = new Int32Array(new ArrayBuffer(64), 12, 3);
+  ints.set([-7, 0, 9]);
+  assert.equal(Array.from(await hy.tensor(ints, { device }).data()), [-7, 0, 9]);
+});
+
 eachBackend(s, 'zeros, ones and full fill every element', async (device) => {
   for (const dtype of ['float32', 'float16', 'int32'] as DType[]) {
     for (const n of SIZES) {
