@@ -12,7 +12,8 @@
 #
 # The GPU host has nvcc, CMake, ninja and Python with PyTorch but no Node.js, no npm and no package
 # registry, hence the bundle. HY_DEVICE_CHECK_ALLOW_CPU=1 lets `remote` go on where CUDA is not
-# available, to dry-run it on a CPU machine; its figures are then CPU ones.
+# available, to dry-run it on a CPU machine; its figures are then CPU ones. HY_LOG_DIR=<folder>
+# also receives the logs and the table, whatever the outcome.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -120,10 +121,10 @@ step_timeout() {
   echo $(($1 < left ? $1 : left))
 }
 
-# On exit, whatever the cause: drop the unpacked Node.js and hand the logs to $OUT when it is set.
+# On exit, whatever the cause: drop the unpacked Node.js and copy the logs to $HY_LOG_DIR when it is set.
 finish() {
   rm -rf "$TMP"
-  if [[ -n ${OUT:-} ]]; then cp -r "$LOGS/." "$OUT/"; fi
+  if [[ -n ${HY_LOG_DIR:-} ]]; then mkdir -p "$HY_LOG_DIR" && cp -r "$LOGS/." "$HY_LOG_DIR/"; fi
 }
 
 remote() {
