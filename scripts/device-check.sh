@@ -184,6 +184,7 @@ remote() {
   local peer name peer_json=()
   for peer in bench/peers/*.py; do
     name=$(basename "$peer" .py)
+    [[ $name == _* ]] && continue # shared helpers, not a peer
     echo "== PyTorch peer: $name"
     # stdout holds the JSON rows; notices and errors go to stderr.
     timeout "$(step_timeout 60 "peer $name")" python3 "$peer" >"$logs/peer-$name.json" 2> >(tee "$logs/peer-$name.log" >&2) ||

@@ -12,14 +12,10 @@ pinned memory.
 
 import json
 import statistics
-import sys
 
-try:
-    import torch
-except ImportError:
-    # The notice goes to stderr: stdout carries only JSON rows.
-    print("copy.py: PyTorch is not installed; skipping the PyTorch copy peer", file=sys.stderr)
-    sys.exit(0)
+from _common import require_torch_cuda
+
+torch = require_torch_cuda("copy")
 
 MIB = 1024 * 1024
 SIZES = [64 * MIB, 1 * MIB]
@@ -67,9 +63,6 @@ def cases(nbytes):
 
 
 def main():
-    if not torch.cuda.is_available():
-        print("copy.py: CUDA is not available to PyTorch; skipping the PyTorch copy peer", file=sys.stderr)
-        return
     device = torch.cuda.get_device_name()
     rows = []
     for nbytes in SIZES:

@@ -2,17 +2,10 @@
 events after warm-up; prints one JSON row per case in the same schema. Exits 0 with a notice where
 torch or CUDA is absent, so the device check can always run it."""
 import json
-import sys
 
-try:
-    import torch
-except ImportError:
-    print("gemm peer: torch is not installed; no peer rows", file=sys.stderr)
-    sys.exit(0)
+from _common import median_ms, require_torch_cuda
 
-if not torch.cuda.is_available():
-    print("gemm peer: CUDA is not available to torch; no peer rows", file=sys.stderr)
-    sys.exit(0)
+torch = require_torch_cuda("gemm")
 
 
 def linear_shapes(layer, batch, in_f, out_f):
@@ -37,33 +30,6 @@ def operand(rows, cols, transposed, dtype):
     return torch.empty(rows, cols, device="cuda", dtype=dtype).uniform_(-1, 1)
 
 
-def median_ms(fn):
-    for _ in range(3):
-        fn()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    reps = 1
-    while True:  # size one sample to about 20 ms, as the TypeScript bench does
-        start.record()
-        for _ in range(reps):
-            fn()
-        end.record()
-        end.synchronize()
-        if start.elapsed_time(end) >= 20 or reps >= 1 << 16:
-            break
-        reps *= 2
-    samples = []
-    for _ in range(11):
-        start.record()
-        for _ in range(reps):
-            fn()
-        end.record()
-        end.synchronize()
-        samples.append(start.elapsed_time(end) / reps)
-    samples.sort()
-    return samples[len(samples) // 2]
-
-
 def main():
     # hayate's float32 kernels are IEEE fp32 FMA; keep torch off TF32 so the comparison is like for like.
     torch.backends.cuda.matmul.allow_tf32 = False
@@ -73,7 +39,7 @@ def main():
             a = operand(m, k, trans_a, dtype)
             b = operand(k, n, trans_b, dtype)
             c = torch.empty(m, n, device="cuda", dtype=dtype)
-            ms = median_ms(lambda: torch.matmul(a, b, out=c))
+            ms = median_ms(torch, lambda: torch.matmul(a, b, out=c))
             print(json.dumps({
                 "bench": "gemm",
                 "case": f"{name} {dtype_name}",
