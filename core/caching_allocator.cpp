@@ -79,6 +79,7 @@ void* CachingAllocator::rawAllocate(size_t bytes) {
 
 CachingAllocator::Block* CachingAllocator::allocate(size_t bytes, StreamId stream) {
   std::lock_guard<std::mutex> lock(mutex_);
+  raiseDeferredError();
   processEvents();
   const size_t rounded = roundSize(bytes);
   Block* block = findFree(rounded, stream);
@@ -141,22 +142,56 @@ void CachingAllocator::recordStream(Block* block, StreamId stream) {
   }
 }
 
-void CachingAllocator::free(Block* block) {
+void CachingAllocator::free(Block* block) noexcept {
   if (block == nullptr) return;
   std::lock_guard<std::mutex> lock(mutex_);
   ++stats_.frees;
   --stats_.liveBlocks;
   stats_.liveBytes -= block->size;
   stats_.requestedBytes -= block->requested;
-  if (!block->streamUses.empty()) {
-    Pending p{block, {}};
-    for (StreamId s : block->streamUses) p.events.push_back(raw_->recordEvent(s));
-    block->streamUses.clear();
-    pending_.push_back(std::move(p));
-    ++stats_.pendingFrees;
+  if (block->streamUses.empty()) {
+    releaseToPool(block);
     return;
   }
-  releaseToPool(block);
+  Pending p{block, {}};
+  try {
+    p.events.reserve(block->streamUses.size());
+    for (StreamId s : block->streamUses) p.events.push_back(raw_->recordEvent(s));
+    pending_.push_back(std::move(p));
+  } catch (...) {
+    for (EventId e : p.events) {
+      try {
+        raw_->destroyEvent(e);
+      } catch (...) {
+      }
+    }
+    retire(block, std::current_exception());
+    return;
+  }
+  block->streamUses.clear();
+  ++stats_.pendingFrees;
+}
+
+// Without an event there is no telling when the other streams are done with the block, so it stays
+// marked allocated (no merge, no reuse, its segment is never released) until the allocator goes.
+void CachingAllocator::retire(Block* block, std::exception_ptr error) noexcept {
+  block->streamUses.clear();
+  block->requested = 0;
+  if (!deferredError_) deferredError_ = error;
+}
+
+void CachingAllocator::raiseDeferredError() {
+  if (!deferredError_) return;
+  const std::exception_ptr e = deferredError_;
+  deferredError_ = nullptr;
+  const std::string prefix = name_ + ": a freed block was retired, its streams' use could not be tracked: ";
+  try {
+    std::rethrow_exception(e);
+  } catch (const Error& err) {
+    throw Error(err.kind(), prefix + err.what(), err.code());
+  } catch (const std::exception& err) {
+    throw Error(ErrorKind::Runtime, prefix + err.what());
+  }
 }
 
 void CachingAllocator::releaseToPool(Block* block) {

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <set>
@@ -58,10 +59,14 @@ class CachingAllocator {
   CachingAllocator(const CachingAllocator&) = delete;
   CachingAllocator& operator=(const CachingAllocator&) = delete;
 
-  // Throws hy::Error(OutOfMemory) after emptying the cache and retrying once.
+  // Throws hy::Error(OutOfMemory) after emptying the cache and retrying once. Also rethrows, once,
+  // an error that an earlier free() had to keep (see free()).
   Block* allocate(size_t bytes, StreamId stream);
-  // Return a block; reuse waits for every stream recorded with recordStream().
-  void free(Block* block);
+  // Return a block; reuse waits for every stream recorded with recordStream(). Never throws: it is
+  // called from destructors and finalizers. When the wait cannot be set up (recording an event
+  // fails, as every CUDA call does after a sticky kernel fault) the block is retired, never handed
+  // out again because a stream may still use it, and the error is rethrown by the next allocate().
+  void free(Block* block) noexcept;
   // Mark that `stream` uses the block, so a free waits for that stream's work.
   void recordStream(Block* block, StreamId stream);
   // Give every wholly free segment back to the raw allocator.
@@ -96,6 +101,8 @@ class CachingAllocator {
   void processEvents();
   void releaseCachedSegments();
   [[noreturn]] void throwOutOfMemory(size_t bytes);
+  void retire(Block* block, std::exception_ptr error) noexcept;
+  void raiseDeferredError();
 
   std::string name_;
   RawMemory* raw_;
@@ -104,6 +111,7 @@ class CachingAllocator {
   std::unordered_map<void*, Block*> segments_;  // segment base -> first block
   struct Pending { Block* block; std::vector<EventId> events; };
   std::vector<Pending> pending_;
+  std::exception_ptr deferredError_;  // the first free() failure not yet reported
   AllocatorStats stats_;
 };
 

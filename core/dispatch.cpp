@@ -52,9 +52,10 @@ Allocation::~Allocation() {
   try {
     waitForHost();
   } catch (...) {
-    // A failed copy still returns the block; the error surfaced where the copy was awaited.
+    // A failed copy still returns the block (its free waits on the copy stream, or retires the
+    // block if that cannot be arranged); the error surfaced where the copy was awaited.
   }
-  allocator_->free(block_);
+  allocator_->free(block_);  // never throws
 }
 
 void Allocation::setPendingWrite(EventId event) {

@@ -1,12 +1,15 @@
 // Deterministic tests of the caching allocator on a private instance over fake raw memory and
 // fake events: exact block placement, splitting and merging, per-stream pools, deferred reuse
-// until other streams' events complete, OOM recovery and statistics. Run by test/allocator.test.ts.
+// until other streams' events complete, OOM recovery and statistics, and frees whose event
+// records fail (as every CUDA call does after a sticky fault). Run by test/native.test.ts.
 #include <cstdio>
 #include <cstdlib>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "../../core/caching_allocator.h"
+#include "../../core/error.h"
 
 using hy::CachingAllocator;
 
@@ -24,11 +27,14 @@ int checks = 0;
     }                                                                     \
   } while (0)
 
-// Raw memory from malloc; events complete only when the test says so.
+// Raw memory from malloc; events complete only when the test says so. After failRecordAfter more
+// successful records, recordEvent throws the error a CUDA call gives after a sticky kernel fault.
 struct FakeRaw : hy::RawMemory {
   std::set<void*> live;
   std::set<hy::EventId> pendingEvents;
+  std::vector<hy::EventId> destroyed;
   hy::EventId nextEvent = 1;
+  int failRecordAfter = -1;  // -1: never fail
   void* allocate(size_t bytes) override {
     void* p = std::malloc(bytes);
     if (p != nullptr) live.insert(p);
@@ -39,8 +45,18 @@ struct FakeRaw : hy::RawMemory {
     std::free(p);
   }
   hy::EventId recordEvent(hy::StreamId) override {
+    if (failRecordAfter == 0) {
+      throw hy::Error(hy::ErrorKind::Runtime,
+                      "cudaEventRecord: cudaErrorIllegalAddress: an illegal memory access was encountered",
+                      "cudaErrorIllegalAddress");
+    }
+    if (failRecordAfter > 0) --failRecordAfter;
     pendingEvents.insert(nextEvent);
     return nextEvent++;
+  }
+  void destroyEvent(hy::EventId e) override {
+    pendingEvents.erase(e);
+    destroyed.push_back(e);
   }
   bool eventDone(hy::EventId e) override { return pendingEvents.count(e) == 0; }
   void synchronizeEvent(hy::EventId e) override { pendingEvents.erase(e); }
@@ -166,6 +182,70 @@ void pendingFreesCountUnderPressure() {
   a.free(y);
 }
 
+// Frees the block from a destructor, as Allocation's destructor and the JS finalizers do: a throw
+// from free() would end the process with std::terminate.
+struct FreeOnDestruction {
+  CachingAllocator& allocator;
+  CachingAllocator::Block* block;
+  ~FreeOnDestruction() { allocator.free(block); }
+};
+
+void failedEventRecord() {
+  FakeRaw raw;
+  {
+    CachingAllocator a("test", &raw);
+    auto* x = a.allocate(4096, 1);
+    char* px = ptr(x);
+    a.recordStream(x, 2);
+    a.recordStream(x, 3);
+    raw.failRecordAfter = 1;  // stream 2's event records, stream 3's throws
+    { FreeOnDestruction f{a, x}; }  // must not throw
+    CHECK(raw.destroyed.size() == 1 && raw.destroyed[0] == 1);  // stream 2's event given back
+    CHECK(raw.pendingEvents.empty());
+    hy::AllocatorStats st = a.stats();
+    CHECK(st.liveBytes == 0 && st.liveBlocks == 0 && st.frees == 1);
+    CHECK(st.pendingFrees == 0);  // retired, not pending: no event would ever say it is done
+    raw.failRecordAfter = -1;
+
+    // The next allocation reports the error, once, with the CUDA error's code.
+    bool threw = false;
+    try {
+      a.allocate(4096, 1);
+    } catch (const hy::Error& e) {
+      threw = true;
+      CHECK(e.code() == "cudaErrorIllegalAddress");
+      CHECK(std::string(e.what()).find("test: a freed block was retired") == 0);
+      CHECK(std::string(e.what()).find("cudaEventRecord: cudaErrorIllegalAddress") != std::string::npos);
+    }
+    CHECK(threw);
+    CHECK(a.stats().allocations == 1);
+
+    // The retired block is never handed out again, merged, or given back with its segment.
+    auto* y = a.allocate(4096, 1);
+    auto* z = a.allocate(2u << 20, 1);  // a whole small segment: a new one
+    CHECK(ptr(y) != px && ptr(z) != px);
+    CHECK(ptr(y) == px + 4096);
+    a.free(y);
+    a.free(z);
+    a.emptyCache();
+    CHECK(a.stats().segments == 1);  // the retired block's segment stays
+    CHECK(a.stats().liveBytes == 0);
+    auto* w = a.allocate(1024, 1);
+    CHECK(ptr(w) != px);
+    a.free(w);
+
+    // A free after the fault with no other stream involved needs no event and still works.
+    raw.failRecordAfter = 0;
+    auto* v = a.allocate(512, 1);
+    a.free(v);
+    CHECK(a.stats().liveBlocks == 0);
+    auto* u = a.allocate(512, 1);  // no deferred error this time
+    CHECK(ptr(u) == ptr(v));
+    a.free(u);
+  }
+  CHECK(raw.live.empty());  // the allocator's destructor releases the retired block's segment too
+}
+
 }  // namespace
 
 int main() {
@@ -175,6 +255,7 @@ int main() {
   deferredReuse();
   outOfMemory();
   pendingFreesCountUnderPressure();
+  failedEventRecord();
   std::printf("%d checks, %d failed\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }
