@@ -207,6 +207,7 @@ void copy(Allocation& dst, Allocation& src, size_t bytes, bool nonBlocking) {
   if (dst.pinned && nonBlocking) {
     const StreamId copyStream = cuda::copyStream();
     cuda::streamWaitStream(copyStream, compute);
+    dst.recordStream(copyStream);  // its free waits for the DMA even if waitForHost fails
     cuda::memcpyAsync(dst.data(), src.data(), bytes, cuda::CopyKind::DeviceToHost, copyStream);
     src.recordStream(copyStream);
     dst.setPendingWrite(cuda::recordEvent(copyStream));
@@ -291,6 +292,10 @@ PendingRead beginRead(const AllocationPtr& src, size_t bytes) {
 #ifdef HAYATE_WITH_CUDA
   read.staging = allocate(DeviceType::Cpu, bytes, true);
   const StreamId copyStream = cuda::copyStream();
+  // The DMA writes the staging block on the copy stream. Tied to that stream before the copy is
+  // enqueued, the block's free waits for the copy however the read ends (awaited, abandoned at
+  // teardown, or failed), so the pool never hands it out while the copy may still write it.
+  read.staging->recordStream(copyStream);
   cuda::streamWaitStream(copyStream, cuda::computeStream());
   cuda::memcpyAsync(read.staging->data(), src->data(), bytes, cuda::CopyKind::DeviceToHost, copyStream);
   src->recordStream(copyStream);
