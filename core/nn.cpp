@@ -102,6 +102,15 @@ void nllLossBackward(Allocation& target, Allocation& gradIn, DType dtype, size_t
                      const LossGrad& grad) {
   const float scale = lossScale(reduction, rows, grad.gradScale);
   const bool perRow = reduction == Reduction::None;
+#ifdef HAYATE_WITH_CUDA
+  if (onDevice(target) && rows > 0 && cols == 0) {
+    // With no classes every target is out of range, as PyTorch reports ("Target t is out of
+    // bounds"). The gradient is empty, so no kernel would run and see it: raise the CPU's error.
+    int32_t first = 0;
+    readToHost(target, &first, sizeof first);
+    throwBadTarget(TargetOp::NllLossBackward, first, 0, 0);
+  }
+#endif
   HY_NN_DEVICE(target, cuda::launchNllLossBackward(ptr<int32_t>(target), gradIn.data(), dtype, rows, cols,
                                                    ptr<float>(grad.gradOut), perRow, scale, computeStream()));
   hostReady({&target, &gradIn, grad.gradOut});

@@ -200,6 +200,28 @@ eachBackend(s, 'invalid targets are clear RangeErrors, never out-of-bounds reads
   }
 }));
 
+// PyTorch checks every target against the class count in the loss and its backward, so with no
+// classes any row is an error (IndexError "Target t is out of bounds"); with no rows there is nothing
+// to check. Both backends raise the same RangeError, the CUDA one even though the gradient is empty.
+eachBackend(s, 'zero classes: every target is out of range, forward and backward; zero rows is no error', (device) => withScope(device, (sc) => {
+  const loss = sc.poisoned('float32', 3);
+  const grad = sc.alloc(4);
+  const synced = (call: () => void) => () => {
+    call();
+    sc.read(loss, 'float32', 1);
+  };
+  for (const dtype of FLOATS) {
+    for (const reduction of [0, 1, 2]) {
+      const what = `${dtype} reduction ${reduction}`;
+      assertThrows(synced(() => native.nllLossBackward(sc.ints([4, 0, 1]), grad, CODE[dtype], 3, 0, reduction, 1)), RangeError,
+        /^nllLossBackward: target 4 at row 0 is outside \[0, 0\)$/, `nllLossBackward ${what}`);
+      assertThrows(synced(() => native.nllLoss(grad, sc.ints([0]), loss, CODE[dtype], 1, 0, reduction)), RangeError,
+        /^nllLoss: target 0 at row 0 is outside \[0, 0\)$/, `nllLoss ${what}`);
+      synced(() => native.nllLossBackward(sc.ints([0]), grad, CODE[dtype], 0, 0, reduction, 1))();
+    }
+  }
+}));
+
 eachBackend(s, 'bad shapes and arguments are rejected with clear errors', (device) => withScope(device, (sc) => {
   const small = sc.alloc(16);
   const big = sc.alloc(4096);
