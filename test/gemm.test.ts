@@ -1,7 +1,7 @@
 // The native gemm binding against the float64 oracle in reference/gemm.ts, on every backend.
 import * as assert from 'uvu/assert';
 
-import type { Device } from '../lib/index';
+import { info, type Device } from '../lib/index';
 import { native, NativeStorage } from '../lib/native';
 import { assertThrows, eachBackend, presentBackends, randomArray, skipped, suite, tolerance } from './harness';
 import { roundToHalf } from './reference/half';
@@ -127,6 +127,30 @@ eachBackend(s, 'sizes past every CPU cache block and the large GPU tiles', (devi
     // 9 x 9 tiles of 128 per item, 162 in all: enough to pick the large GPU tiles on any card.
     const wide = args(1040, 1040, 33, { transB: true, batch: 2, strideB: 0 });
     check(device, dtype, wide, 400, 'nan', label(dtype, wide));
+  }
+});
+
+// cuda/gemm.cu takes the 128 x 128 tile kernels (both dtypes) once the product has at least one
+// 128-tile per multiprocessor: ceil(M / 128) * ceil(N / 128) * batch >= multiProcessors (132 on an
+// H100). Many small batch items reach that with little work, so these stay cheap on an emulated
+// device, and each item still has a partial tile in M or N and a partial K step (BK 8 / 32).
+const multiProcessors = info().cuda.device?.multiProcessors ?? 132;
+const tiles128 = (g: GemmArgs): number => Math.ceil(g.M / 128) * Math.ceil(g.N / 128) * g.batch;
+
+eachBackend(s, 'many small batch items select the large GPU tiles and cross their edges', (device) => {
+  const perItem = 2; // both shapes below span two 128-tiles
+  const batch = Math.ceil(multiProcessors / perItem);
+  for (const dtype of DTYPES) {
+    const cases = [
+      // M one past a tile, C padded between items so a stray write lands in a NaN gap.
+      args(129, 5, 33, { batch, strideA: 129 * 33 + 3, strideC: 129 * 5 + 2 }),
+      // N one past a tile, both transposed, B broadcast, beta accumulating.
+      args(3, 130, 9, { transA: true, transB: true, batch, strideB: 0, alpha: -0.5, beta: 1 }),
+    ];
+    cases.forEach((g, i) => {
+      assert.ok(tiles128(g) >= multiProcessors, `${label(dtype, g)}: ${tiles128(g)} large tiles for ${multiProcessors} multiprocessors`);
+      check(device, dtype, g, 450 + i * 10, g.beta === 0 ? 'nan' : 'random', label(dtype, g));
+    });
   }
 });
 
