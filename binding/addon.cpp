@@ -24,6 +24,7 @@ Napi::Value info(const Napi::CallbackInfo& info) {
   Napi::Object cuda = Napi::Object::New(env);
   cuda.Set("compiled", s.compiled);
   cuda.Set("available", s.available);
+  cuda.Set("emulated", s.emulated);
   if (!s.available) cuda.Set("reason", s.reason);
   if (s.available) {
     Napi::Object dev = Napi::Object::New(env);

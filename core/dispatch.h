@@ -12,6 +12,7 @@ namespace hy {
 struct CudaStatus {
   bool compiled = false;
   bool available = false;
+  bool emulated = false;  // the emulated device of the test build (emulator/), not a GPU
   std::string reason;
   std::string deviceName;
   int computeMajor = 0, computeMinor = 0;

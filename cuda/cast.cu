@@ -39,7 +39,7 @@ void launchCast(const void* in, DType inType, void* out, DType outType, size_t n
     return;
   }
   constexpr unsigned kThreads = 256;
-  castKernel<<<gridFor(n, kThreads), kThreads, 0, asStream(stream)>>>(in, inType, out, outType, n);
+  HY_LAUNCH(gridFor(n, kThreads), kThreads, 0, asStream(stream), castKernel)(in, inType, out, outType, n);
   checkLaunch("cast");
 }
 

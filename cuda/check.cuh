@@ -7,6 +7,7 @@
 
 #include "../core/caching_allocator.h"  // StreamId
 #include "../core/error.h"
+#include "portable.cuh"
 
 namespace hy::cuda {
 

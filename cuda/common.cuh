@@ -4,6 +4,8 @@
 #pragma once
 #include <cuda_fp16.h>
 
+#include "portable.cuh"
+
 #include <cstddef>
 #include <cstdint>
 
@@ -37,7 +39,7 @@ __device__ __forceinline__ T warpAllReduce(T v, Op op) {
 // The first barrier keeps a previous call's readers of `partial` ahead of this call's writers.
 template <typename T, typename Op>
 __device__ T blockAllReduce(T v, Op op, T identity) {
-  __shared__ T partial[33];
+  HY_SHARED(T, partial, [33]);
   const unsigned lane = threadIdx.x & 31u, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
   v = warpAllReduce(v, op);
   __syncthreads();

@@ -87,6 +87,9 @@ cudaMemcpyKind toKind(CopyKind k) {
 
 void probe(CudaStatus& status) {
   status.compiled = true;
+#if defined(HY_CUDA_EMULATOR)
+  status.emulated = true;
+#endif
   int count = 0;
   cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess) {

@@ -50,14 +50,14 @@ void launchFill(void* out, DType dtype, size_t n, double value, StreamId stream)
   const unsigned grid = gridFor(n, kThreads);
   switch (dtype) {
     case DType::Float32:
-      fillKernel<float><<<grid, kThreads, 0, asStream(stream)>>>(static_cast<float*>(out), n, static_cast<float>(value));
+      HY_LAUNCH(grid, kThreads, 0, asStream(stream), fillKernel<float>)(static_cast<float*>(out), n, static_cast<float>(value));
       break;
     case DType::Float16:
-      fillKernel<__half><<<grid, kThreads, 0, asStream(stream)>>>(static_cast<__half*>(out), n,
+      HY_LAUNCH(grid, kThreads, 0, asStream(stream), fillKernel<__half>)(static_cast<__half*>(out), n,
                                                                    __float2half_rn(static_cast<float>(value)));
       break;
     case DType::Int32:
-      fillKernel<int32_t><<<grid, kThreads, 0, asStream(stream)>>>(static_cast<int32_t*>(out), n, floatToInt32(value));
+      HY_LAUNCH(grid, kThreads, 0, asStream(stream), fillKernel<int32_t>)(static_cast<int32_t*>(out), n, floatToInt32(value));
       break;
   }
   checkLaunch("fill");
@@ -67,7 +67,7 @@ void launchRandom(void* out, DType dtype, size_t n, int kind, uint64_t seed, uin
                   StreamId stream) {
   if (n == 0) return;
   constexpr unsigned kThreads = 256;
-  randomKernel<<<gridFor(philoxBlocks(n), kThreads), kThreads, 0, asStream(stream)>>>(out, dtype, n, kind, seed, offset,
+  HY_LAUNCH(gridFor(philoxBlocks(n), kThreads), kThreads, 0, asStream(stream), randomKernel)(out, dtype, n, kind, seed, offset,
                                                                                       a, b);
   checkLaunch("random");
 }

@@ -46,10 +46,10 @@ void launchDropout(const void* x, void* out, uint8_t* mask, DType dtype, size_t 
   if (n == 0) return;
   const unsigned grid = gridFor(philoxBlocks(n), kThreads);
   if (dtype == DType::Float16) {
-    dropoutKernel<<<grid, kThreads, 0, asStream(stream)>>>(static_cast<const __half*>(x), static_cast<__half*>(out),
+    HY_LAUNCH(grid, kThreads, 0, asStream(stream), dropoutKernel<__half>)(static_cast<const __half*>(x), static_cast<__half*>(out),
                                                            mask, n, p, scale, seed, offset);
   } else {
-    dropoutKernel<<<grid, kThreads, 0, asStream(stream)>>>(static_cast<const float*>(x), static_cast<float*>(out), mask,
+    HY_LAUNCH(grid, kThreads, 0, asStream(stream), dropoutKernel<float>)(static_cast<const float*>(x), static_cast<float*>(out), mask,
                                                            n, p, scale, seed, offset);
   }
   checkLaunch("dropout");
@@ -60,10 +60,10 @@ void launchDropoutBackward(const void* gradOut, const uint8_t* mask, void* gradI
   if (n == 0) return;
   const unsigned grid = gridFor(n, kThreads);
   if (dtype == DType::Float16) {
-    dropoutBackwardKernel<<<grid, kThreads, 0, asStream(stream)>>>(static_cast<const __half*>(gradOut), mask,
+    HY_LAUNCH(grid, kThreads, 0, asStream(stream), dropoutBackwardKernel<__half>)(static_cast<const __half*>(gradOut), mask,
                                                                    static_cast<__half*>(gradIn), n, scale);
   } else {
-    dropoutBackwardKernel<<<grid, kThreads, 0, asStream(stream)>>>(static_cast<const float*>(gradOut), mask,
+    HY_LAUNCH(grid, kThreads, 0, asStream(stream), dropoutBackwardKernel<float>)(static_cast<const float*>(gradOut), mask,
                                                                    static_cast<float*>(gradIn), n, scale);
   }
   checkLaunch("dropoutBackward");

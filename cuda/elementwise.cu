@@ -131,10 +131,10 @@ void launchMap(const void* in, void* out, DType dtype, size_t n, F f, StreamId s
   if (n == 0) return;
   if (!aligned16(in) || !aligned16(out)) throwRuntime(std::string(what) + ": misaligned storage");
   if (dtype == DType::Float32) {
-    mapKernel<float><<<gridForPacks(n, 4), kThreads, 0, asStream(stream)>>>(static_cast<const float*>(in),
+    HY_LAUNCH(gridForPacks(n, 4), kThreads, 0, asStream(stream), mapKernel<float, F>)(static_cast<const float*>(in),
                                                                             static_cast<float*>(out), n, f);
   } else {
-    mapKernel<__half><<<gridForPacks(n, 8), kThreads, 0, asStream(stream)>>>(static_cast<const __half*>(in),
+    HY_LAUNCH(gridForPacks(n, 8), kThreads, 0, asStream(stream), mapKernel<__half, F>)(static_cast<const __half*>(in),
                                                                              static_cast<__half*>(out), n, f);
   }
   checkLaunch(what);
@@ -145,10 +145,10 @@ void launchZip(const void* a, const void* b, void* out, DType dtype, size_t n, F
   if (n == 0) return;
   if (!aligned16(a) || !aligned16(b) || !aligned16(out)) throwRuntime(std::string(what) + ": misaligned storage");
   if (dtype == DType::Float32) {
-    zipKernel<float><<<gridForPacks(n, 4), kThreads, 0, asStream(stream)>>>(
+    HY_LAUNCH(gridForPacks(n, 4), kThreads, 0, asStream(stream), zipKernel<float, F>)(
         static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(out), n, f);
   } else {
-    zipKernel<__half><<<gridForPacks(n, 8), kThreads, 0, asStream(stream)>>>(
+    HY_LAUNCH(gridForPacks(n, 8), kThreads, 0, asStream(stream), zipKernel<__half, F>)(
         static_cast<const __half*>(a), static_cast<const __half*>(b), static_cast<__half*>(out), n, f);
   }
   checkLaunch(what);
@@ -158,7 +158,7 @@ void launchZip(const void* a, const void* b, void* out, DType dtype, size_t n, F
 // otherwise a thread per (o, i) walks r, so neighbouring threads read neighbouring addresses.
 template <typename T>
 __global__ void reduceRowsKernel(const T* __restrict__ in, T* __restrict__ out, size_t reduce, float scale) {
-  __shared__ float partial[kThreads];
+  HY_SHARED(float, partial, [kThreads]);
   const size_t row = blockIdx.x;
   float acc = 0.0f;
   for (size_t r = threadIdx.x; r < reduce; r += blockDim.x) acc += toFloat(in[row * reduce + r]);
@@ -188,10 +188,10 @@ template <typename T>
 void launchReduce(const void* in, void* out, size_t outer, size_t reduce, size_t inner, float scale, StreamId stream) {
   if (outer * inner == 0) return;
   if (inner == 1 && outer <= 0x7fffffffu) {
-    reduceRowsKernel<T><<<static_cast<unsigned>(outer), kThreads, 0, asStream(stream)>>>(
+    HY_LAUNCH(static_cast<unsigned>(outer), kThreads, 0, asStream(stream), reduceRowsKernel<T>)(
         static_cast<const T*>(in), static_cast<T*>(out), reduce, scale);
   } else {
-    reduceColumnsKernel<T><<<gridFor(outer * inner, kThreads), kThreads, 0, asStream(stream)>>>(
+    HY_LAUNCH(gridFor(outer * inner, kThreads), kThreads, 0, asStream(stream), reduceColumnsKernel<T>)(
         static_cast<const T*>(in), static_cast<T*>(out), outer, reduce, inner, scale);
   }
 }
@@ -232,10 +232,10 @@ void launchBinary(BinaryOp op, const void* a, const void* b, void* out, DType dt
   if (n == 0) return;
   if (contiguous) return launchZip(a, b, out, dtype, n, BinaryFn{op}, stream, "binary");
   if (dtype == DType::Float32) {
-    broadcastKernel<float><<<gridFor(n, kThreads), kThreads, 0, asStream(stream)>>>(
+    HY_LAUNCH(gridFor(n, kThreads), kThreads, 0, asStream(stream), broadcastKernel<float>)(
         static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(out), n, L, op);
   } else {
-    broadcastKernel<__half><<<gridFor(n, kThreads), kThreads, 0, asStream(stream)>>>(
+    HY_LAUNCH(gridFor(n, kThreads), kThreads, 0, asStream(stream), broadcastKernel<__half>)(
         static_cast<const __half*>(a), static_cast<const __half*>(b), static_cast<__half*>(out), n, L, op);
   }
   checkLaunch("binary");

@@ -59,8 +59,8 @@ __global__ void __launch_bounds__((BM / TM) * (BN / TN))
   static_assert(BM % TM == 0 && BN % TN == 0, "register tiles must divide the block tile");
   // op(A)'s tile stored k-major so the TM values a thread needs at one k sit in one row; op(B)'s
   // tile k-major as well. One column of padding spreads the transposing stores over the banks.
-  __shared__ float As[BK][BM + 1];
-  __shared__ float Bs[BK][BN + 1];
+  HY_SHARED(float, As, [BK][BM + 1]);
+  HY_SHARED(float, Bs, [BK][BN + 1]);
 
   const int tid = static_cast<int>(threadIdx.x);
   const int tx = tid % kThreadsN;
@@ -152,9 +152,9 @@ __global__ void __launch_bounds__(WARPS_M * WARPS_N * 32)
   constexpr int LDA = BK + 8;
   constexpr int LDB = BN + 8;
   constexpr int LDS = 16 + 4;
-  __shared__ __align__(32) __half As[BM * LDA];               // op(A) tile, row-major m x k
-  __shared__ __align__(32) __half Bs[BK * LDB];               // op(B) tile, row-major k x n
-  __shared__ __align__(32) float stage[kWarps * 16 * LDS];  // one accumulator fragment per warp
+  HY_SHARED_ALIGNED(32, __half, As, [BM * LDA]); // op(A) tile, row-major m x k
+  HY_SHARED_ALIGNED(32, __half, Bs, [BK * LDB]); // op(B) tile, row-major k x n
+  HY_SHARED_ALIGNED(32, float, stage, [kWarps * 16 * LDS]);  // one accumulator fragment per warp
 
   const int tid = static_cast<int>(threadIdx.x);
   const int warp = tid / 32;
@@ -252,13 +252,13 @@ bool largeTilesFillDevice(const GemmParams& p, int tile) {
 
 template <int BM, int BN, int BK, int TM, int TN>
 void launchSgemm(const void* a, const void* b, void* c, const GemmParams& p, cudaStream_t stream) {
-  sgemmKernel<BM, BN, BK, TM, TN><<<gemmGrid(p, BM, BN), (BM / TM) * (BN / TN), 0, stream>>>(
+  HY_LAUNCH(gemmGrid(p, BM, BN), (BM / TM) * (BN / TN), 0, stream, sgemmKernel<BM, BN, BK, TM, TN>)(
       static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(c), p);
 }
 
 template <int BM, int BN, int WARPS_M, int WARPS_N>
 void launchHgemm(const void* a, const void* b, void* c, const GemmParams& p, cudaStream_t stream) {
-  hgemmWmmaKernel<BM, BN, WARPS_M, WARPS_N><<<gemmGrid(p, BM, BN), WARPS_M * WARPS_N * 32, 0, stream>>>(
+  HY_LAUNCH(gemmGrid(p, BM, BN), WARPS_M * WARPS_N * 32, 0, stream, hgemmWmmaKernel<BM, BN, WARPS_M, WARPS_N>)(
       static_cast<const __half*>(a), static_cast<const __half*>(b), static_cast<__half*>(c), p);
 }
 

@@ -117,11 +117,11 @@ void launchBatchNormForward(const void* x, const float* weight, const float* bia
   if (training) {
     const unsigned grid = gridFor(s.C, 1);
     if (dtype == DType::Float16) {
-      batchNormTrainKernel<<<grid, kChannelThreads, 0, st>>>(static_cast<const __half*>(x), weight, bias, runningMean,
+      HY_LAUNCH(grid, kChannelThreads, 0, st, batchNormTrainKernel<__half>)(static_cast<const __half*>(x), weight, bias, runningMean,
                                                              runningVar, static_cast<__half*>(out), saveMean,
                                                              saveInvStd, s, momentum, eps);
     } else {
-      batchNormTrainKernel<<<grid, kChannelThreads, 0, st>>>(static_cast<const float*>(x), weight, bias, runningMean,
+      HY_LAUNCH(grid, kChannelThreads, 0, st, batchNormTrainKernel<float>)(static_cast<const float*>(x), weight, bias, runningMean,
                                                              runningVar, static_cast<float*>(out), saveMean, saveInvStd,
                                                              s, momentum, eps);
     }
@@ -129,10 +129,10 @@ void launchBatchNormForward(const void* x, const float* weight, const float* bia
     const size_t total = s.N * s.C * s.HW;
     const unsigned grid = gridFor(total > s.C ? total : s.C, kThreads);
     if (dtype == DType::Float16) {
-      batchNormEvalKernel<<<grid, kThreads, 0, st>>>(static_cast<const __half*>(x), weight, bias, runningMean,
+      HY_LAUNCH(grid, kThreads, 0, st, batchNormEvalKernel<__half>)(static_cast<const __half*>(x), weight, bias, runningMean,
                                                      runningVar, static_cast<__half*>(out), saveMean, saveInvStd, s, eps);
     } else {
-      batchNormEvalKernel<<<grid, kThreads, 0, st>>>(static_cast<const float*>(x), weight, bias, runningMean,
+      HY_LAUNCH(grid, kThreads, 0, st, batchNormEvalKernel<float>)(static_cast<const float*>(x), weight, bias, runningMean,
                                                      runningVar, static_cast<float*>(out), saveMean, saveInvStd, s, eps);
     }
   }
@@ -146,11 +146,11 @@ void launchBatchNormBackward(const void* gradOut, const void* x, const float* we
   const unsigned grid = gridFor(s.C, 1);
   const cudaStream_t st = asStream(stream);
   if (dtype == DType::Float16) {
-    batchNormBackwardKernel<<<grid, kChannelThreads, 0, st>>>(
+    HY_LAUNCH(grid, kChannelThreads, 0, st, batchNormBackwardKernel<__half>)(
         static_cast<const __half*>(gradOut), static_cast<const __half*>(x), weight, saveMean, saveInvStd,
         static_cast<__half*>(gradIn), gradWeight, gradBias, s);
   } else {
-    batchNormBackwardKernel<<<grid, kChannelThreads, 0, st>>>(
+    HY_LAUNCH(grid, kChannelThreads, 0, st, batchNormBackwardKernel<float>)(
         static_cast<const float*>(gradOut), static_cast<const float*>(x), weight, saveMean, saveInvStd,
         static_cast<float*>(gradIn), gradWeight, gradBias, s);
   }

@@ -64,10 +64,10 @@ void launchMaxPool2d(const void* x, void* out, int32_t* indices, DType dtype, co
   if (total == 0) return;
   const unsigned grid = gridFor(total, kThreads);
   if (dtype == DType::Float16) {
-    maxPool2dKernel<<<grid, kThreads, 0, asStream(stream)>>>(static_cast<const __half*>(x), static_cast<__half*>(out),
+    HY_LAUNCH(grid, kThreads, 0, asStream(stream), maxPool2dKernel<__half>)(static_cast<const __half*>(x), static_cast<__half*>(out),
                                                              indices, p);
   } else {
-    maxPool2dKernel<<<grid, kThreads, 0, asStream(stream)>>>(static_cast<const float*>(x), static_cast<float*>(out),
+    HY_LAUNCH(grid, kThreads, 0, asStream(stream), maxPool2dKernel<float>)(static_cast<const float*>(x), static_cast<float*>(out),
                                                              indices, p);
   }
   checkLaunch("maxPool2d");
@@ -79,10 +79,10 @@ void launchMaxPool2dBackward(const void* gradOut, const int32_t* indices, void* 
   if (total == 0) return;
   const unsigned grid = gridFor(total, kThreads);
   if (dtype == DType::Float16) {
-    maxPool2dBackwardKernel<<<grid, kThreads, 0, asStream(stream)>>>(static_cast<const __half*>(gradOut), indices,
+    HY_LAUNCH(grid, kThreads, 0, asStream(stream), maxPool2dBackwardKernel<__half>)(static_cast<const __half*>(gradOut), indices,
                                                                      static_cast<__half*>(gradIn), p);
   } else {
-    maxPool2dBackwardKernel<<<grid, kThreads, 0, asStream(stream)>>>(static_cast<const float*>(gradOut), indices,
+    HY_LAUNCH(grid, kThreads, 0, asStream(stream), maxPool2dBackwardKernel<float>)(static_cast<const float*>(gradOut), indices,
                                                                      static_cast<float*>(gradIn), p);
   }
   checkLaunch("maxPool2dBackward");

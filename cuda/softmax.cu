@@ -216,10 +216,10 @@ void launchLogSoftmax(const void* x, void* out, DType dtype, size_t rows, size_t
   launchRows(rows, cols, stream, [&](auto warp, unsigned grid, unsigned threads, cudaStream_t s) {
     constexpr bool kWarp = decltype(warp)::value;
     if (dtype == DType::Float16) {
-      logSoftmaxKernel<__half, kWarp><<<grid, threads, 0, s>>>(static_cast<const __half*>(x), static_cast<__half*>(out),
+      HY_LAUNCH(grid, threads, 0, s, logSoftmaxKernel<__half, kWarp>)(static_cast<const __half*>(x), static_cast<__half*>(out),
                                                                rows, cols);
     } else {
-      logSoftmaxKernel<float, kWarp><<<grid, threads, 0, s>>>(static_cast<const float*>(x), static_cast<float*>(out),
+      HY_LAUNCH(grid, threads, 0, s, logSoftmaxKernel<float, kWarp>)(static_cast<const float*>(x), static_cast<float*>(out),
                                                               rows, cols);
     }
   });
@@ -231,10 +231,10 @@ void launchLogSoftmaxBackward(const void* gradOut, const void* out, void* gradIn
   launchRows(rows, cols, stream, [&](auto warp, unsigned grid, unsigned threads, cudaStream_t s) {
     constexpr bool kWarp = decltype(warp)::value;
     if (dtype == DType::Float16) {
-      logSoftmaxBackwardKernel<__half, kWarp><<<grid, threads, 0, s>>>(
+      HY_LAUNCH(grid, threads, 0, s, logSoftmaxBackwardKernel<__half, kWarp>)(
           static_cast<const __half*>(gradOut), static_cast<const __half*>(out), static_cast<__half*>(gradIn), rows, cols);
     } else {
-      logSoftmaxBackwardKernel<float, kWarp><<<grid, threads, 0, s>>>(
+      HY_LAUNCH(grid, threads, 0, s, logSoftmaxBackwardKernel<float, kWarp>)(
           static_cast<const float*>(gradOut), static_cast<const float*>(out), static_cast<float*>(gradIn), rows, cols);
     }
   });
@@ -249,18 +249,18 @@ void launchNllLoss(const void* logp, const int32_t* target, float* loss, DType d
     if (rows == 0) return;
     const unsigned grid = gridFor(rows, kElementThreads);
     if (dtype == DType::Float16) {
-      nllLossRowsKernel<<<grid, kElementThreads, 0, s>>>(static_cast<const __half*>(logp), target, loss, rows, cols, slot);
+      HY_LAUNCH(grid, kElementThreads, 0, s, nllLossRowsKernel<__half>)(static_cast<const __half*>(logp), target, loss, rows, cols, slot);
     } else {
-      nllLossRowsKernel<<<grid, kElementThreads, 0, s>>>(static_cast<const float*>(logp), target, loss, rows, cols, slot);
+      HY_LAUNCH(grid, kElementThreads, 0, s, nllLossRowsKernel<float>)(static_cast<const float*>(logp), target, loss, rows, cols, slot);
     }
   } else {
     // Runs for rows == 0 too, so the loss is written (NaN for Mean, 0 for Sum).
     const bool mean = reduction == nn::Reduction::Mean;
     if (dtype == DType::Float16) {
-      nllLossReduceKernel<<<1, kReduceThreads, 0, s>>>(static_cast<const __half*>(logp), target, loss, rows, cols, mean,
+      HY_LAUNCH(1, kReduceThreads, 0, s, nllLossReduceKernel<__half>)(static_cast<const __half*>(logp), target, loss, rows, cols, mean,
                                                        slot);
     } else {
-      nllLossReduceKernel<<<1, kReduceThreads, 0, s>>>(static_cast<const float*>(logp), target, loss, rows, cols, mean,
+      HY_LAUNCH(1, kReduceThreads, 0, s, nllLossReduceKernel<float>)(static_cast<const float*>(logp), target, loss, rows, cols, mean,
                                                        slot);
     }
   }
@@ -275,10 +275,10 @@ void launchNllLossBackward(const int32_t* target, void* gradIn, DType dtype, siz
   const unsigned grid = gridFor(n, kElementThreads);
   const cudaStream_t s = asStream(stream);
   if (dtype == DType::Float16) {
-    nllLossBackwardKernel<<<grid, kElementThreads, 0, s>>>(target, static_cast<__half*>(gradIn), rows, cols, gradOut,
+    HY_LAUNCH(grid, kElementThreads, 0, s, nllLossBackwardKernel<__half>)(target, static_cast<__half*>(gradIn), rows, cols, gradOut,
                                                            perRow, scale, slot);
   } else {
-    nllLossBackwardKernel<<<grid, kElementThreads, 0, s>>>(target, static_cast<float*>(gradIn), rows, cols, gradOut,
+    HY_LAUNCH(grid, kElementThreads, 0, s, nllLossBackwardKernel<float>)(target, static_cast<float*>(gradIn), rows, cols, gradOut,
                                                            perRow, scale, slot);
   }
   checkLaunch("nllLossBackward");
@@ -292,18 +292,18 @@ void launchCrossEntropy(const void* logits, const int32_t* target, float* rowLos
   launchRows(rows, cols, stream, [&](auto warp, unsigned grid, unsigned threads, cudaStream_t s) {
     constexpr bool kWarp = decltype(warp)::value;
     if (dtype == DType::Float16) {
-      crossEntropyKernel<__half, kWarp><<<grid, threads, 0, s>>>(
+      HY_LAUNCH(grid, threads, 0, s, crossEntropyKernel<__half, kWarp>)(
           static_cast<const __half*>(logits), target, rowLoss, static_cast<__half*>(gradLogits), rows, cols, nullptr,
           false, scale, nn::TargetOp::CrossEntropy, slot);
     } else {
-      crossEntropyKernel<float, kWarp><<<grid, threads, 0, s>>>(
+      HY_LAUNCH(grid, threads, 0, s, crossEntropyKernel<float, kWarp>)(
           static_cast<const float*>(logits), target, rowLoss, static_cast<float*>(gradLogits), rows, cols, nullptr,
           false, scale, nn::TargetOp::CrossEntropy, slot);
     }
   });
   checkLaunch("crossEntropy");
   if (reduction != nn::Reduction::None) {
-    sumRowsKernel<<<1, kReduceThreads, 0, asStream(stream)>>>(rowLoss, loss, rows, mean);
+    HY_LAUNCH(1, kReduceThreads, 0, asStream(stream), sumRowsKernel)(rowLoss, loss, rows, mean);
     checkLaunch("crossEntropy (sum)");
   }
 }
@@ -314,11 +314,11 @@ void launchCrossEntropyBackward(const void* logits, const int32_t* target, void*
   launchRows(rows, cols, stream, [&](auto warp, unsigned grid, unsigned threads, cudaStream_t s) {
     constexpr bool kWarp = decltype(warp)::value;
     if (dtype == DType::Float16) {
-      crossEntropyKernel<__half, kWarp><<<grid, threads, 0, s>>>(
+      HY_LAUNCH(grid, threads, 0, s, crossEntropyKernel<__half, kWarp>)(
           static_cast<const __half*>(logits), target, nullptr, static_cast<__half*>(gradLogits), rows, cols, gradOut,
           perRow, scale, nn::TargetOp::CrossEntropyBackward, slot);
     } else {
-      crossEntropyKernel<float, kWarp><<<grid, threads, 0, s>>>(
+      HY_LAUNCH(grid, threads, 0, s, crossEntropyKernel<float, kWarp>)(
           static_cast<const float*>(logits), target, nullptr, static_cast<float*>(gradLogits), rows, cols, gradOut,
           perRow, scale, nn::TargetOp::CrossEntropyBackward, slot);
     }

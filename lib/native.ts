@@ -1,6 +1,7 @@
 // The compiled addon and its typed surface. Everything above this file talks to the GPU and the
 // CPU backend only through these functions; each one checks its own arguments as well.
 import bindings from 'bindings';
+import * as path from 'path';
 
 export interface NativeStorage {
   readonly nbytes: number;
@@ -13,6 +14,8 @@ export interface NativeStorage {
 export interface NativeCudaInfo {
   compiled: boolean;
   available: boolean;
+  /** True in the test build whose CUDA device is emulated on the CPU (HAYATE_CUDA_EMULATOR=1). */
+  emulated: boolean;
   reason?: string;
   device?: { name: string; computeCapability: string; totalMemory: number; multiProcessors: number };
   driverVersion?: number;
@@ -105,4 +108,23 @@ export interface NativeBinding {
   dropoutBackward(gradOut: NativeStorage, mask: NativeStorage, gradIn: NativeStorage, dtype: number, n: number, p: number): void;
 }
 
-export const native: NativeBinding = bindings('hayate');
+/**
+ * The addon `npm install` built, or with HAYATE_CUDA_EMULATOR=1 the test flavour whose CUDA
+ * device is emulated on the CPU (`npm run build:emu`; HAYATE_EMULATOR_ASAN=1: its
+ * AddressSanitizer build, `npm run build:asan`).
+ */
+function loadAddon(): NativeBinding {
+  if (process.env.HAYATE_CUDA_EMULATOR === '1') {
+    const dir = process.env.HAYATE_EMULATOR_ASAN === '1' ? 'build-asan' : 'build-emu';
+    const file = path.join(__dirname, '..', '..', dir, 'Release', 'hayate.node');
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      return require(file) as NativeBinding;
+    } catch (e) {
+      throw new Error(`HAYATE_CUDA_EMULATOR=1: cannot load the emulated addon ${file} (build it with npm run build:emu): ${(e as Error).message}`);
+    }
+  }
+  return bindings('hayate') as NativeBinding;
+}
+
+export const native: NativeBinding = loadAddon();

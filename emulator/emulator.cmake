@@ -1,0 +1,28 @@
+# The emulated-device flavour of the addon: cuda/*.cu compiled by the host C++ compiler against
+# emulator/ (device.h first), so the kernels nvcc compiles are the kernels that run here.
+# HAYATE_EMULATOR_ASAN=ON adds AddressSanitizer to the whole addon.
+option(HAYATE_EMULATOR_ASAN "build the emulated addon under AddressSanitizer" OFF)
+find_package(CUDAToolkit REQUIRED)  # headers only: types, enums and the fp16 host paths
+
+file(GLOB HY_EMU_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/cuda/*.cu)
+file(GLOB HY_EMU_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/emulator/*.cpp)
+target_sources(${PROJECT_NAME} PRIVATE ${HY_EMU_CUDA_SOURCES} ${HY_EMU_SOURCES})
+set_source_files_properties(${HY_EMU_CUDA_SOURCES} PROPERTIES LANGUAGE CXX)
+# -x c++: the host compiler does not know .cu. -fno-strict-aliasing: device code type-puns vector
+# loads (int4 over float[4]) as nvcc allows; the host optimiser must not exploit that. Alignment checks turn a misaligned vector access in
+# a kernel into cudaErrorMisalignedAddress (emulator/scheduler.cpp handles the reports).
+set_source_files_properties(${HY_EMU_CUDA_SOURCES} PROPERTIES COMPILE_OPTIONS
+  "-x;c++;-include;${CMAKE_SOURCE_DIR}/emulator/device.h;-fsanitize=alignment;-fno-sanitize-recover=alignment;-Wno-unknown-pragmas;-fno-strict-aliasing")
+
+target_compile_definitions(${PROJECT_NAME} PRIVATE HAYATE_WITH_CUDA HAYATE_CUDA_EMULATOR HY_CUDA_EMULATOR)
+# emulator/include first: its mma.h replaces the toolkit's device-only one.
+target_include_directories(${PROJECT_NAME} BEFORE PRIVATE ${CMAKE_SOURCE_DIR}/emulator/include)
+target_include_directories(${PROJECT_NAME} SYSTEM PRIVATE ${CUDAToolkit_INCLUDE_DIRS})
+find_package(Threads REQUIRED)
+target_link_libraries(${PROJECT_NAME} PRIVATE Threads::Threads)
+
+if(HAYATE_EMULATOR_ASAN)
+  target_compile_options(${PROJECT_NAME} PRIVATE -fsanitize=address -fno-omit-frame-pointer -g)
+  target_link_options(${PROJECT_NAME} PRIVATE -fsanitize=address)
+  message(STATUS "hayate: emulated device under AddressSanitizer")
+endif()
