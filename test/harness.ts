@@ -9,6 +9,26 @@ import type { Device, DType } from '../lib/index';
 export const ALL_BACKENDS: Device[] = ['cpu', 'cuda'];
 export const presentBackends: Device[] = hy.info().backends;
 
+/**
+ * HY_BACKENDS=cuda (a comma list) runs only the named backends' cases of eachBackend; the others
+ * are skipped by name. Unset or empty means every backend. Tests that are not per-backend run either way.
+ */
+export const selectedBackends: Device[] = parseBackends(process.env.HY_BACKENDS);
+
+function parseBackends(value: string | undefined): Device[] {
+  const names = (value ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+  if (names.length === 0) return [...ALL_BACKENDS];
+  for (const n of names) {
+    if (!(ALL_BACKENDS as string[]).includes(n)) {
+      throw new RangeError(`HY_BACKENDS: unknown backend '${n}' in '${value}' (known: ${ALL_BACKENDS.join(', ')})`);
+    }
+  }
+  return names as Device[];
+}
+
 /** Names of every skipped case, printed and counted by the runner. */
 export const skipped: string[] = [];
 
@@ -24,14 +44,31 @@ export function suite(name: string): Test {
 export function eachBackend(s: Test, name: string, fn: (device: Device) => void | Promise<void>): void {
   for (const device of ALL_BACKENDS) {
     const caseName = `${name} [${device}]`;
-    if (presentBackends.includes(device)) {
+    const why = !selectedBackends.includes(device)
+      ? 'deselected by HY_BACKENDS'
+      : !presentBackends.includes(device)
+        ? `${device} not available`
+        : undefined;
+    if (why === undefined) {
       s(caseName, () => fn(device));
     } else {
       const suiteName = suiteNames.get(s) ?? '';
-      skipped.push(`${suiteName}${suiteName ? ' > ' : ''}${caseName}: ${device} not available`);
+      skipped.push(`${suiteName}${suiteName ? ' > ' : ''}${caseName}: ${why}`);
       s.skip(caseName, () => undefined);
     }
   }
+}
+
+const oracles = new Map<string, unknown>();
+
+/**
+ * A float64 oracle computed once and shared by every backend's run of the same case: the key must
+ * name everything the result depends on (op, dtype, shapes, seeds). Inputs are seeded, so the cpu
+ * and cuda cases of one test ask for the same keys.
+ */
+export function oracle<T>(key: string, compute: () => T): T {
+  if (!oracles.has(key)) oracles.set(key, compute());
+  return oracles.get(key) as T;
 }
 
 export function tolerance(dtype: DType): { rtol: number; atol: number } {

@@ -1,5 +1,6 @@
 // hy.nn.functional against the float64 oracles of reference/nn.ts, every backend: forward values,
-// backward against finite differences of the oracle (for a random upstream gradient), poisoned
+// backward against finite differences of the oracle (for a random upstream gradient; log-softmax and
+// cross-entropy against their closed forms, which equal the differences where those are cheap), poisoned
 // outputs, argument errors and live memory over repeated steps.
 import * as assert from 'uvu/assert';
 
@@ -48,19 +49,33 @@ function backwardWeighted(y: Tensor, seed: number, dtype: DType): number[] {
   return w;
 }
 
-/** Oracle log-softmax along any dim: [outer, C, inner] moved to rows and back. */
-function logSoftmaxRef(x: ArrayLike<number>, shape: number[], dim: number): Float64Array {
+/** A row-wise oracle applied along any dim: each input's [outer, C, inner] moved to rows of C and back. */
+function alongDim(shape: number[], dim: number, f: (rows: number, cols: number, ...xs: Float64Array[]) => Float64Array, ...xs: ArrayLike<number>[]): Float64Array {
   const d = dim < 0 ? dim + shape.length : dim;
   const C = shape[d];
   const outer = numel(shape.slice(0, d));
   const inner = numel(shape.slice(d + 1));
-  const rows = new Float64Array(x.length);
-  for (let o = 0; o < outer; o++) for (let c = 0; c < C; c++) for (let i = 0; i < inner; i++) rows[(o * inner + i) * C + c] = x[(o * C + c) * inner + i];
-  const y = ref.logSoftmax(rows, outer * inner, C);
-  const out = new Float64Array(x.length);
+  const toRows = (x: ArrayLike<number>): Float64Array => {
+    const rows = new Float64Array(x.length);
+    for (let o = 0; o < outer; o++) for (let c = 0; c < C; c++) for (let i = 0; i < inner; i++) rows[(o * inner + i) * C + c] = x[(o * C + c) * inner + i];
+    return rows;
+  };
+  const y = f(outer * inner, C, ...xs.map(toRows));
+  const out = new Float64Array(y.length);
   for (let o = 0; o < outer; o++) for (let c = 0; c < C; c++) for (let i = 0; i < inner; i++) out[(o * C + c) * inner + i] = y[(o * inner + i) * C + c];
   return out;
 }
+
+/** Oracle log-softmax along any dim. */
+const logSoftmaxRef = (x: ArrayLike<number>, shape: number[], dim: number): Float64Array => alongDim(shape, dim, (r, c, v) => ref.logSoftmax(v, r, c), x);
+
+/** Its gradient for the upstream gradient g, in closed form (reference/nn.ts; nn.test.ts checks it against differences). */
+const logSoftmaxBackwardRef = (x: ArrayLike<number>, g: ArrayLike<number>, shape: number[], dim: number): Float64Array =>
+  alongDim(shape, dim, (r, c, v, gv) => ref.logSoftmaxBackward(v, gv, r, c), x, g);
+
+/** Where central differences over the whole input are cheap, the closed forms are checked against them too. */
+const FD_MAX = 300;
+const FD_TOL = { rtol: 1e-6, atol: 1e-8 };
 
 eachBackend(s, 'logSoftmax along any dim matches the oracle, forward and backward', async (device) => {
   const cases: [number[], number][] = [[[7, 33], -1], [[3, 5, 4], 1], [[2, 3, 4], 0], [[1, 1], 0], [[3, 1025], 1], [[4, 7], 0], [[9], 0]];
@@ -73,8 +88,9 @@ eachBackend(s, 'logSoftmax along any dim matches the oracle, forward and backwar
       assert.equal(y.shape, shape, `${what} shape`);
       assertClose(await y.data(), Array.from(logSoftmaxRef(xv, shape, dim), round(dtype)), fwdTol(dtype), what);
       const w = backwardWeighted(y, 4, dtype);
-      const fd = finiteDiff((v) => logSoftmaxRef(v, shape, dim), xv, w);
-      assertClose(await x.grad!.data(), fd, gradTol(dtype, fd), `${what} grad`);
+      const expected = logSoftmaxBackwardRef(xv, w, shape, dim);
+      if (xv.length <= FD_MAX) assertClose(expected, finiteDiff((v) => logSoftmaxRef(v, shape, dim), xv, w), FD_TOL, `${what} oracle`);
+      assertClose(await x.grad!.data(), expected, gradTol(dtype, expected), `${what} grad`);
     }
   }
 });
@@ -114,8 +130,9 @@ eachBackend(s, 'nllLoss and crossEntropy match the oracle for every reduction, f
         assertClose(await ce.data(), expected, ceTol, cwhat);
         poison([N, C], device, dtype);
         const cw = backwardWeighted(ce, 8, dtype);
-        const cfd = finiteDiff(ceRef, xv, cw);
-        assertClose(await x.grad!.data(), cfd, gradTol(dtype, cfd), `${cwhat} grad`);
+        const cgrad = ref.crossEntropyBackward(xv, tv, N, C, CODE[reduction], cw);
+        if (xv.length <= FD_MAX) assertClose(cgrad, finiteDiff(ceRef, xv, cw), FD_TOL, `${cwhat} oracle`);
+        assertClose(await x.grad!.data(), cgrad, gradTol(dtype, cgrad), `${cwhat} grad`);
       }
     }
   }

@@ -1,5 +1,6 @@
 // Neural-network kernels at the binding level, every backend, against the float64 oracles in
-// reference/nn.ts; backward passes against finite differences of those oracles.
+// reference/nn.ts; backward passes against finite differences of those oracles, or against their
+// closed forms (log-softmax, cross-entropy) where differences are too costly, checked here first.
 import * as assert from 'uvu/assert';
 
 import type { Device } from '../lib/index';
@@ -90,7 +91,25 @@ eachBackend(s, 'logSoftmax matches the oracle, also for large offsets', (device)
   }
 }));
 
-eachBackend(s, 'logSoftmaxBackward matches finite differences', (device) => withScope(device, (sc) => {
+s('float64 oracles: the closed-form logSoftmax and crossEntropy gradients equal finite differences', () => {
+  const tol = { rtol: 1e-6, atol: 1e-8 };
+  for (const [rows, cols] of SHAPES) {
+    const n = rows * cols;
+    if (n > 1000) continue; // differences of a whole softmax per element: O(n^2)
+    const x = randomArray(n, n + 1, -3, 3);
+    const g = randomArray(n, n + 2);
+    const lsm = ref.numericGrad((v) => ref.dot(g, ref.logSoftmax(v, rows, cols)), x);
+    assertClose(ref.logSoftmaxBackward(x, g, rows, cols), lsm, tol, `logSoftmax ${rows}x${cols}`);
+    const t = targetsFor(rows, cols, n + 6);
+    for (const reduction of [0, 1, 2]) {
+      const up = randomArray(reduction === 0 ? rows : 1, n + 7 + reduction, 0.5, 2);
+      const ce = ref.numericGrad((v) => ref.dot(up, ref.crossEntropy(v, t, rows, cols, reduction)), x);
+      assertClose(ref.crossEntropyBackward(x, t, rows, cols, reduction, up), ce, tol, `crossEntropy ${rows}x${cols} reduction ${reduction}`);
+    }
+  }
+});
+
+eachBackend(s, 'logSoftmaxBackward matches the closed-form gradient', (device) => withScope(device, (sc) => {
   for (const dtype of FLOATS) {
     for (const [rows, cols] of SHAPES) {
       const n = rows * cols;
@@ -100,7 +119,7 @@ eachBackend(s, 'logSoftmaxBackward matches finite differences', (device) => with
       native.logSoftmax(x.st, out, CODE[dtype], rows, cols);
       const gradIn = sc.poisoned(dtype, n);
       native.logSoftmaxBackward(g.st, out, gradIn, CODE[dtype], rows, cols);
-      const expected = ref.numericGrad((v) => ref.dot(g.values, ref.logSoftmax(v, rows, cols)), x.values);
+      const expected = ref.logSoftmaxBackward(x.values, g.values, rows, cols);
       assertClose(sc.read(gradIn, dtype, n), expected, gradTolerance(dtype, expected), `${dtype} ${rows}x${cols}`);
     }
   }
@@ -156,17 +175,17 @@ eachBackend(s, 'crossEntropy: fused loss and gradient, and the separate backward
         const grad = sc.poisoned(dtype, n);
         native.crossEntropy(logits.st, target, loss, grad, CODE[dtype], rows, cols, reduction);
         assertClose(sc.read(loss, 'float32', count), expectedLoss, tol, `${what} fused loss`);
-        const f = (scale: ArrayLike<number>) => (v: Float64Array) => ref.dot(scale, ref.crossEntropy(v, t, rows, cols, reduction));
-        let expected = ref.numericGrad(f(new Float64Array(count).fill(1)), logits.values);
+        const f = (scale: ArrayLike<number>) => ref.crossEntropyBackward(logits.values, t, rows, cols, reduction, scale);
+        let expected = f(new Float64Array(count).fill(1));
         assertClose(sc.read(grad, dtype, n), expected, gradTolerance(dtype, expected), `${what} fused grad`);
 
         const up = Array.from(randomArray(count, n + 7 + reduction, 0.5, 2), Math.fround);
         const back = sc.poisoned(dtype, n);
         native.crossEntropyBackward(logits.st, target, back, CODE[dtype], rows, cols, reduction, sc.floats('float32', up).st);
-        expected = ref.numericGrad(f(up), logits.values);
+        expected = f(up);
         assertClose(sc.read(back, dtype, n), expected, gradTolerance(dtype, expected), `${what} backward`);
         native.crossEntropyBackward(logits.st, target, back, CODE[dtype], rows, cols, reduction, 2);
-        expected = ref.numericGrad(f(new Float64Array(count).fill(2)), logits.values);
+        expected = f(new Float64Array(count).fill(2));
         assertClose(sc.read(back, dtype, n), expected, gradTolerance(dtype, expected), `${what} backward scalar`);
       }
     }

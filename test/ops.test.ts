@@ -98,6 +98,14 @@ const UNARY: [string, (x: Tensor) => Tensor, (v: number) => number, number, numb
   ['gelu unfused', hy.geluUnfused, (v) => v * 0.5 * (1 + ref.erf(v / 1.41421)), -6, 6],
 ];
 
+s('float64 oracles: elementwise differences equal the whole-vector finiteDiff bit for bit', () => {
+  for (const [name, , f, lo, hi] of UNARY) {
+    const xv = randomArray(33, name.length, lo, hi);
+    const w = randomArray(33, 9, -1, 1);
+    assert.equal(Array.from(ref.finiteDiffElementwise(f, xv, w)), Array.from(ref.finiteDiff((a) => a.map(f), xv, w)), name);
+  }
+});
+
 eachBackend(s, 'unary math and the fused GELU match the oracle, forward and backward, at odd sizes', async (device) => {
   for (const dtype of ['float32', 'float16'] as DType[]) {
     for (const n of [1, 7, 33, 1023]) {
@@ -111,7 +119,7 @@ eachBackend(s, 'unary math and the fused GELU match the oracle, forward and back
         assertClose(await y.data(), xv.map((v) => round(dtype)(f(v))), tol, what);
         const w = Array.from(randomArray(n, 9, -1, 1), round(dtype));
         hy.sum(hy.mul(y, hy.tensor(w, { device, dtype }))).backward();
-        assertClose(await x.grad!.data(), ref.finiteDiff((a) => a.map(f), xv, w), gradTol(dtype), `${what} grad`);
+        assertClose(await x.grad!.data(), ref.finiteDiffElementwise(f, xv, w), gradTol(dtype), `${what} grad`);
       }
     }
   }
@@ -151,6 +159,32 @@ eachBackend(s, 'sum and mean over dims, keepdim, negative dims, and their gradie
   assert.equal(hy.sum(x).shape, []);
   assert.is(x.mean().item(), 2.5);
   assertThrows(() => hy.sum(x, 2), RangeError, /sum: dim 2 is out of range for a tensor of 2 dimensions/);
+});
+
+// Long reductions: 10^6 additions of 0.1 in float accumulate an error of about 1%; every backend
+// must stay inside the float32 tolerance. The shapes also select the sliced (two-pass) GPU paths:
+// a whole-tensor sum, a few long rows, a few long columns, and a reduced middle dimension.
+eachBackend(s, 'long sums stay within float32 tolerance (whole tensor, long rows, long columns, middle dim)', async (device) => {
+  const n = 1_000_000;
+  const tenth = Math.fround(0.1);
+  const ones = hy.tensor(new Float32Array(n).fill(tenth), { device });
+  const total = hy.sum(ones).item();
+  assert.ok(Math.abs(total - n * tenth) <= 1e-6 * n * tenth, `sum of 10^6 x 0.1: got ${total}, expected ${n * tenth}`);
+  const cases: { shape: number[]; dims: number[] }[] = [
+    { shape: [3, 300_001], dims: [1] },
+    { shape: [100_003, 3], dims: [0] },
+    { shape: [2, 50_001, 3], dims: [1] },
+  ];
+  for (const { shape, dims } of cases) {
+    for (const dtype of ['float32', 'float16'] as DType[]) {
+      const count = shape.reduce((a, b) => a * b, 1);
+      const xv = Array.from(randomArray(count, 77, -1, 1), round(dtype));
+      const x = hy.tensor(xv, { shape, device, dtype });
+      const expected = Array.from(ref.sumDims(xv, shape, dims), round(dtype));
+      const tol = dtype === 'float16' ? { rtol: 1e-3, atol: 0.5 } : { rtol: 1e-6, atol: 1e-3 };
+      assertClose(await hy.sum(x, dims).data(), expected, tol, `sum ${dtype} [${shape}] over ${dims}`);
+    }
+  }
 });
 
 eachBackend(s, 'reshape, view and flatten share storage and pass gradients through', async (device) => {

@@ -1,5 +1,7 @@
 // Runs every test file with uvu and ends with the line "N passed, N failed, N skipped".
-// HY_TEST=<substring> runs only the files whose name contains it.
+// HY_TEST=<substring> runs only the files whose name contains it; a comma list
+// (HY_TEST=gemm,nn.test) runs the files whose name contains any of them.
+// HY_BACKENDS=<backend>[,<backend>] runs only those backends' cases (see eachBackend in harness.ts).
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -10,10 +12,18 @@ async function main(): Promise<void> {
   (globalThis as Record<string, unknown>).UVU_DEFER = 1;
   const queue: unknown[][] = ((globalThis as Record<string, unknown>).UVU_QUEUE as unknown[][]) ?? [];
   (globalThis as Record<string, unknown>).UVU_QUEUE = queue;
-  const filter = process.env.HY_TEST ?? '';
+  const filters = (process.env.HY_TEST ?? '').split(',').filter((f) => f !== '');
   const files = readdirSync(__dirname)
-    .filter((f) => f.endsWith('.test.js') && f.includes(filter))
+    .filter((f) => f.endsWith('.test.js') && (filters.length === 0 || filters.some((part) => f.includes(part))))
     .sort();
+  try {
+    require('./harness'); // reads HY_BACKENDS and loads the addon: a bad value fails here, once
+  } catch (e) {
+    console.error(`test run: ${(e as Error).message}`);
+    console.log('0 passed, 1 failed, 0 skipped');
+    process.exitCode = 1;
+    return;
+  }
   const uvu = require('uvu') as typeof import('uvu');
   files.forEach((file, idx) => {
     queue.push([file]);

@@ -1,5 +1,7 @@
-// Float64 oracles of the neural-network kernels: plain loops, obviously right, small sizes. The
-// backward passes are not restated here: tests take finite differences of these forwards.
+// Float64 oracles of the neural-network kernels: plain loops, obviously right, small sizes. Most
+// backward passes are not restated here: tests take finite differences of these forwards. Those of
+// log-softmax and cross-entropy are, in closed form, because differences of a whole row's softmax
+// cost O(n^2) at the sizes the kernels need; nn.test.ts checks them against numericGrad first.
 
 export function logSoftmax(x: ArrayLike<number>, rows: number, cols: number): Float64Array {
   const out = new Float64Array(rows * cols);
@@ -9,6 +11,33 @@ export function logSoftmax(x: ArrayLike<number>, rows: number, cols: number): Fl
     let s = 0;
     for (let j = 0; j < cols; j++) s += Math.exp(x[r * cols + j] - m);
     for (let j = 0; j < cols; j++) out[r * cols + j] = x[r * cols + j] - m - Math.log(s);
+  }
+  return out;
+}
+
+/** Gradient of sum(g * logSoftmax(x)) with respect to x, per row: g - softmax(x) * sum(g). */
+export function logSoftmaxBackward(x: ArrayLike<number>, g: ArrayLike<number>, rows: number, cols: number): Float64Array {
+  const out = logSoftmax(x, rows, cols);
+  for (let r = 0; r < rows; r++) {
+    let gs = 0;
+    for (let j = 0; j < cols; j++) gs += g[r * cols + j];
+    for (let j = 0; j < cols; j++) out[r * cols + j] = g[r * cols + j] - Math.exp(out[r * cols + j]) * gs;
+  }
+  return out;
+}
+
+/**
+ * Gradient of sum(up * crossEntropy(logits, target)) with respect to the logits:
+ * (softmax(row) - onehot(target)) times the row's weight, which is up[r] (reduction 0, none),
+ * up[0] / rows (1, mean) or up[0] (2, sum).
+ */
+export function crossEntropyBackward(
+  logits: ArrayLike<number>, target: ArrayLike<number>, rows: number, cols: number, reduction: number, up: ArrayLike<number>,
+): Float64Array {
+  const out = logSoftmax(logits, rows, cols);
+  for (let r = 0; r < rows; r++) {
+    const scale = reduction === 0 ? up[r] : reduction === 1 ? up[0] / rows : up[0];
+    for (let j = 0; j < cols; j++) out[r * cols + j] = scale * (Math.exp(out[r * cols + j]) - (j === target[r] ? 1 : 0));
   }
   return out;
 }

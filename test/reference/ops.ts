@@ -95,3 +95,13 @@ export function finiteDiff(f: (x: Float64Array) => Float64Array, x: ArrayLike<nu
   }
   return grad;
 }
+
+/**
+ * finiteDiff for an elementwise f, one element at a time: y[k] depends on x[k] alone, so every other
+ * term of finiteDiff's sum is exactly zero and this gives the same values in O(n) instead of O(n^2).
+ */
+export function finiteDiffElementwise(f: (x: number) => number, x: ArrayLike<number>, w: ArrayLike<number>, eps = 1e-6): Float64Array {
+  const grad = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) grad[i] = (w[i] * (f(x[i] + eps) - f(x[i] - eps))) / (2 * eps);
+  return grad;
+}
