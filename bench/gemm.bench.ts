@@ -35,14 +35,25 @@ function linearShapes(layer: string, batch: number, inF: number, outF: number): 
 function shapesFor(device: Device): Shape[] {
   // 4096^3 is 137 GFLOP: seconds per call on the CPU backend, so the CPU measures 512^3 instead.
   const n = device === 'cuda' ? 4096 : 512;
-  const square = { name: device === 'cuda' ? '4096^3' : '512^3 (cpu stand-in for 4096^3)', M: n, N: n, K: n, transA: false, transB: false };
+  const square = { name: device === 'cuda' ? '4096^3' : '512^3 (stand-in for 4096^3)', M: n, N: n, K: n, transA: false, transB: false };
   return [...linearShapes('fc1', 64, 9216, 128), ...linearShapes('fc2', 64, 128, 10), square];
 }
+
+/**
+ * CPU cases are named 'cpu <shape> <dtype>': the CUDA rows carry the peer's names (bench/peers/gemm.py
+ * times the GPU), so a CPU figure is never put next to PyTorch's GPU one, even by case name alone.
+ */
+const caseName = (device: Device, shape: Shape, dtype: string): string => `${device === 'cpu' ? 'cpu ' : ''}${shape.name} ${dtype}`;
 
 const DTYPES = [
   { name: 'float32', code: 0, bytes: 4 },
   { name: 'float16', code: 1, bytes: 2 },
 ] as const;
+
+/** The case names of a device's rows, in the order run() gives them (bench/peers/gemm.py's for CUDA). */
+export function caseNames(device: Device): string[] {
+  return shapesFor(device).flatMap((shape) => DTYPES.map((dtype) => caseName(device, shape, dtype.name)));
+}
 
 /** Median milliseconds per call: warm up, size a sample to about 20 ms, take the median of 11. */
 function timeCall(fn: () => void, sync: () => void): number {
@@ -86,7 +97,7 @@ export async function run(): Promise<Row[]> {
           const ms = timeCall(() => native.gemm(a, b, c, dtype.code, M, N, K, shape.transA, shape.transB, 1, 0, 1, 0, 0, 0), sync);
           rows.push({
             bench: 'gemm',
-            case: `${shape.name} ${dtype.name}`,
+            case: caseName(device, shape, dtype.name),
             device: deviceName,
             medianMs: ms,
             tflops: (2 * M * N * K) / (ms * 1e-3) / 1e12,
