@@ -30,6 +30,9 @@ struct RawMemory {
   virtual bool eventDone(EventId) { return true; }
   virtual void destroyEvent(EventId) {}
   virtual void synchronizeEvent(EventId) {}
+  // Waits until the work queued on the stream so far has run. Called only in AddressSanitizer
+  // builds, before a freed block is poisoned: stream-ordered kernels may still use it until then.
+  virtual void synchronizeStream(StreamId) noexcept {}
 };
 
 struct AllocatorStats {

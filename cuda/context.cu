@@ -26,6 +26,9 @@ struct EventRaw : RawMemory {
   }
   void destroyEvent(EventId e) override { cudaEventDestroy(reinterpret_cast<cudaEvent_t>(e)); }
   void synchronizeEvent(EventId e) override { cudaEventSynchronize(reinterpret_cast<cudaEvent_t>(e)); }
+  void synchronizeStream(StreamId s) noexcept override {
+    if (cudaStreamSynchronize(asStream(s)) != cudaSuccess) cudaGetLastError();  // a fault is reported elsewhere
+  }
 };
 
 struct DeviceRaw : EventRaw {

@@ -15,6 +15,9 @@ set_source_files_properties(${HY_EMU_CUDA_SOURCES} PROPERTIES COMPILE_OPTIONS
   "-x;c++;-include;${CMAKE_SOURCE_DIR}/emulator/device.h;-fsanitize=alignment;-fno-sanitize-recover=alignment;-Wno-unknown-pragmas;-fno-strict-aliasing")
 
 target_compile_definitions(${PROJECT_NAME} PRIVATE HAYATE_WITH_CUDA HAYATE_CUDA_EMULATOR HY_CUDA_EMULATOR)
+# Fault messages name files relative to the repository (cuda/gemm.cu:120).
+add_compile_options(-ffile-prefix-map=${CMAKE_SOURCE_DIR}/=)
+target_compile_options(${PROJECT_NAME} PRIVATE -ffile-prefix-map=${CMAKE_SOURCE_DIR}/=)
 # emulator/include first: its mma.h replaces the toolkit's device-only one.
 target_include_directories(${PROJECT_NAME} BEFORE PRIVATE ${CMAKE_SOURCE_DIR}/emulator/include)
 target_include_directories(${PROJECT_NAME} SYSTEM PRIVATE ${CUDAToolkit_INCLUDE_DIRS})
@@ -25,4 +28,22 @@ if(HAYATE_EMULATOR_ASAN)
   target_compile_options(${PROJECT_NAME} PRIVATE -fsanitize=address -fno-omit-frame-pointer -g)
   target_link_options(${PROJECT_NAME} PRIVATE -fsanitize=address)
   message(STATUS "hayate: emulated device under AddressSanitizer")
+endif()
+# The addon's own references (the alignment-report handlers above all) bind to its own definitions.
+target_link_options(${PROJECT_NAME} PRIVATE -Wl,-Bsymbolic-functions)
+
+# The emulator's self-tests (emulator/selftest): planted bugs that must fail, correct kernels
+# that must pass. Built beside the emulated addon; scripts/test-emu.sh runs it.
+add_executable(hayate_emulator_selftest ${CMAKE_SOURCE_DIR}/emulator/selftest/selftest.cu ${HY_EMU_SOURCES})
+set_source_files_properties(${CMAKE_SOURCE_DIR}/emulator/selftest/selftest.cu PROPERTIES LANGUAGE CXX COMPILE_OPTIONS
+  "-x;c++;-include;${CMAKE_SOURCE_DIR}/emulator/device.h;-fsanitize=alignment;-fno-sanitize-recover=alignment;-Wno-unknown-pragmas;-fno-strict-aliasing")
+set_target_properties(hayate_emulator_selftest PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
+target_compile_definitions(hayate_emulator_selftest PRIVATE HY_CUDA_EMULATOR)
+target_include_directories(hayate_emulator_selftest BEFORE PRIVATE ${CMAKE_SOURCE_DIR}/emulator/include)
+target_include_directories(hayate_emulator_selftest SYSTEM PRIVATE ${CUDAToolkit_INCLUDE_DIRS})
+target_compile_options(hayate_emulator_selftest PRIVATE -Wall -Wextra -Werror -O2)
+target_link_libraries(hayate_emulator_selftest PRIVATE Threads::Threads)
+if(HAYATE_EMULATOR_ASAN)
+  target_compile_options(hayate_emulator_selftest PRIVATE -fsanitize=address -fno-omit-frame-pointer -g)
+  target_link_options(hayate_emulator_selftest PRIVATE -fsanitize=address)
 endif()

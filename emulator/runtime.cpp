@@ -209,6 +209,8 @@ void enqueueLaunch(const LaunchConfig& cfg, std::unique_ptr<KernelBody> body) {
 }
 
 namespace testing {
+void setOrder(Order order, uint64_t seed) { globals().order = OrderSetting{order, seed}; }
+
 // For the emulator's own tests only: forget a sticky fault so that the next case starts clean.
 void clearStickyError() {
   Globals& g = globals();

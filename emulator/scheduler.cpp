@@ -483,10 +483,10 @@ void resetArena(Executor& ex) {
     if ((reinterpret_cast<uintptr_t>(p) & 31u) == 0) p += 16;
     ex.dynamic = p;
     ex.arenaTop = static_cast<size_t>(p - ex.arena) + dyn;
-    std::memset(p, 0xff, dyn);
 #if defined(HYEMU_ASAN)
     ASAN_UNPOISON_MEMORY_REGION(p, dyn);
 #endif
+    std::memset(p, 0xff, dyn);
     ex.arenaHigh = std::max(ex.arenaHigh, ex.arenaTop);
   }
 }
@@ -676,8 +676,8 @@ LaunchResult runGrid(const LaunchConfig& cfg, KernelBody& body) {
   uint64_t s = o.seed;
   uint64_t a = 1, c = 0;
   if (o.order == Order::Shuffle && blocks > 1) {
-    a = splitmix(s) % blocks | 1;
-    while (gcd(a, blocks) != 1) a = (a + 2) % blocks | 1;
+    a = 1 + 2 * (splitmix(s) % blocks);
+    while (gcd(a, blocks) != 1) a += 2;  // any multiplier coprime to n permutes 0..n-1
     c = splitmix(s) % blocks;
   }
   for (uint64_t i = 0; i < blocks && !ex.failed; ++i) {
@@ -719,11 +719,11 @@ struct UbsanTypeMismatch {
 }
 }  // namespace
 
-extern "C" __attribute__((visibility("hidden"))) void __ubsan_handle_type_mismatch_v1(UbsanTypeMismatch* d,
-                                                                                       uintptr_t ptr) {
-  misaligned(d, ptr);
+// The compiler declares these as (void*, void*) built-ins; -Bsymbolic-functions (emulator.cmake)
+// binds the addon's calls to these definitions even where a sanitizer runtime exports its own.
+extern "C" void __ubsan_handle_type_mismatch_v1(void* d, void* ptr) {
+  misaligned(static_cast<UbsanTypeMismatch*>(d), reinterpret_cast<uintptr_t>(ptr));
 }
-extern "C" __attribute__((visibility("hidden"))) void __ubsan_handle_type_mismatch_v1_abort(UbsanTypeMismatch* d,
-                                                                                             uintptr_t ptr) {
-  misaligned(d, ptr);
+extern "C" void __ubsan_handle_type_mismatch_v1_abort(void* d, void* ptr) {
+  misaligned(static_cast<UbsanTypeMismatch*>(d), reinterpret_cast<uintptr_t>(ptr));
 }

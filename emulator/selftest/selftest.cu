@@ -1,0 +1,478 @@
+// The emulator's own tests: small kernels written to be wrong (a missing barrier, a divergent
+// __syncthreads, a shuffle with a wrong mask, misaligned vector accesses, launches over the sm_90
+// limits, stores past an allocation or a shared array), each of which must fail as the issue on a
+// GPU would, and correct ones (WMMA against a float64 GEMM, shuffles, votes) that must pass.
+// Built with the emulated addon (build-emu / build-asan); prints "N passed, N failed, N skipped".
+#include <cuda_fp16.h>
+#include <mma.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "../../cuda/portable.cuh"
+#include "../internal.h"
+
+extern char** environ;
+
+namespace hyemu::testing {
+void clearStickyError();
+void setOrder(Order order, uint64_t seed);
+}  // namespace hyemu::testing
+
+namespace {
+
+using hyemu::Order;
+
+int passed = 0, failed = 0;
+std::vector<std::string> skipped;
+
+void check(bool ok, const std::string& name, const std::string& detail = "") {
+  if (ok) {
+    ++passed;
+    std::printf("ok - %s\n", name.c_str());
+  } else {
+    ++failed;
+    std::printf("not ok - %s%s%s\n", name.c_str(), detail.empty() ? "" : ": ", detail.c_str());
+  }
+}
+
+// Synchronizes; returns the sticky error (then clears it so the next case starts clean).
+cudaError_t finish(std::string* message = nullptr) {
+  const cudaError_t e = cudaDeviceSynchronize();
+  if (message != nullptr) *message = cudaGetErrorString(e);
+  hyemu::testing::clearStickyError();
+  return e;
+}
+
+bool contains(const std::string& s, const char* what) { return s.find(what) != std::string::npos; }
+
+template <typename T>
+T* deviceArray(size_t n) {
+  void* p = nullptr;
+  if (cudaMalloc(&p, n * sizeof(T)) != cudaSuccess) std::abort();
+  return static_cast<T*>(p);
+}
+
+template <typename T>
+std::vector<T> fetch(const T* d, size_t n) {
+  std::vector<T> h(n);
+  cudaMemcpy(h.data(), d, n * sizeof(T), cudaMemcpyDeviceToHost);
+  return h;
+}
+
+// ---- kernels ----
+
+// Each thread writes its slot and reads its neighbour's: correct only with the barrier.
+__global__ void neighbourKernel(float* out, bool barrier) {
+  HY_SHARED(float, s, [64]);
+  const unsigned i = threadIdx.x;
+  s[i] = static_cast<float>(i);
+  if (barrier) __syncthreads();
+  out[i] = s[(i + 1) % 64];
+}
+
+__global__ void divergentBarrierKernel(int* out) {
+  if (threadIdx.x < 16) {
+    __syncthreads();
+  } else {
+    __syncthreads();
+  }
+  out[threadIdx.x] = 1;
+}
+
+__global__ void barrierVsWarpKernel(int* out) {
+  if (threadIdx.x < 16) {
+    __syncthreads();
+  } else {
+    __syncwarp();
+  }
+  out[threadIdx.x] = 1;
+}
+
+__global__ void shuffleAfterExitKernel(float* out) {
+  if (threadIdx.x >= 16) return;
+  out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, 1.0f, 1);
+}
+
+__global__ void shuffleMaskWithoutSelfKernel(float* out) {
+  out[threadIdx.x] = __shfl_sync(0x1u, 2.0f, 0);
+}
+
+// Shuffles and votes within their masks and widths, against what the PTX ISA specifies.
+__global__ void warpOpsKernel(int* out) {
+  const int lane = static_cast<int>(threadIdx.x);
+  out[0 * 32 + lane] = __shfl_down_sync(0xffffffffu, lane, 3, 16);
+  out[1 * 32 + lane] = __shfl_up_sync(0xffffffffu, lane, 2);
+  out[2 * 32 + lane] = __shfl_xor_sync(0xffffffffu, lane, 5);
+  out[3 * 32 + lane] = __shfl_sync(0xffffffffu, lane * 10, 7, 8);
+  out[4 * 32 + lane] = static_cast<int>(__ballot_sync(0xffffffffu, lane % 3 == 0));
+  out[5 * 32 + lane] = __all_sync(0xffffffffu, lane < 32) * 2 + __any_sync(0xffffffffu, lane == 31);
+  if (lane < 10) {
+    out[6 * 32 + lane] = static_cast<int>(__activemask());
+  } else {
+    out[6 * 32 + lane] = -1;
+  }
+  if (lane < 16) {
+    out[7 * 32 + lane] = __shfl_xor_sync(0x0000ffffu, lane, 1);
+  } else {
+    out[7 * 32 + lane] = __shfl_xor_sync(0xffff0000u, lane, 2);
+  }
+}
+
+__global__ void misalignedVectorKernel(const float* in, float* out) {
+  const float4 v = *reinterpret_cast<const float4*>(in + 1);  // 4-byte aligned, not 16
+  out[0] = v.x;
+}
+
+__global__ void misalignedHalf2Kernel(const __half* in, float* out) {
+  const __half2 v = *reinterpret_cast<const __half2*>(in + 1);
+  out[0] = __low2float(v);
+}
+
+__global__ void sharedPoisonKernel(float* out) {
+  HY_SHARED(float, s, [32]);
+  out[threadIdx.x] = s[threadIdx.x];  // read before any write
+}
+
+__global__ void dynamicSharedKernel(float* out) {
+  HY_DYNAMIC_SHARED(float, buf);
+  buf[threadIdx.x] = static_cast<float>(threadIdx.x) * 2.0f;
+  __syncthreads();
+  out[threadIdx.x] = buf[blockDim.x - 1 - threadIdx.x];
+}
+
+__global__ void bigStaticSharedKernel(float* out) {
+  HY_SHARED(float, s, [13000]);  // 52,000 bytes > 48 KiB
+  s[threadIdx.x] = 1.0f;
+  out[threadIdx.x] = s[threadIdx.x];
+}
+
+__global__ void emptyKernel(int*) {}
+
+__global__ void storePastEndKernel(float* out, int n) { out[n] = 1.0f; }  // one element too far
+
+__global__ void sharedOverflowKernel(float* out) {
+  HY_SHARED(float, s, [32]);
+  s[threadIdx.x + 1] = 1.0f;  // thread 31 writes s[32]
+  __syncthreads();
+  out[threadIdx.x] = s[threadIdx.x];
+}
+
+__global__ void atomicKernel(float* sum, unsigned* count) {
+  atomicAdd(sum, 0.5f);
+  atomicAdd(count, 1u);
+}
+
+// C (32 x 32) = A (32 x 48) * B (48 x 32), one warp per 16 x 16 output tile.
+__global__ void wmmaGemmKernel(const __half* a, const __half* b, float* c) {
+  using namespace nvcuda;
+  const int warp = static_cast<int>(threadIdx.x / 32);
+  const int tm = warp / 2, tn = warp % 2;
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+  wmma::fill_fragment(acc, 0.0f);
+  for (int k = 0; k < 48; k += 16) {
+    wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
+    wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> fb;
+    wmma::load_matrix_sync(fa, a + tm * 16 * 48 + k, 48);
+    wmma::load_matrix_sync(fb, b + tn * 16 * 48 + k, 48);  // b stored column-major: (k, n) at n*48 + k
+    wmma::mma_sync(acc, fa, fb, acc);
+  }
+  wmma::store_matrix_sync(c + tm * 16 * 32 + tn * 16, acc, 32, wmma::mem_row_major);
+}
+
+__global__ void wmmaMisalignedKernel(const __half* a, float* c) {
+  using namespace nvcuda;
+  wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
+  wmma::load_matrix_sync(fa, a + 8, 16);  // 16 bytes past a 256-byte boundary: not 32-byte aligned
+  c[threadIdx.x] = __half2float(fa.x[0]);
+}
+
+// ---- cases ----
+
+void testMissingBarrier() {
+  float* out = deviceArray<float>(64);
+  bool wrongSomewhere = false;
+  bool rightWithBarrier = true;
+  const Order orders[] = {Order::Forward, Order::Reverse, Order::Shuffle};
+  for (Order o : orders) {
+    hyemu::testing::setOrder(o, 12345);
+    for (int barrier = 0; barrier < 2; ++barrier) {
+      HY_LAUNCH(1, 64, 0, nullptr, neighbourKernel)(out, barrier == 1);
+      finish();
+      const std::vector<float> h = fetch(out, 64);
+      bool right = true;
+      for (unsigned i = 0; i < 64; ++i) right = right && h[i] == static_cast<float>((i + 1) % 64);
+      if (barrier == 1) rightWithBarrier = rightWithBarrier && right;
+      if (barrier == 0 && !right) wrongSomewhere = true;
+    }
+  }
+  hyemu::testing::setOrder(Order::Forward, 0);
+  check(wrongSomewhere, "a missing __syncthreads changes the result under one of the thread orders");
+  check(rightWithBarrier, "with the barrier the result is right under forward, reverse and shuffled orders");
+  cudaFree(out);
+}
+
+void expectFault(const char* name, const std::function<void()>& launch, cudaError_t expected, const char* text) {
+  launch();
+  std::string message;
+  const cudaError_t e = finish(&message);
+  check(e == expected && contains(message, text), name,
+        std::string("got ") + cudaGetErrorName(e) + ": " + message);
+}
+
+void testRendezvousErrors() {
+  int* ibuf = deviceArray<int>(64);
+  float* fbuf = deviceArray<float>(64);
+  expectFault("a divergent __syncthreads fails the launch",
+              [&] { HY_LAUNCH(1, 64, 0, nullptr, divergentBarrierKernel)(ibuf); }, cudaErrorLaunchFailure,
+              "divergent __syncthreads");
+  expectFault("half a warp at __syncthreads and half at a full-mask __syncwarp fails the launch",
+              [&] { HY_LAUNCH(1, 32, 0, nullptr, barrierVsWarpKernel)(ibuf); }, cudaErrorLaunchFailure,
+              "waits at __syncthreads");
+  expectFault("a full-mask shuffle after half the warp exited fails the launch",
+              [&] { HY_LAUNCH(1, 32, 0, nullptr, shuffleAfterExitKernel)(fbuf); }, cudaErrorLaunchFailure,
+              "is never reached by lane 16");
+  expectFault("a shuffle whose mask leaves out the calling lane fails the launch",
+              [&] { HY_LAUNCH(1, 32, 0, nullptr, shuffleMaskWithoutSelfKernel)(fbuf); }, cudaErrorLaunchFailure,
+              "does not include the calling lane");
+  cudaFree(ibuf);
+  cudaFree(fbuf);
+}
+
+void testWarpOps() {
+  int* out = deviceArray<int>(8 * 32);
+  HY_LAUNCH(1, 32, 0, nullptr, warpOpsKernel)(out);
+  const cudaError_t e = finish();
+  const std::vector<int> h = fetch(out, 8 * 32);
+  bool ok = e == cudaSuccess;
+  unsigned ballot = 0;
+  for (int l = 0; l < 32; l += 3) ballot |= 1u << l;
+  for (int l = 0; l < 32 && ok; ++l) {
+    const int down = (l % 16) + 3 < 16 ? l + 3 : l;
+    const int up = l >= 2 ? l - 2 : l;
+    const int shfl = ((l / 8) * 8 + 7) * 10;
+    const int halves = l < 16 ? (l ^ 1) : (l ^ 2);
+    ok = h[l] == down && h[32 + l] == up && h[64 + l] == (l ^ 5) && h[96 + l] == shfl &&
+         static_cast<unsigned>(h[128 + l]) == ballot && h[160 + l] == 3 &&
+         h[192 + l] == (l < 10 ? 0x3ff : -1) && h[224 + l] == halves;
+    if (!ok) std::printf("# lane %d: %d %d %d %d %x %d %x %d\n", l, h[l], h[32 + l], h[64 + l], h[96 + l], h[128 + l],
+                         h[160 + l], h[192 + l], h[224 + l]);
+  }
+  check(ok, "shuffles (widths, up/down edges, xor), ballot/any/all and __activemask in a branch give the PTX results");
+  cudaFree(out);
+}
+
+void testAlignmentAndShared() {
+  float* f = deviceArray<float>(64);
+  __half* h = deviceArray<__half>(64);
+  expectFault("a 16-byte vector load at a 4-byte-aligned address fails with cudaErrorMisalignedAddress",
+              [&] { HY_LAUNCH(1, 1, 0, nullptr, misalignedVectorKernel)(f, f); }, cudaErrorMisalignedAddress,
+              "misaligned address");
+  expectFault("a half2 load at an odd half fails with cudaErrorMisalignedAddress",
+              [&] { HY_LAUNCH(1, 1, 0, nullptr, misalignedHalf2Kernel)(h, f); }, cudaErrorMisalignedAddress,
+              "misaligned address");
+  HY_LAUNCH(1, 32, 0, nullptr, sharedPoisonKernel)(f);
+  finish();
+  std::vector<float> out = fetch(f, 32);
+  bool allNan = true;
+  for (float v : out) allNan = allNan && std::isnan(v);
+  check(allNan, "shared memory read before it is written reads NaN (poisoned at every block start)");
+  HY_LAUNCH(1, 64, 1024, nullptr, dynamicSharedKernel)(f);
+  const cudaError_t e = finish();
+  out = fetch(f, 64);
+  bool ok = e == cudaSuccess;
+  for (unsigned i = 0; i < 64; ++i) ok = ok && out[i] == static_cast<float>(63 - i) * 2.0f;
+  check(ok, "dynamic shared memory is per block and survives the barrier");
+  cudaFree(f);
+  cudaFree(h);
+}
+
+void testWmma() {
+  std::vector<__half> a(32 * 48), b(48 * 32);
+  std::vector<double> ref(32 * 32, 0.0);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = __float2half_rn(std::sin(0.37 * static_cast<double>(i)));
+  for (size_t i = 0; i < b.size(); ++i) b[i] = __float2half_rn(std::cos(0.11 * static_cast<double>(i)));
+  for (int m = 0; m < 32; ++m) {
+    for (int n = 0; n < 32; ++n) {
+      for (int k = 0; k < 48; ++k) ref[m * 32 + n] += static_cast<double>(__half2float(a[m * 48 + k])) * __half2float(b[n * 48 + k]);
+    }
+  }
+  __half* da = deviceArray<__half>(a.size());
+  __half* db = deviceArray<__half>(b.size());
+  float* dc = deviceArray<float>(32 * 32);
+  cudaMemcpy(da, a.data(), a.size() * 2, cudaMemcpyHostToDevice);
+  cudaMemcpy(db, b.data(), b.size() * 2, cudaMemcpyHostToDevice);
+  HY_LAUNCH(1, 128, 0, nullptr, wmmaGemmKernel)(da, db, dc);
+  const cudaError_t e = finish();
+  const std::vector<float> c = fetch(dc, 32 * 32);
+  double worst = 0;
+  for (size_t i = 0; i < c.size(); ++i) worst = std::max(worst, std::fabs(c[i] - ref[i]));
+  check(e == cudaSuccess && worst < 1e-4, "a WMMA GEMM (row-major A, column-major B) matches the float64 reference",
+        "max error " + std::to_string(worst));
+  expectFault("wmma::load_matrix_sync from a pointer that is not 32-byte aligned fails",
+              [&] { HY_LAUNCH(1, 32, 0, nullptr, wmmaMisalignedKernel)(da, dc); }, cudaErrorMisalignedAddress,
+              "not 32-byte aligned");
+  cudaFree(da);
+  cudaFree(db);
+  cudaFree(dc);
+}
+
+void expectLaunchError(const char* name, const std::function<void()>& launch, cudaError_t expected) {
+  cudaGetLastError();
+  launch();
+  const cudaError_t e = cudaGetLastError();
+  finish();
+  check(e == expected, name, std::string("got ") + cudaGetErrorName(e));
+}
+
+void testLaunchLimits() {
+  int* buf = deviceArray<int>(4);
+  float* f = deviceArray<float>(1024);
+  expectLaunchError("1025 threads a block: cudaErrorInvalidConfiguration",
+                    [&] { HY_LAUNCH(1, 1025, 0, nullptr, emptyKernel)(buf); }, cudaErrorInvalidConfiguration);
+  expectLaunchError("block z of 65: cudaErrorInvalidConfiguration",
+                    [&] { HY_LAUNCH(1, dim3(1, 1, 65), 0, nullptr, emptyKernel)(buf); }, cudaErrorInvalidConfiguration);
+  expectLaunchError("grid y of 65536: cudaErrorInvalidConfiguration",
+                    [&] { HY_LAUNCH(dim3(1, 65536), 32, 0, nullptr, emptyKernel)(buf); }, cudaErrorInvalidConfiguration);
+  expectLaunchError("grid z of 65536: cudaErrorInvalidConfiguration",
+                    [&] { HY_LAUNCH(dim3(1, 1, 65536), 32, 0, nullptr, emptyKernel)(buf); }, cudaErrorInvalidConfiguration);
+  expectLaunchError("an empty grid: cudaErrorInvalidConfiguration",
+                    [&] { HY_LAUNCH(0, 32, 0, nullptr, emptyKernel)(buf); }, cudaErrorInvalidConfiguration);
+  expectLaunchError("grid y of 65535 and 1024 threads launch",
+                    [&] { HY_LAUNCH(dim3(1, 65535), 1, 0, nullptr, emptyKernel)(buf); }, cudaSuccess);
+  expectLaunchError("49 KiB of dynamic shared memory without cudaFuncSetAttribute: cudaErrorInvalidValue",
+                    [&] { HY_LAUNCH(1, 64, 49 * 1024, nullptr, dynamicSharedKernel)(f); }, cudaErrorInvalidValue);
+  cudaFuncSetAttribute(reinterpret_cast<const void*>(&dynamicSharedKernel), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                       100 * 1024);
+  expectLaunchError("49 KiB of dynamic shared memory after cudaFuncSetAttribute(100 KiB) launches",
+                    [&] { HY_LAUNCH(1, 64, 49 * 1024, nullptr, dynamicSharedKernel)(f); }, cudaSuccess);
+  expectLaunchError("101 KiB of dynamic shared memory over the 100 KiB attribute: cudaErrorInvalidValue",
+                    [&] { HY_LAUNCH(1, 64, 101 * 1024, nullptr, dynamicSharedKernel)(f); }, cudaErrorInvalidValue);
+  check(cudaFuncSetAttribute(reinterpret_cast<const void*>(&dynamicSharedKernel),
+                             cudaFuncAttributeMaxDynamicSharedMemorySize, 228 * 1024) == cudaErrorInvalidValue,
+        "cudaFuncSetAttribute above the 227 KiB opt-in limit: cudaErrorInvalidValue");
+  cudaGetLastError();
+  expectFault("52,000 bytes of static __shared__ (over 48 KiB) fails the launch",
+              [&] { HY_LAUNCH(1, 32, 0, nullptr, bigStaticSharedKernel)(f); }, cudaErrorInvalidValue,
+              "over the 48 KiB");
+  cudaFree(buf);
+  cudaFree(f);
+}
+
+void testStickyAndStreams() {
+  float* f = deviceArray<float>(64);
+  HY_LAUNCH(1, 1, 0, nullptr, misalignedVectorKernel)(f, f);
+  cudaDeviceSynchronize();
+  std::vector<float> h(4);
+  const cudaError_t e = cudaMemcpy(h.data(), f, 16, cudaMemcpyDeviceToHost);
+  const std::string text = cudaGetErrorString(e);
+  check(e == cudaErrorMisalignedAddress && contains(text, "misalignedVectorKernel") && contains(text, "block (0,0,0)"),
+        "a faulted kernel leaves a sticky error whose string names the kernel, block and thread", text);
+  finish();
+
+  // Two streams on their own threads, ordered by an event.
+  cudaStream_t s1, s2;
+  cudaStreamCreateWithFlags(&s1, cudaStreamNonBlocking);
+  cudaStreamCreateWithFlags(&s2, cudaStreamNonBlocking);
+  float* sum = deviceArray<float>(1);
+  unsigned* count = deviceArray<unsigned>(1);
+  cudaMemsetAsync(sum, 0, 4, s1);
+  cudaMemsetAsync(count, 0, 4, s1);
+  cudaEvent_t ev;
+  cudaEventCreateWithFlags(&ev, cudaEventDisableTiming);
+  cudaEventRecord(ev, s1);
+  cudaStreamWaitEvent(s2, ev, 0);
+  HY_LAUNCH(8, 128, 0, s2, atomicKernel)(sum, count);
+  cudaStreamSynchronize(s2);
+  float hs = 0;
+  unsigned hc = 0;
+  cudaMemcpy(&hs, sum, 4, cudaMemcpyDeviceToHost);
+  cudaMemcpy(&hc, count, 4, cudaMemcpyDeviceToHost);
+  check(finish() == cudaSuccess && hs == 512.0f && hc == 1024u,
+        "atomics over 8 blocks on a second stream that waits on the first stream's event");
+  cudaEventDestroy(ev);
+  cudaFree(sum);
+  cudaFree(count);
+  void* bad = reinterpret_cast<char*>(f) + 200;
+  check(cudaMemcpy(h.data(), bad, 64, cudaMemcpyDeviceToHost) == cudaErrorInvalidValue,
+        "a copy that runs past the end of a device allocation: cudaErrorInvalidValue");
+  cudaGetLastError();
+  cudaFree(f);
+}
+
+// ---- cases that must end in AddressSanitizer's report (run as child processes) ----
+
+[[maybe_unused]] int runChild(const char* self, const char* which, std::string* output) {
+  int pipefd[2];
+  if (pipe(pipefd) != 0) return -1;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+  posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+  posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+  char* argv[] = {const_cast<char*>(self), const_cast<char*>("--child"), const_cast<char*>(which), nullptr};
+  pid_t pid;
+  const int rc = posix_spawn(&pid, self, &fa, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(pipefd[1]);
+  if (rc != 0) return -1;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(pipefd[0], buf, sizeof buf)) > 0) output->append(buf, static_cast<size_t>(n));
+  close(pipefd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int child(const char* which) {
+  float* f = deviceArray<float>(100);  // exactly 400 bytes
+  if (std::strcmp(which, "global") == 0) HY_LAUNCH(1, 1, 0, nullptr, storePastEndKernel)(f, 100);
+  if (std::strcmp(which, "shared") == 0) HY_LAUNCH(1, 32, 0, nullptr, sharedOverflowKernel)(f);
+  cudaDeviceSynchronize();
+  std::printf("child finished without a report\n");
+  return 0;
+}
+
+void testAsan(const char* self) {
+#if defined(__SANITIZE_ADDRESS__)
+  std::string out;
+  int rc = runChild(self, "global", &out);
+  check(rc != 0 && contains(out, "AddressSanitizer") && contains(out, "heap-buffer-overflow"),
+        "a store one element past a cudaMalloc'd array ends in AddressSanitizer's heap-buffer-overflow report",
+        "exit " + std::to_string(rc));
+  out.clear();
+  rc = runChild(self, "shared", &out);
+  check(rc != 0 && contains(out, "AddressSanitizer") && contains(out, "sharedOverflowKernel"),
+        "a store one element past a __shared__ array ends in AddressSanitizer's report (its redzone is poisoned)",
+        "exit " + std::to_string(rc));
+#else
+  (void)self;
+  skipped.push_back("emulator > out-of-bounds stores under AddressSanitizer: needs the ASan build (npm run test:asan)");
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 3 && std::strcmp(argv[1], "--child") == 0) return child(argv[2]);
+  testMissingBarrier();
+  testRendezvousErrors();
+  testWarpOps();
+  testAlignmentAndShared();
+  testWmma();
+  testLaunchLimits();
+  testStickyAndStreams();
+  testAsan(argv[0]);
+  for (const std::string& s : skipped) std::printf("skipped: %s\n", s.c_str());
+  std::printf("%d passed, %d failed, %zu skipped\n", passed, failed, skipped.size());
+  std::fflush(stdout);
+  return failed == 0 ? 0 : 1;
+}
