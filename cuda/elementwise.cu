@@ -3,10 +3,13 @@
 // bound by memory bandwidth: the fused GELU forward and backward are one such kernel each.
 #include <cuda_fp16.h>
 
+#include <algorithm>
+
 #include "../core/elementwise_math.h"
 #include "check.cuh"
 #include "common.cuh"
 #include "kernels.h"
+#include "runtime.h"  // deviceAllocator, cudaStatus
 
 namespace hy::cuda {
 
@@ -154,45 +157,106 @@ void launchZip(const void* a, const void* b, void* out, DType dtype, size_t n, F
   checkLaunch(what);
 }
 
-// out[o, i] = scale * sum_r in[o, r, i]. inner == 1: a block per row with a tree reduction;
-// otherwise a thread per (o, i) walks r, so neighbouring threads read neighbouring addresses.
+// out[o, i] = scale * sum_r in[o, r, i], accumulated in double. When the outputs alone would leave
+// the device idle (a whole-tensor sum has one), the reduced dimension is cut into slices: each
+// slice's sum lands in a double partial, and a second pass adds each output's partials in slice
+// order, so the result never depends on scheduling (no atomics).
+constexpr size_t kRowSliceMin = 4096;   // elements per block and slice along a contiguous row
+constexpr size_t kColumnSliceMin = 64;  // elements per thread and slice down a column
+
+// inner == 1: a block per (row, slice) with a tree reduction; partial[slice * rows + row].
 template <typename T>
-__global__ void reduceRowsKernel(const T* __restrict__ in, T* __restrict__ out, size_t reduce, float scale) {
-  HY_SHARED(float, partial, [kThreads]);
-  const size_t row = blockIdx.x;
-  float acc = 0.0f;
-  for (size_t r = threadIdx.x; r < reduce; r += blockDim.x) acc += toFloat(in[row * reduce + r]);
-  partial[threadIdx.x] = acc;
-  __syncthreads();
-  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
-    __syncthreads();
+__global__ void reduceRowsKernel(const T* __restrict__ in, T* __restrict__ out, double* __restrict__ partial,
+                                 size_t rows, size_t reduce, size_t slices, size_t sliceLen, float scale) {
+  // The job loop depends on blockIdx only, so every thread reaches each block reduction.
+  for (size_t job = blockIdx.x; job < rows * slices; job += gridDim.x) {
+    const size_t row = job % rows, slice = job / rows;
+    const size_t begin = slice * sliceLen;
+    const size_t end = begin + sliceLen < reduce ? begin + sliceLen : reduce;
+    double acc = 0.0;
+    for (size_t r = begin + threadIdx.x; r < end; r += blockDim.x) acc += toFloat(in[row * reduce + r]);
+    acc = blockAllReduce(acc, SumOp{}, 0.0);
+    if (threadIdx.x == 0) {
+      if (partial != nullptr) {
+        partial[job] = acc;
+      } else {
+        out[row] = fromFloat<T>(static_cast<float>(acc * scale));
+      }
+    }
   }
-  if (threadIdx.x == 0) out[row] = fromFloat<T>(partial[0] * scale);
 }
 
+// inner > 1: a thread per (o, i) and slice (blockIdx.y), so neighbouring threads read neighbouring
+// addresses; partial[slice * outer * inner + k].
 template <typename T>
-__global__ void reduceColumnsKernel(const T* __restrict__ in, T* __restrict__ out, size_t outer, size_t reduce,
-                                    size_t inner, float scale) {
+__global__ void reduceColumnsKernel(const T* __restrict__ in, T* __restrict__ out, double* __restrict__ partial,
+                                    size_t outer, size_t reduce, size_t inner, size_t sliceLen, float scale) {
   const size_t total = outer * inner;
+  const size_t begin = blockIdx.y * sliceLen;
+  const size_t end = begin + sliceLen < reduce ? begin + sliceLen : reduce;
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
   for (size_t k = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; k < total; k += stride) {
     const size_t o = k / inner, i = k % inner;
-    float acc = 0.0f;
-    for (size_t r = 0; r < reduce; ++r) acc += toFloat(in[(o * reduce + r) * inner + i]);
-    out[k] = fromFloat<T>(acc * scale);
+    double acc = 0.0;
+    for (size_t r = begin; r < end; ++r) acc += toFloat(in[(o * reduce + r) * inner + i]);
+    if (partial != nullptr) {
+      partial[blockIdx.y * total + k] = acc;
+    } else {
+      out[k] = fromFloat<T>(static_cast<float>(acc * scale));
+    }
   }
 }
 
+// out[k] = scale * sum over slices of partial[slice * total + k], in slice order.
+template <typename T>
+__global__ void reduceSlicesKernel(const double* __restrict__ partial, T* __restrict__ out, size_t total,
+                                   size_t slices, float scale) {
+  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+  for (size_t k = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; k < total; k += stride) {
+    double acc = 0.0;
+    for (size_t s = 0; s < slices; ++s) acc += partial[s * total + k];
+    out[k] = fromFloat<T>(static_cast<float>(acc * scale));
+  }
+}
+
+size_t ceilDiv(size_t a, size_t b) { return (a + b - 1) / b; }
+
 template <typename T>
 void launchReduce(const void* in, void* out, size_t outer, size_t reduce, size_t inner, float scale, StreamId stream) {
-  if (outer * inner == 0) return;
-  if (inner == 1 && outer <= 0x7fffffffu) {
-    HY_LAUNCH(static_cast<unsigned>(outer), kThreads, 0, asStream(stream), reduceRowsKernel<T>)(
-        static_cast<const T*>(in), static_cast<T*>(out), reduce, scale);
+  const size_t total = outer * inner;
+  if (total == 0) return;
+  const cudaStream_t s = asStream(stream);
+  const size_t sms = static_cast<size_t>(std::max(1, cudaStatus().multiProcessors));
+  // Slices: enough to give every multiprocessor work, never slices shorter than the minimum.
+  size_t slices;
+  if (inner == 1) {
+    slices = std::min(ceilDiv(4 * sms, total), ceilDiv(reduce, kRowSliceMin));
   } else {
-    HY_LAUNCH(gridFor(outer * inner, kThreads), kThreads, 0, asStream(stream), reduceColumnsKernel<T>)(
-        static_cast<const T*>(in), static_cast<T*>(out), outer, reduce, inner, scale);
+    slices = std::min({ceilDiv(sms * 1024, total), ceilDiv(reduce, kColumnSliceMin), size_t{65535}});
+  }
+  slices = std::max<size_t>(slices, 1);
+  const size_t sliceLen = ceilDiv(reduce, slices);
+  slices = std::max<size_t>(ceilDiv(reduce, std::max<size_t>(sliceLen, 1)), 1);  // no empty trailing slice
+
+  CachingAllocator::Block* scratch = nullptr;
+  double* partial = nullptr;
+  if (slices > 1) {
+    scratch = deviceAllocator().allocate(slices * total * sizeof(double), stream);
+    partial = static_cast<double*>(CachingAllocator::blockPtr(scratch));
+  }
+  const T* x = static_cast<const T*>(in);
+  T* y = static_cast<T*>(out);
+  if (inner == 1) {
+    const size_t jobs = total * slices;
+    HY_LAUNCH(static_cast<unsigned>(std::min<size_t>(jobs, 65535u * 16u)), kThreads, 0, s, reduceRowsKernel<T>)(
+        x, y, partial, total, reduce, slices, sliceLen, scale);
+  } else {
+    HY_LAUNCH(dim3(gridFor(total, kThreads), static_cast<unsigned>(slices)), kThreads, 0, s,
+              reduceColumnsKernel<T>)(x, y, partial, outer, reduce, inner, sliceLen, scale);
+  }
+  if (partial != nullptr) {
+    HY_LAUNCH(gridFor(total, kThreads), kThreads, 0, s, reduceSlicesKernel<T>)(partial, y, total, slices, scale);
+    deviceAllocator().free(scratch);  // stream-ordered: reused only by later work on this stream
   }
 }
 

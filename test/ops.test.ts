@@ -161,6 +161,32 @@ eachBackend(s, 'sum and mean over dims, keepdim, negative dims, and their gradie
   assertThrows(() => hy.sum(x, 2), RangeError, /sum: dim 2 is out of range for a tensor of 2 dimensions/);
 });
 
+// Long reductions: 10^6 additions of 0.1 in float accumulate an error of about 1%; every backend
+// must stay inside the float32 tolerance. The shapes also select the sliced (two-pass) GPU paths:
+// a whole-tensor sum, a few long rows, a few long columns, and a reduced middle dimension.
+eachBackend(s, 'long sums stay within float32 tolerance (whole tensor, long rows, long columns, middle dim)', async (device) => {
+  const n = 1_000_000;
+  const tenth = Math.fround(0.1);
+  const ones = hy.tensor(new Float32Array(n).fill(tenth), { device });
+  const total = hy.sum(ones).item();
+  assert.ok(Math.abs(total - n * tenth) <= 1e-6 * n * tenth, `sum of 10^6 x 0.1: got ${total}, expected ${n * tenth}`);
+  const cases: { shape: number[]; dims: number[] }[] = [
+    { shape: [3, 300_001], dims: [1] },
+    { shape: [100_003, 3], dims: [0] },
+    { shape: [2, 50_001, 3], dims: [1] },
+  ];
+  for (const { shape, dims } of cases) {
+    for (const dtype of ['float32', 'float16'] as DType[]) {
+      const count = shape.reduce((a, b) => a * b, 1);
+      const xv = Array.from(randomArray(count, 77, -1, 1), round(dtype));
+      const x = hy.tensor(xv, { shape, device, dtype });
+      const expected = Array.from(ref.sumDims(xv, shape, dims), round(dtype));
+      const tol = dtype === 'float16' ? { rtol: 1e-3, atol: 0.5 } : { rtol: 1e-6, atol: 1e-3 };
+      assertClose(await hy.sum(x, dims).data(), expected, tol, `sum ${dtype} [${shape}] over ${dims}`);
+    }
+  }
+});
+
 eachBackend(s, 'reshape, view and flatten share storage and pass gradients through', async (device) => {
   const [x, xv] = input([2, 3, 4], 8, device, 'float32');
   const r = x.reshape(6, -1);
