@@ -24,6 +24,7 @@ case "$flavour" in
     npm run --silent build:asan || { echo "test:asan: building the ASan emulated addon failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
     export HAYATE_EMULATOR_ASAN=1
     asan_lib=$(g++ -print-file-name=libasan.so)
+    [ -f "$asan_lib" ] || { echo "test:asan: the compiler's libasan.so was not found"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
     # Node itself is not built with ASan: preload the runtime; node's own allocations are not
     # leaks of ours.
     export ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:halt_on_error=1:detect_odr_violation=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
