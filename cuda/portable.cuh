@@ -1,13 +1,15 @@
 // The constructs that nvcc and the CPU emulator (emulator/) spell differently, written once here
 // so that every kernel in cuda/ is the same source under both: kernel launches, __shared__
-// declarations and dynamic shared memory. Inline PTX goes through wrappers here too, each with an
-// emulated twin in emulator/ that follows the PTX ISA's per-thread layout.
+// declarations and dynamic shared memory. Inline PTX goes only through the wrappers of ptx.cuh,
+// each with an emulated twin in emulator/ptx.h that follows the PTX ISA's per-thread layout.
 //
 //   HY_LAUNCH(grid, block, sharedBytes, stream, kernel)(args...)   // kernel<<<...>>>(args...)
 //   HY_SHARED(float, tile, [64][65]);                              // __shared__ float tile[64][65];
 //   HY_SHARED_ALIGNED(32, __half, tile, [1024]);                   // __shared__ __align__(32) ...
 //   HY_DYNAMIC_SHARED(float, buf);                                 // extern __shared__ float buf[];
 #pragma once
+
+#include "ptx.cuh"
 
 #if defined(HY_CUDA_EMULATOR)
 // emulator/device.h (included first by the emulated build) defines these.

@@ -21,6 +21,7 @@
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 // The CUDA language keywords, as plain C++.
 #undef __global__
@@ -46,12 +47,20 @@ namespace hyemu {
 
 struct Block;
 
+// A cp.async copy in flight: its source was read when issued; it lands at its group's wait.
+struct AsyncCopy {
+  void* dst;
+  unsigned char data[16];
+};
+
 // One emulated CUDA thread: its indices and its fiber state (scheduler.cpp owns the rest).
 struct Thread {
   uint3 index;
   unsigned linear;  // x + y*bx + z*bx*by
   unsigned lane, warp;
   Block* block;
+  std::vector<AsyncCopy> copiesOpen;                // issued since the last commit_group
+  std::vector<std::vector<AsyncCopy>> copyGroups;  // committed, oldest first
 };
 
 struct Block {
@@ -132,6 +141,8 @@ Launch<P...> makeLaunch(void (*kernel)(P...), dim3 grid, dim3 block, size_t shar
 // template instance), placed at exactly its alignment, poisoned with NaN bytes, with redzones.
 void* sharedStatic(const void* site, size_t bytes, size_t align, const char* name);
 void* sharedDynamic();
+// Whether [p, p + bytes) lies in the running block's shared memory.
+bool inShared(const void* p, size_t bytes);
 
 // ---- barriers and warp collectives ----
 

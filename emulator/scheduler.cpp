@@ -200,6 +200,9 @@ extern "C" void hyemuFiberMain(ThreadRec* t) {
   Executor& ex = *tlsExec;
   asanFinish(nullptr, &ex.schedBottom, &ex.schedSize);
   ex.body->run();
+  for (std::vector<AsyncCopy>& group : t->copyGroups) {  // copies still in flight land anyway
+    for (const AsyncCopy& c : group) std::memcpy(c.dst, c.data, sizeof c.data);
+  }
   t->state = State::Exited;
   toScheduler(*t, true);
   __builtin_trap();  // an exited thread is never resumed
@@ -512,6 +515,8 @@ void runBlock(Executor& ex, uint64_t linear) {
     t.lane = i % 32;
     t.warp = i / 32;
     t.block = &ex.block;
+    t.copiesOpen.clear();
+    t.copyGroups.clear();
     t.state = State::Runnable;
     initFiber(t);
   }
@@ -655,6 +660,13 @@ void* sharedStatic(const void* site, size_t bytes, size_t align, const char* nam
   std::memset(ptr, 0xff, bytes);
   ex.sites.push_back({site, ptr});
   return ptr;
+}
+
+bool inShared(const void* p, size_t bytes) {
+  self("a shared-memory address check");
+  const Executor& ex = *tlsExec;
+  const auto a = reinterpret_cast<uintptr_t>(p), lo = reinterpret_cast<uintptr_t>(ex.arena);
+  return a >= lo && a + bytes <= lo + ex.arenaTop;
 }
 
 void* sharedDynamic() {

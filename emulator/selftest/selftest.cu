@@ -194,6 +194,66 @@ __global__ void wmmaMisalignedKernel(const __half* a, float* c) {
   c[threadIdx.x] = __half2float(fa.x[0]);
 }
 
+
+// ---- inline-PTX wrappers (cuda/ptx.cuh), fragments built by hand from the PTX ISA's tables ----
+
+__device__ uint32_t packHalves(const __half* p, size_t i0, size_t i1) {
+  return static_cast<uint32_t>(__half_as_ushort(p[i0])) | (static_cast<uint32_t>(__half_as_ushort(p[i1])) << 16);
+}
+
+// D (16 x 8) = A (16 x 16, row-major) * B (16 x 8, b[k * 8 + n]) + C. swapped: a[1] and a[2]
+// exchanged, the kind of layout slip the emulator must expose.
+__global__ void mmaKernel(const __half* A, const __half* B, const float* C, float* D, bool swapped) {
+  const unsigned lane = threadIdx.x, g = lane >> 2, t = lane & 3;
+  uint32_t a[4] = {packHalves(A, g * 16 + 2 * t, g * 16 + 2 * t + 1),
+                   packHalves(A, (g + 8) * 16 + 2 * t, (g + 8) * 16 + 2 * t + 1),
+                   packHalves(A, g * 16 + 2 * t + 8, g * 16 + 2 * t + 9),
+                   packHalves(A, (g + 8) * 16 + 2 * t + 8, (g + 8) * 16 + 2 * t + 9)};
+  if (swapped) {
+    const uint32_t x = a[1];
+    a[1] = a[2];
+    a[2] = x;
+  }
+  const uint32_t b[2] = {packHalves(B, (2 * t) * 8 + g, (2 * t + 1) * 8 + g),
+                         packHalves(B, (2 * t + 8) * 8 + g, (2 * t + 9) * 8 + g)};
+  const float c[4] = {C[g * 8 + 2 * t], C[g * 8 + 2 * t + 1], C[(g + 8) * 8 + 2 * t], C[(g + 8) * 8 + 2 * t + 1]};
+  float d[4];
+  hy::cuda::ptx::mmaM16N8K16(d, a, b, c);
+  D[g * 8 + 2 * t] = d[0];
+  D[g * 8 + 2 * t + 1] = d[1];
+  D[(g + 8) * 8 + 2 * t] = d[2];
+  D[(g + 8) * 8 + 2 * t + 1] = d[3];
+}
+
+// Four 8 x 8 matrices through shared memory; out[lane * 8 + i] = r[i], out[lane * 8 + 4 + i] = .trans.
+__global__ void ldmatrixKernel(const __half* src, uint32_t* out) {
+  HY_SHARED_ALIGNED(16, __half, tile, [4 * 64]);
+  const unsigned lane = threadIdx.x;
+  for (unsigned i = lane; i < 4 * 64; i += 32) tile[i] = src[i];
+  __syncthreads();
+  const __half* row = &tile[(lane / 8) * 64 + (lane % 8) * 8];
+  uint32_t r[4], rt[4];
+  hy::cuda::ptx::ldmatrixX4(r, row);
+  hy::cuda::ptx::ldmatrixX4Trans(rt, row);
+  for (int i = 0; i < 4; ++i) {
+    out[lane * 8 + i] = r[i];
+    out[lane * 8 + 4 + i] = rt[i];
+  }
+}
+
+// Each thread copies 16 bytes with cp.async; before the wait its own slot still reads poison,
+// after wait_group 0 and a barrier every slot holds the source.
+__global__ void cpAsyncKernel(const float* src, float* before, float* after) {
+  HY_SHARED_ALIGNED(16, float, tile, [128]);
+  const unsigned lane = threadIdx.x;
+  hy::cuda::ptx::cpAsync16(&tile[4 * lane], &src[4 * lane]);
+  hy::cuda::ptx::cpAsyncCommit();
+  before[lane] = tile[4 * lane];
+  hy::cuda::ptx::cpAsyncWait<0>();
+  __syncthreads();
+  for (int k = 0; k < 4; ++k) after[4 * lane + k] = tile[(4 * lane + k + 5) % 128];
+}
+
 // ---- cases ----
 
 void testMissingBarrier() {
@@ -322,6 +382,85 @@ void testWmma() {
   cudaFree(da);
   cudaFree(db);
   cudaFree(dc);
+}
+
+
+void testPtx() {
+  std::vector<__half> a(16 * 16), b(16 * 8);
+  std::vector<float> c(16 * 8);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = __float2half_rn(std::sin(0.7 * static_cast<double>(i)));
+  for (size_t i = 0; i < b.size(); ++i) b[i] = __float2half_rn(std::cos(0.3 * static_cast<double>(i)));
+  for (size_t i = 0; i < c.size(); ++i) c[i] = static_cast<float>(i % 7) - 3.0f;
+  std::vector<double> ref(16 * 8);
+  for (int m = 0; m < 16; ++m) {
+    for (int n = 0; n < 8; ++n) {
+      double acc = c[m * 8 + n];
+      for (int k = 0; k < 16; ++k) acc += static_cast<double>(__half2float(a[m * 16 + k])) * __half2float(b[k * 8 + n]);
+      ref[m * 8 + n] = acc;
+    }
+  }
+  __half* da = deviceArray<__half>(a.size());
+  __half* db = deviceArray<__half>(b.size());
+  float* dc = deviceArray<float>(c.size());
+  float* dd = deviceArray<float>(c.size());
+  cudaMemcpy(da, a.data(), a.size() * 2, cudaMemcpyHostToDevice);
+  cudaMemcpy(db, b.data(), b.size() * 2, cudaMemcpyHostToDevice);
+  cudaMemcpy(dc, c.data(), c.size() * 4, cudaMemcpyHostToDevice);
+  for (int swapped = 0; swapped < 2; ++swapped) {
+    HY_LAUNCH(1, 32, 0, nullptr, mmaKernel)(da, db, dc, dd, swapped == 1);
+    const cudaError_t e = finish();
+    const std::vector<float> d = fetch(dd, 16 * 8);
+    double worst = 0;
+    for (size_t i = 0; i < d.size(); ++i) worst = std::max(worst, std::fabs(d[i] - ref[i]));
+    if (swapped == 0) {
+      check(e == cudaSuccess && worst < 1e-4, "mma.sync m16n8k16 with the PTX ISA's fragment layout matches float64",
+            "max error " + std::to_string(worst));
+    } else {
+      check(e == cudaSuccess && worst > 0.1, "the same mma with two A registers swapped gives wrong numbers",
+            "max error " + std::to_string(worst));
+    }
+  }
+
+  std::vector<__half> m(4 * 64);
+  for (size_t i = 0; i < m.size(); ++i) m[i] = __float2half_rn(static_cast<float>(i));
+  __half* dm = deviceArray<__half>(m.size());
+  uint32_t* dout = deviceArray<uint32_t>(32 * 8);
+  cudaMemcpy(dm, m.data(), m.size() * 2, cudaMemcpyHostToDevice);
+  HY_LAUNCH(1, 32, 0, nullptr, ldmatrixKernel)(dm, dout);
+  const cudaError_t e = finish();
+  const std::vector<uint32_t> out = fetch(dout, 32 * 8);
+  bool ok = e == cudaSuccess;
+  for (int lane = 0; lane < 32 && ok; ++lane) {
+    const int g = lane >> 2, t = lane & 3;
+    for (int i = 0; i < 4; ++i) {
+      const float lo = hy::cuda::ptx::detail::half(out[lane * 8 + i], 0), hi = hy::cuda::ptx::detail::half(out[lane * 8 + i], 1);
+      const float tlo = hy::cuda::ptx::detail::half(out[lane * 8 + 4 + i], 0),
+                  thi = hy::cuda::ptx::detail::half(out[lane * 8 + 4 + i], 1);
+      ok = ok && lo == static_cast<float>(i * 64 + g * 8 + 2 * t) && hi == static_cast<float>(i * 64 + g * 8 + 2 * t + 1) &&
+           tlo == static_cast<float>(i * 64 + (2 * t) * 8 + g) && thi == static_cast<float>(i * 64 + (2 * t + 1) * 8 + g);
+    }
+  }
+  check(ok, "ldmatrix.x4 and .x4.trans give each lane the PTX ISA's elements");
+
+  std::vector<float> src(128);
+  for (size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i) + 0.5f;
+  float* dsrc = deviceArray<float>(128);
+  float* dbefore = deviceArray<float>(32);
+  float* dafter = deviceArray<float>(128);
+  cudaMemcpy(dsrc, src.data(), 128 * 4, cudaMemcpyHostToDevice);
+  HY_LAUNCH(1, 32, 0, nullptr, cpAsyncKernel)(dsrc, dbefore, dafter);
+  const cudaError_t e2 = finish();
+  const std::vector<float> before = fetch(dbefore, 32), after = fetch(dafter, 128);
+  bool poisoned = true, landed = e2 == cudaSuccess;
+  for (float v : before) poisoned = poisoned && std::isnan(v);
+  for (int i = 0; i < 128; ++i) landed = landed && after[i] == src[(i + 5) % 128];
+  check(poisoned, "a cp.async destination read before cp.async.wait_group still holds the poison");
+  check(landed, "after cp.async.wait_group 0 and a barrier every thread's copy has landed");
+  for (void* p : {static_cast<void*>(da), static_cast<void*>(db), static_cast<void*>(dc), static_cast<void*>(dd),
+                  static_cast<void*>(dm), static_cast<void*>(dout), static_cast<void*>(dsrc),
+                  static_cast<void*>(dbefore), static_cast<void*>(dafter)}) {
+    cudaFree(p);
+  }
 }
 
 void expectLaunchError(const char* name, const std::function<void()>& launch, cudaError_t expected) {
@@ -468,6 +607,7 @@ int main(int argc, char** argv) {
   testWarpOps();
   testAlignmentAndShared();
   testWmma();
+  testPtx();
   testLaunchLimits();
   testStickyAndStreams();
   testAsan(argv[0]);
