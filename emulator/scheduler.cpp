@@ -1,8 +1,10 @@
 // The grid executor: each block's threads are fibers on the stream's host thread, run in rounds.
-// A round runs every runnable thread, in the selected order, until it exits or blocks at a barrier
-// or a warp rendezvous; then complete warp groups and complete barriers are released. Whatever can
-// never complete (a lane named in a mask that exited or waits elsewhere, threads at different
-// __syncthreads) fails the launch with a message naming the call, the block and the threads.
+// In a round each warp in turn (in the selected order) runs its runnable lanes until each exits or
+// blocks at a barrier or a warp rendezvous; a complete warp group is released at once, so the
+// warp carries on ahead of the others. When no warp can move, a barrier that every live thread
+// reached is released. Whatever can never complete (a lane named in a mask that exited or waits
+// elsewhere, threads at different __syncthreads) fails the launch with a message naming the call,
+// the block and the threads.
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -110,7 +112,10 @@ constexpr size_t kStackBytes = 256u << 10;
 // Per stream thread: the fibers' stacks, the shared-memory arena and the running block.
 struct Executor {
   std::vector<ThreadRec> threads;
-  std::vector<unsigned> order;
+  std::vector<unsigned> order;      // the block's threads in run order
+  std::vector<unsigned> warpOrder;  // its warps in run order
+  std::vector<unsigned> laneOrder;  // per warp (32 slots each), its threads in run order
+  std::vector<unsigned> laneCount;
   char* stacks = nullptr;
   unsigned stackCount = 0;
   bool stacksDirty = false;  // an abandoned block left frames (and ASan redzones) on them
@@ -143,6 +148,8 @@ Executor& executor() {
     auto* ex = new Executor();  // lives as long as its stream thread
     ex->threads.resize(kMaxThreadsPerBlock);
     ex->order.resize(kMaxThreadsPerBlock);
+    ex->laneOrder.resize(kMaxThreadsPerBlock);
+    ex->laneCount.resize(kMaxThreadsPerBlock / 32);
     ex->arena = static_cast<char*>(std::aligned_alloc(4096, kArenaBytes));
     if (ex->arena == nullptr) {
       std::fprintf(stderr, "hayate emulator: cannot allocate the shared-memory arena\n");
@@ -330,54 +337,51 @@ bool sameGroup(const ThreadRec& t, const ThreadRec& u) {
   return u.state == State::Warp && u.kind == t.kind && u.mask == t.mask;
 }
 
-// Releases every complete warp group. Returns whether any thread became runnable.
-bool resolveWarps(Executor& ex) {
+// Releases the complete groups of warp w. Returns whether any of its threads became runnable.
+bool resolveWarp(Executor& ex, unsigned w) {
+  ThreadRec* lanes = &ex.threads[w * 32];
+  const unsigned present = lanesOf(ex, w);
   bool progress = false;
-  const unsigned warps = (ex.threadCount + 31) / 32;
-  for (unsigned w = 0; w < warps; ++w) {
-    ThreadRec* lanes = &ex.threads[w * 32];
-    const unsigned present = lanesOf(ex, w);
-    bool warpProgress = false;
-    unsigned activeWaiting = 0;
+  unsigned activeWaiting = 0;
+  for (unsigned l = 0; l < 32; ++l) {
+    if (!(present >> l & 1u)) continue;
+    ThreadRec& t = lanes[l];
+    if (t.state != State::Warp) continue;
+    if (t.kind == Collective::ActiveMask) {
+      activeWaiting |= 1u << l;
+      continue;
+    }
+    bool complete = true;
+    for (unsigned j = 0; j < 32 && complete; ++j) {
+      if ((t.mask >> j & 1u) && !sameGroup(t, lanes[j])) complete = false;
+    }
+    if (!complete) continue;
+    LaneSlot* slots[32] = {};
+    for (unsigned j = 0; j < 32; ++j) {
+      if (t.mask >> j & 1u) slots[j] = lanes[j].slot;
+    }
+    const unsigned mask = t.mask;
+    if (t.combine != nullptr) {
+      t.combine(slots, mask);
+    } else {
+      combineBuiltin(t.kind, slots, mask);
+    }
+    if (ex.failed) return false;
+    for (unsigned j = 0; j < 32; ++j) {
+      if (mask >> j & 1u) lanes[j].state = State::Runnable;
+    }
+    progress = true;
+  }
+  // __activemask resolves once nothing else in the warp can move: the lanes that reached it
+  // together are the ones active there.
+  if (!progress && activeWaiting != 0) {
     for (unsigned l = 0; l < 32; ++l) {
-      if (!(present >> l & 1u)) continue;
-      ThreadRec& t = lanes[l];
-      if (t.state != State::Warp) continue;
-      if (t.kind == Collective::ActiveMask) {
-        activeWaiting |= 1u << l;
-        continue;
+      if (activeWaiting >> l & 1u) {
+        lanes[l].slot->result = activeWaiting;
+        lanes[l].state = State::Runnable;
       }
-      bool complete = true;
-      for (unsigned j = 0; j < 32 && complete; ++j) {
-        if ((t.mask >> j & 1u) && !sameGroup(t, lanes[j])) complete = false;
-      }
-      if (!complete) continue;
-      LaneSlot* slots[32] = {};
-      for (unsigned j = 0; j < 32; ++j) {
-        if (t.mask >> j & 1u) slots[j] = lanes[j].slot;
-      }
-      const unsigned mask = t.mask;
-      if (t.combine != nullptr) {
-        t.combine(slots, mask);
-      } else {
-        combineBuiltin(t.kind, slots, mask);
-      }
-      if (ex.failed) return false;
-      for (unsigned j = 0; j < 32; ++j) {
-        if (mask >> j & 1u) lanes[j].state = State::Runnable;
-      }
-      warpProgress = true;
     }
-    if (!warpProgress && activeWaiting != 0) {
-      for (unsigned l = 0; l < 32; ++l) {
-        if (activeWaiting >> l & 1u) {
-          lanes[l].slot->result = activeWaiting;
-          lanes[l].state = State::Runnable;
-        }
-      }
-      warpProgress = true;
-    }
-    progress = progress || warpProgress;
+    progress = true;
   }
   return progress;
 }
@@ -446,6 +450,8 @@ uint64_t splitmix(uint64_t& s) {
   return z ^ (z >> 31);
 }
 
+// The block's thread order, then from it the order of warps (by first appearance) and of each
+// warp's lanes.
 void threadOrderFor(Executor& ex, uint64_t blockLinear) {
   const OrderSetting o = threadOrder();
   const unsigned n = ex.threadCount;
@@ -453,6 +459,14 @@ void threadOrderFor(Executor& ex, uint64_t blockLinear) {
   if (o.order == Order::Shuffle) {
     uint64_t s = o.seed ^ (blockLinear * 0x2545f4914f6cdd1dull);
     for (unsigned i = n; i > 1; --i) std::swap(ex.order[i - 1], ex.order[splitmix(s) % i]);
+  }
+  const unsigned warps = (n + 31) / 32;
+  ex.warpOrder.clear();
+  for (unsigned w = 0; w < warps; ++w) ex.laneCount[w] = 0;
+  for (unsigned k = 0; k < n; ++k) {
+    const unsigned t = ex.order[k], w = t / 32;
+    if (ex.laneCount[w] == 0) ex.warpOrder.push_back(w);
+    ex.laneOrder[w * 32 + ex.laneCount[w]++] = t;
   }
 }
 
@@ -523,17 +537,24 @@ void runBlock(Executor& ex, uint64_t linear) {
   ex.block.dim = b;
   ex.block.grid = g;
   threadOrderFor(ex, linear);
+  // A warp runs until all its lanes are blocked; its rendezvous resolve as soon as they are
+  // complete, so one warp runs ahead of the others up to the next __syncthreads, as it may on the
+  // device: a missing barrier between warps shows even where warp operations follow.
   for (;;) {
-    for (unsigned k = 0; k < ex.threadCount; ++k) {
-      ThreadRec& t = ex.threads[ex.order[k]];
-      if (t.state != State::Runnable) continue;
-      resume(ex, t);
-      if (ex.failed) {
-        ex.stacksDirty = true;
-        return;
-      }
+    for (const unsigned w : ex.warpOrder) {
+      do {
+        for (unsigned k = 0; k < ex.laneCount[w]; ++k) {
+          ThreadRec& t = ex.threads[ex.laneOrder[w * 32 + k]];
+          if (t.state != State::Runnable) continue;
+          resume(ex, t);
+          if (ex.failed) {
+            ex.stacksDirty = true;
+            return;
+          }
+        }
+      } while (resolveWarp(ex, w));
+      if (ex.failed) break;
     }
-    if (resolveWarps(ex)) continue;
     if (ex.failed) break;
     diagnoseWarps(ex);
     if (ex.failed) break;

@@ -24,6 +24,19 @@ s('reports version, backends and the CUDA state', () => {
   }
 });
 
+s("the emulated device is announced as such, with an H100's sm_90 limits, and only when asked for", () => {
+  const cuda = hy.info().cuda;
+  const asked = process.env.HAYATE_CUDA_EMULATOR === '1';
+  assert.is(cuda.emulated, asked, 'emulated exactly when HAYATE_CUDA_EMULATOR=1');
+  if (!asked) return;
+  assert.is(cuda.compiled, true);
+  assert.is(cuda.available, true);
+  assert.ok(hy.info().backends.includes('cuda'));
+  assert.is(cuda.device?.computeCapability, '9.0');
+  assert.is(cuda.device?.multiProcessors, 132);
+  assert.match(cuda.device?.name ?? '', /emulated sm_90/);
+});
+
 s('an unavailable CUDA device is a clear error, not a crash', () => {
   if (hy.cuda.isAvailable()) return;
   try {
