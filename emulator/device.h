@@ -61,6 +61,7 @@ struct Thread {
   Block* block;
   std::vector<AsyncCopy> copiesOpen;                // issued since the last commit_group
   std::vector<std::vector<AsyncCopy>> copyGroups;  // committed, oldest first
+  unsigned matrixCalls;                            // warp-synchronous matrix operations so far
 };
 
 struct Block {
@@ -141,6 +142,9 @@ Launch<P...> makeLaunch(void (*kernel)(P...), dim3 grid, dim3 block, size_t shar
 // template instance), placed at exactly its alignment, poisoned with NaN bytes, with redzones.
 void* sharedStatic(const void* site, size_t bytes, size_t align, const char* name);
 void* sharedDynamic();
+// Whether a warp-synchronous matrix operation of the calling lane moves its memory when the lane
+// arrives (true) or when the group is released: by the thread order (see include/mma.h).
+bool memoryAtArrival();
 // Whether [p, p + bytes) lies in the running block's shared memory.
 bool inShared(const void* p, size_t bytes);
 

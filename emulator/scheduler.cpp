@@ -531,6 +531,7 @@ void runBlock(Executor& ex, uint64_t linear) {
     t.block = &ex.block;
     t.copiesOpen.clear();
     t.copyGroups.clear();
+    t.matrixCalls = 0;
     t.state = State::Runnable;
     initFiber(t);
   }
@@ -681,6 +682,16 @@ void* sharedStatic(const void* site, size_t bytes, size_t align, const char* nam
   std::memset(ptr, 0xff, bytes);
   ex.sites.push_back({site, ptr});
   return ptr;
+}
+
+bool memoryAtArrival() {
+  ThreadRec& t = self("a warp matrix operation");
+  const OrderSetting o = threadOrder();
+  const unsigned call = t.matrixCalls++;
+  if (o.order == Order::Forward) return false;
+  if (o.order == Order::Reverse) return true;
+  uint64_t s = o.seed ^ (uint64_t{t.linear} << 32) ^ call;
+  return (splitmix(s) & 1u) != 0;
 }
 
 bool inShared(const void* p, size_t bytes) {

@@ -1,8 +1,8 @@
 // nvcuda::wmma on the emulated device. load/store/mma are warp rendezvous: all 32 lanes must call
 // them with the same pointer and leading dimension, the pointer must be 32-byte aligned and ldm a
 // multiple of 16 bytes (the documented rules), or the launch fails. The element-to-lane mapping of a
-// fragment is unspecified on the GPU; here element e of lane l is matrix element e*32 + l (row-major
-// over the fragment's rows x cols), so code that assumes a mapping gets wrong answers. Products of
+// fragment is unspecified on the GPU; here it is a scrambled bijection (detail::slotIndex), so code
+// that assumes a mapping gets wrong answers. Products of
 // fp16 inputs are exact in float and accumulate in float, as the tensor cores do.
 #pragma once
 #if !defined(HY_CUDA_EMULATOR)
@@ -64,7 +64,8 @@ class fragment {
   static constexpr int rows = detail::Shape<Use, M, N, K>::rows;
   static constexpr int cols = detail::Shape<Use, M, N, K>::cols;
   static constexpr int num_elements = rows * cols / 32;
-  static_assert(rows * cols % 32 == 0, "a fragment spreads evenly over the warp");
+  static_assert(rows * cols % 32 == 0 && (rows * cols & (rows * cols - 1)) == 0,
+                "a fragment spreads evenly over the warp (and slotIndex permutes a power of two)");
   using element_type = T;
   T x[num_elements];
 };
@@ -76,15 +77,26 @@ inline void fill_fragment(fragment<Use, M, N, K, T, Layout>& f, const T& v) {
 
 namespace detail {
 
+// Which matrix element (row-major over the fragment) element e of lane l holds: a scrambled
+// bijection, so that neither a natural access pattern (lane + 32 j, a row per lane) nor any real
+// GPU's mapping coincides with it, and code that assumes one reads other lanes' elements.
+inline int slotIndex(int e, int lane, int total) { return ((e * 32 + lane) * 37 + 11) % total; }
+
 struct Access {
   const void* ptr;
   unsigned ldm;
   int layout;
 };
 
-// Every lane must name the same matrix, at an aligned address with an aligned pitch.
+// Every lane must name the same matrix, at an aligned address with an aligned pitch. `own` moves
+// this lane's elements. A _sync matrix operation converges the warp but orders no memory between
+// its lanes (that takes __syncwarp), so the emulator moves them either when the lane arrives
+// (reverse order: a lane stores while another still reads the old contents) or when the group is
+// released (forward order: a lane reads others' elements before they stored them); shuffled
+// orders pick per call.
+template <typename Own>
 inline void rendezvous(const char* what, const void* ptr, unsigned ldm, int layout, size_t elementBytes,
-                       const char* file, int line) {
+                       const char* file, int line, Own own) {
   if ((reinterpret_cast<uintptr_t>(ptr) & 31u) != 0) {
     ::hyemu::fail(cudaErrorMisalignedAddress, "%s at %s:%d: pointer %p is not 32-byte aligned", what, file, line, ptr);
   }
@@ -92,6 +104,8 @@ inline void rendezvous(const char* what, const void* ptr, unsigned ldm, int layo
     ::hyemu::fail(cudaErrorLaunchFailure, "%s at %s:%d: ldm %u is not a multiple of %zu elements (16 bytes)", what,
                   file, line, ldm, 16 / elementBytes);
   }
+  const bool atArrival = ::hyemu::memoryAtArrival();
+  if (atArrival) own();
   Access mine{ptr, ldm, layout};
   ::hyemu::LaneSlot s;
   s.args = &mine;
@@ -111,6 +125,7 @@ inline void rendezvous(const char* what, const void* ptr, unsigned ldm, int layo
           }
         }
       });
+  if (!atArrival) own();
 }
 
 inline int laneId() { return static_cast<int>(::hyemu::current("wmma").lane); }
@@ -119,7 +134,7 @@ template <typename Frag, typename P>
 inline void loadElements(Frag& f, const P* p, unsigned ldm, bool rowMajor) {
   const int lane = laneId();
   for (int e = 0; e < Frag::num_elements; ++e) {
-    const int i = e * 32 + lane;
+    const int i = slotIndex(e, lane, Frag::rows * Frag::cols);
     const int r = i / Frag::cols, c = i % Frag::cols;
     const P& v = rowMajor ? p[static_cast<size_t>(r) * ldm + c] : p[static_cast<size_t>(c) * ldm + r];
     f.x[e] = fromF<typename Frag::element_type>(toF(v));
@@ -138,8 +153,8 @@ struct MmaArgs {
 template <typename Use, int M, int N, int K, typename T, typename Layout, typename P>
 inline void hyLoadMatrix(fragment<Use, M, N, K, T, Layout>& f, const P* p, unsigned ldm, bool rowMajor,
                          const char* file, int line) {
-  detail::rendezvous("wmma::load_matrix_sync", p, ldm, rowMajor ? 0 : 1, sizeof(P), file, line);
-  detail::loadElements(f, p, ldm, rowMajor);
+  detail::rendezvous("wmma::load_matrix_sync", p, ldm, rowMajor ? 0 : 1, sizeof(P), file, line,
+                     [&] { detail::loadElements(f, p, ldm, rowMajor); });
 }
 
 template <typename Use, int M, int N, int K, typename T, typename Layout, typename P>
@@ -156,14 +171,15 @@ inline void load_matrix_sync(fragment<accumulator, M, N, K, T>& f, const P* p, u
 template <int M, int N, int K, typename T, typename P>
 inline void store_matrix_sync(P* p, const fragment<accumulator, M, N, K, T>& f, unsigned ldm, layout_t layout) {
   using Frag = fragment<accumulator, M, N, K, T>;
-  detail::rendezvous("wmma::store_matrix_sync", p, ldm, layout, sizeof(P), "wmma", 0);
-  const int lane = detail::laneId();
-  for (int e = 0; e < Frag::num_elements; ++e) {
-    const int i = e * 32 + lane;
-    const int r = i / Frag::cols, c = i % Frag::cols;
-    P& out = layout == mem_row_major ? p[static_cast<size_t>(r) * ldm + c] : p[static_cast<size_t>(c) * ldm + r];
-    out = detail::fromF<P>(detail::toF(f.x[e]));
-  }
+  detail::rendezvous("wmma::store_matrix_sync", p, ldm, layout, sizeof(P), "wmma", 0, [&] {
+    const int lane = detail::laneId();
+    for (int e = 0; e < Frag::num_elements; ++e) {
+      const int i = detail::slotIndex(e, lane, Frag::rows * Frag::cols);
+      const int r = i / Frag::cols, c = i % Frag::cols;
+      P& out = layout == mem_row_major ? p[static_cast<size_t>(r) * ldm + c] : p[static_cast<size_t>(c) * ldm + r];
+      out = detail::fromF<P>(detail::toF(f.x[e]));
+    }
+  });
 }
 
 // D = A * B + C over the whole warp's fragments, gathered from all 32 lanes.
@@ -187,22 +203,22 @@ inline void mma_sync(fragment<accumulator, M, N, K, TD>& d, const fragment<matri
           const FB& fb = *static_cast<const FB*>(args.b);
           const FC& fc = *static_cast<const FC*>(args.c);
           for (int e = 0; e < FA::num_elements; ++e) {
-            const int i = e * 32 + l;
+            const int i = detail::slotIndex(e, l, M * K);
             A[i / K][i % K] = detail::toF(fa.x[e]);
           }
           for (int e = 0; e < FB::num_elements; ++e) {
-            const int i = e * 32 + l;
+            const int i = detail::slotIndex(e, l, K * N);
             B[i / N][i % N] = detail::toF(fb.x[e]);
           }
           for (int e = 0; e < FC::num_elements; ++e) {
-            const int i = e * 32 + l;
+            const int i = detail::slotIndex(e, l, M * N);
             C[i / N][i % N] = detail::toF(fc.x[e]);
           }
         }
         for (int l = 0; l < 32; ++l) {
           FD& fd = *static_cast<FD*>(static_cast<const detail::MmaArgs*>(slots[l]->args)->d);
           for (int e = 0; e < FD::num_elements; ++e) {
-            const int i = e * 32 + l;
+            const int i = detail::slotIndex(e, l, M * N);
             const int r = i / N, col = i % N;
             float acc = C[r][col];
             for (int k = 0; k < K; ++k) acc = fmaf(A[r][k], B[k][col], acc);
