@@ -47,9 +47,10 @@ namespace hyemu {
 
 struct Block;
 
-// A cp.async copy in flight: its source was read when issued; it lands at its group's wait.
+// A cp.async copy in flight: it lands at its group's wait.
 struct AsyncCopy {
   void* dst;
+  const void* src;  // read when the copy lands; null: data was read when issued
   unsigned char data[16];
 };
 

@@ -1,7 +1,7 @@
 // The emulated twins of cuda/ptx.cuh: mma.sync m16n8k16, ldmatrix and cp.async with the PTX ISA's
 // per-thread layouts (see the table there). mma and ldmatrix are warp rendezvous over all 32
-// lanes; cp.async reads its source when issued and writes its destination only when a
-// cp.async.wait_group covers its group, so reading the tile before the wait reads poison.
+// lanes; cp.async writes its destination only when a cp.async.wait_group covers its group, so
+// reading the tile before the wait reads poison.
 #pragma once
 #if !defined(HY_CUDA_EMULATOR)
 #error "emulator/ptx.h is only for the emulated build"
@@ -63,6 +63,8 @@ struct LdmatrixLane {
   const void* row;
   int count;
   bool trans;
+  bool read;            // rowData holds the row already (read at arrival)
+  uint16_t rowData[8];
 };
 
 inline void ldmatrixCombine(::hyemu::LaneSlot* const* slots, unsigned) {
@@ -70,7 +72,8 @@ inline void ldmatrixCombine(::hyemu::LaneSlot* const* slots, unsigned) {
   uint16_t M[4][8][8];
   for (int i = 0; i < first.count; ++i) {
     for (int j = 0; j < 8; ++j) {
-      std::memcpy(M[i][j], static_cast<const LdmatrixLane*>(slots[8 * i + j]->args)->row, 16);
+      const LdmatrixLane& from = *static_cast<const LdmatrixLane*>(slots[8 * i + j]->args);
+      std::memcpy(M[i][j], from.read ? from.rowData : from.row, 16);
     }
   }
   for (int l = 0; l < 32; ++l) {
@@ -93,9 +96,16 @@ inline void ldmatrix(uint32_t* r, const void* row, int count, bool trans, const 
                     lane, row);
     }
   }
-  LdmatrixLane mine{r, row, count, trans};
+  // Each lane's row is read when the lane arrives or when the group is released, by the thread
+  // order (see include/mma.h): ldmatrix orders no memory between the lanes.
+  LdmatrixLane mine{r, row, count, trans, false, {}};
+  if (static_cast<int>(lane) < 8 * count && ::hyemu::memoryAtArrival()) {
+    std::memcpy(mine.rowData, row, 16);
+    mine.read = true;
+  }
   ::hyemu::LaneSlot s;
   s.args = &mine;
+  s.param = count * 2 + (trans ? 1 : 0);  // lanes at different ldmatrix variants never group
   s.file = what;
   ::hyemu::warpCollective(::hyemu::Collective::Wmma, 0xffffffffu, &s, what, ldmatrixCombine);
 }
@@ -123,9 +133,12 @@ inline void cpAsync16(void* shared, const void* global) {
   if (!::hyemu::inShared(shared, 16)) {
     ::hyemu::fail(cudaErrorIllegalAddress, "cp.async destination %p is not in the block's shared memory", shared);
   }
+  // The source is read when issued or when the copy lands, by the thread order: overwriting it
+  // before the wait is a race.
   ::hyemu::AsyncCopy c;
   c.dst = shared;
-  std::memcpy(c.data, global, 16);
+  c.src = ::hyemu::memoryAtArrival() ? nullptr : global;
+  if (c.src == nullptr) std::memcpy(c.data, global, 16);
   t.copiesOpen.push_back(c);
 }
 
@@ -139,7 +152,7 @@ template <int Pending>
 inline void cpAsyncWait() {
   ::hyemu::Thread& t = ::hyemu::current("cp.async.wait_group");
   while (t.copyGroups.size() > static_cast<size_t>(Pending)) {
-    for (const ::hyemu::AsyncCopy& c : t.copyGroups.front()) std::memcpy(c.dst, c.data, sizeof c.data);
+    for (const ::hyemu::AsyncCopy& c : t.copyGroups.front()) std::memcpy(c.dst, c.src ? c.src : c.data, sizeof c.data);
     t.copyGroups.erase(t.copyGroups.begin());
   }
 }

@@ -26,9 +26,10 @@ struct CUstream_st {
   std::condition_variable cv;
   std::deque<std::function<void()>> queue;
   uint64_t pushed = 0, done = 0;
+  unsigned flags;
   std::thread worker;
 
-  CUstream_st() : worker([this] { loop(); }) {}
+  explicit CUstream_st(unsigned f = cudaStreamDefault) : flags(f), worker([this] { loop(); }) {}
 
   uint64_t push(std::function<void()> task) {
     std::lock_guard<std::mutex> lock(m);
@@ -150,7 +151,22 @@ void setSticky(cudaError_t err, const std::string& message) {
   }
 }
 
-CUstream_st* streamOf(cudaStream_t s) { return s == nullptr ? globals().legacy : s; }
+CUstream_st* streamOf(cudaStream_t s) {
+  return s == nullptr || s == cudaStreamLegacy || s == cudaStreamPerThread ? globals().legacy : s;
+}
+
+// Work on the legacy default stream waits for every blocking stream (not the non-blocking ones).
+void drainLegacyAndBlocking() {
+  Globals& g = globals();
+  std::vector<CUstream_st*> streams;
+  {
+    std::lock_guard<std::mutex> lock(g.m);
+    streams = g.streams;
+  }
+  for (CUstream_st* st : streams) {
+    if (st == g.legacy || !(st->flags & cudaStreamNonBlocking)) st->drain();
+  }
+}
 
 // Where p..p+bytes lies: in one device allocation, in pinned host memory, or neither.
 enum class Where { Device, Pinned, Pageable, Straddles };
@@ -385,6 +401,7 @@ cudaError_t allocate(void** p, size_t bytes, bool device, bool mapped, size_t al
   if (bytes == 0) return cudaSuccess;
   void* mem = nullptr;
   if (posix_memalign(&mem, align, bytes) != 0) return ret(cudaErrorMemoryAllocation);
+  if (device) std::memset(mem, 0xff, bytes);  // NaN, not the zero pages a fresh mapping gives
   hyemu::Globals& g = hyemu::globals();
   std::lock_guard<std::mutex> lock(g.m);
   g.ranges[reinterpret_cast<uintptr_t>(mem)] = {bytes, device, mapped};
@@ -451,17 +468,17 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
   const uint64_t ticket = st->push([dst, src, bytes] {
     if (sticky() == cudaSuccess) std::memcpy(dst, src, bytes);
   });
-  if (!dstDevice && d == Where::Pageable) {
-    st->waitFor(ticket);  // into pageable memory the copy is synchronous
+  if (kind == cudaMemcpyHostToHost || (!dstDevice && d == Where::Pageable)) {
+    st->waitFor(ticket);  // host to host, or into pageable memory, the copy is synchronous
     HYEMU_STICKY_GUARD;
   }
   return cudaSuccess;
 }
 
 cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
-  if (const cudaError_t e = cudaDeviceSynchronize(); e != cudaSuccess) return e;
+  hyemu::drainLegacyAndBlocking();
   if (const cudaError_t e = cudaMemcpyAsync(dst, src, bytes, kind, nullptr); e != cudaSuccess) return e;
-  return cudaDeviceSynchronize();
+  return cudaStreamSynchronize(nullptr);
 }
 
 cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t stream) {
@@ -475,15 +492,16 @@ cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t strea
 }
 
 cudaError_t cudaMemset(void* p, int value, size_t bytes) {
+  hyemu::drainLegacyAndBlocking();
   if (const cudaError_t e = cudaMemsetAsync(p, value, bytes, nullptr); e != cudaSuccess) return e;
-  return cudaDeviceSynchronize();
+  return cudaStreamSynchronize(nullptr);
 }
 
 // ---- streams ----
 
-cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned) {
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
   HYEMU_STICKY_GUARD;
-  auto* s = new CUstream_st();
+  auto* s = new CUstream_st(flags);
   hyemu::Globals& g = hyemu::globals();
   std::lock_guard<std::mutex> lock(g.m);
   g.streams.push_back(s);
@@ -534,17 +552,18 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
   HYEMU_STICKY_GUARD;
   if (event == nullptr) return ret(cudaErrorInvalidResourceHandle);
   std::shared_ptr<EventState> st = event->state;
-  uint64_t seq;
-  {
-    std::lock_guard<std::mutex> lock(st->m);
-    seq = ++st->recorded;
-  }
+  // The count and the queued completion under one lock, so that a wait on this event from another
+  // host thread is queued either before both or after both.
+  std::lock_guard<std::mutex> lock(st->m);
+  const uint64_t seq = ++st->recorded;
   // Completion is recorded even after a fault, so that waiters never hang.
   hyemu::streamOf(stream)->push([st, seq] {
     {
-      std::lock_guard<std::mutex> lock(st->m);
-      st->completed = std::max(st->completed, seq);
-      st->when = std::chrono::steady_clock::now();
+      std::lock_guard<std::mutex> inner(st->m);
+      if (seq > st->completed) {
+        st->completed = seq;
+        st->when = std::chrono::steady_clock::now();
+      }
     }
     st->cv.notify_all();
   });
@@ -574,11 +593,8 @@ cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned
   HYEMU_STICKY_GUARD;
   if (event == nullptr) return ret(cudaErrorInvalidResourceHandle);
   std::shared_ptr<EventState> st = event->state;
-  uint64_t target;
-  {
-    std::lock_guard<std::mutex> lock(st->m);
-    target = st->recorded;
-  }
+  std::lock_guard<std::mutex> lock(st->m);
+  const uint64_t target = st->recorded;
   hyemu::streamOf(stream)->push([st, target] {
     std::unique_lock<std::mutex> lock(st->m);
     st->cv.wait(lock, [&] { return st->completed >= target; });
@@ -591,6 +607,7 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) 
   if (start == nullptr || end == nullptr) return ret(cudaErrorInvalidResourceHandle);
   if ((start->flags | end->flags) & cudaEventDisableTiming) return ret(cudaErrorInvalidResourceHandle);
   std::scoped_lock lock(start->state->m, end->state->m);
+  if (start->state->recorded == 0 || end->state->recorded == 0) return ret(cudaErrorInvalidResourceHandle);
   if (start->state->completed < start->state->recorded || end->state->completed < end->state->recorded) {
     return cudaErrorNotReady;
   }

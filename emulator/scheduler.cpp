@@ -208,7 +208,7 @@ extern "C" void hyemuFiberMain(ThreadRec* t) {
   asanFinish(nullptr, &ex.schedBottom, &ex.schedSize);
   ex.body->run();
   for (std::vector<AsyncCopy>& group : t->copyGroups) {  // copies still in flight land anyway
-    for (const AsyncCopy& c : group) std::memcpy(c.dst, c.data, sizeof c.data);
+    for (const AsyncCopy& c : group) std::memcpy(c.dst, c.src != nullptr ? c.src : c.data, sizeof c.data);
   }
   t->state = State::Exited;
   toScheduler(*t, true);
@@ -299,42 +299,57 @@ unsigned lanesOf(const Executor& ex, unsigned warp) {
 
 uint64_t poisonValue(unsigned bytes) { return bytes >= 8 ? ~uint64_t{0} : ((uint64_t{1} << (8 * bytes)) - 1); }
 
+// slots[l] is null for a lane of the mask that exited (or that a partial warp does not have):
+// votes count the lanes that arrived, and a shuffle reading such a lane gets an undefined value.
 void combineBuiltin(Collective kind, LaneSlot* const* s, unsigned mask) {
-  unsigned votes = 0;
+  unsigned votes = 0, arrived = 0;
   for (unsigned l = 0; l < 32; ++l) {
-    if ((mask >> l & 1u) && s[l]->value != 0) votes |= 1u << l;
+    if (!(mask >> l & 1u) || s[l] == nullptr) continue;
+    arrived |= 1u << l;
+    if (s[l]->value != 0) votes |= 1u << l;
   }
   for (unsigned l = 0; l < 32; ++l) {
-    if (!(mask >> l & 1u)) continue;
+    if (!(arrived >> l & 1u)) continue;
     LaneSlot& me = *s[l];
-    const int width = me.width;
-    const unsigned base = l & ~static_cast<unsigned>(width - 1);
-    const unsigned inSeg = l - base;
-    int src = -1;
+    // shfl.sync as the PTX ISA defines it: b[4:0] the lane or offset, c = (32 - width) << 8 with
+    // the clamp 0x1f (0 for up), minLane/maxLane the segment's bounds.
+    const int lane = static_cast<int>(l);
+    const int bval = me.param & 31;
+    const int segmask = (32 - me.width) & 31;
+    const int cval = kind == Collective::ShflUp ? 0 : 31;
+    const int maxLane = (lane & segmask) | (cval & ~segmask);
+    const int minLane = lane & segmask;
+    int j = lane;
+    bool pval = true;
     switch (kind) {
-      case Collective::Shfl: src = static_cast<int>(base + (static_cast<unsigned>(me.param) % width)); break;
-      case Collective::ShflUp: src = inSeg >= static_cast<unsigned>(me.param) ? static_cast<int>(l) - me.param : static_cast<int>(l); break;
-      case Collective::ShflDown:
-        src = inSeg + static_cast<unsigned>(me.param) < static_cast<unsigned>(width) ? static_cast<int>(l) + me.param
-                                                                                      : static_cast<int>(l);
-        break;
-      case Collective::ShflXor: {
-        const unsigned x = l ^ static_cast<unsigned>(me.param);
-        src = (x & ~static_cast<unsigned>(width - 1)) == base ? static_cast<int>(x) : static_cast<int>(l);
-        break;
-      }
+      case Collective::Shfl: j = minLane | (bval & ~segmask); pval = j <= maxLane; break;
+      case Collective::ShflUp: j = lane - bval; pval = j >= maxLane; break;
+      case Collective::ShflDown: j = lane + bval; pval = j <= maxLane; break;
+      case Collective::ShflXor: j = lane ^ bval; pval = j <= maxLane; break;
       case Collective::Ballot: me.result = votes; continue;
       case Collective::Any: me.result = votes != 0; continue;
-      case Collective::All: me.result = votes == mask; continue;
+      case Collective::All: me.result = votes == arrived; continue;
       default: me.result = 0; continue;
     }
-    // A source lane outside the mask does not take part: the device gives an undefined value.
-    me.result = (src >= 0 && src < 32 && (mask >> src & 1u)) ? s[src]->value : poisonValue(me.bytes);
+    if (!pval) j = lane;
+    me.result = (j >= 0 && j < 32 && (arrived >> j & 1u)) ? s[j]->value : poisonValue(me.bytes);
   }
 }
 
+// Lane u is at the same warp operation as t. Matrix operations must also agree on which one
+// (its combine step, name and variant), or one lane's operands would be read as another's.
 bool sameGroup(const ThreadRec& t, const ThreadRec& u) {
-  return u.state == State::Warp && u.kind == t.kind && u.mask == t.mask;
+  if (u.state != State::Warp || u.kind != t.kind || u.mask != t.mask) return false;
+  if (t.kind == Collective::Wmma) {
+    return u.combine == t.combine && u.what == t.what && u.slot->param == t.slot->param;
+  }
+  return true;
+}
+
+// A lane of the mask that will never arrive and does not need to: exited, or absent from a
+// partial warp ("all non-exited threads named in mask must execute the same intrinsic").
+bool gone(const Executor& ex, unsigned warp, unsigned lane) {
+  return !(lanesOf(ex, warp) >> lane & 1u) || ex.threads[warp * 32 + lane].state == State::Exited;
 }
 
 // Releases the complete groups of warp w. Returns whether any of its threads became runnable.
@@ -353,14 +368,24 @@ bool resolveWarp(Executor& ex, unsigned w) {
     }
     bool complete = true;
     for (unsigned j = 0; j < 32 && complete; ++j) {
-      if ((t.mask >> j & 1u) && !sameGroup(t, lanes[j])) complete = false;
+      if ((t.mask >> j & 1u) && !gone(ex, w, j) && !sameGroup(t, lanes[j])) complete = false;
     }
     if (!complete) continue;
     LaneSlot* slots[32] = {};
+    unsigned mask = 0;  // the lanes that take part
     for (unsigned j = 0; j < 32; ++j) {
-      if (t.mask >> j & 1u) slots[j] = lanes[j].slot;
+      if ((t.mask >> j & 1u) && !gone(ex, w, j)) {
+        slots[j] = lanes[j].slot;
+        mask |= 1u << j;
+      }
     }
-    const unsigned mask = t.mask;
+    if (t.kind == Collective::Wmma && mask != 0xffffffffu) {
+      failBlock(ex, cudaErrorLaunchFailure,
+                std::string(t.what) + ": every lane of the warp must take part, but lanes " +
+                    std::to_string(__builtin_popcount(~mask)) + " of 32 exited or do not exist");
+      return false;
+    }
+    const unsigned group = t.mask;
     if (t.combine != nullptr) {
       t.combine(slots, mask);
     } else {
@@ -368,16 +393,24 @@ bool resolveWarp(Executor& ex, unsigned w) {
     }
     if (ex.failed) return false;
     for (unsigned j = 0; j < 32; ++j) {
-      if (mask >> j & 1u) lanes[j].state = State::Runnable;
+      if ((group >> j & 1u) && lanes[j].state == State::Warp) lanes[j].state = State::Runnable;
     }
     progress = true;
   }
   // __activemask resolves once nothing else in the warp can move: the lanes that reached it
   // together are the ones active there.
   if (!progress && activeWaiting != 0) {
+    // One call site at a time: lanes at another __activemask are at another instruction.
+    const LaneSlot* site = lanes[__builtin_ctz(activeWaiting)].slot;
+    unsigned together = 0;
     for (unsigned l = 0; l < 32; ++l) {
-      if (activeWaiting >> l & 1u) {
-        lanes[l].slot->result = activeWaiting;
+      if ((activeWaiting >> l & 1u) && lanes[l].slot->file == site->file && lanes[l].slot->line == site->line) {
+        together |= 1u << l;
+      }
+    }
+    for (unsigned l = 0; l < 32; ++l) {
+      if (together >> l & 1u) {
+        lanes[l].slot->result = together;
         lanes[l].state = State::Runnable;
       }
     }
@@ -393,7 +426,7 @@ void diagnoseWarps(Executor& ex) {
     if (t.state != State::Warp) continue;
     const ThreadRec* lanes = &ex.threads[t.warp * 32];
     for (unsigned j = 0; j < 32; ++j) {
-      if (!(t.mask >> j & 1u) || sameGroup(t, lanes[j])) continue;
+      if (!(t.mask >> j & 1u) || gone(ex, t.warp, j) || sameGroup(t, lanes[j])) continue;
       char buf[512];
       std::snprintf(buf, sizeof buf, "%s(mask 0x%08x) at %s:%d by %s is never reached by lane %u (%s): %s", t.what,
                     t.mask, t.slot->file, t.slot->line, describeThread(t).c_str(), j,
@@ -516,7 +549,7 @@ void runBlock(Executor& ex, uint64_t linear) {
   resetArena(ex);
 #if defined(HYEMU_ASAN)
   if (ex.stacksDirty) {
-    for (unsigned i = 0; i < ex.threadCount; ++i) ASAN_UNPOISON_MEMORY_REGION(ex.threads[i].stackLo, kStackBytes);
+    for (unsigned i = 0; i < ex.stackCount; ++i) ASAN_UNPOISON_MEMORY_REGION(ex.threads[i].stackLo, kStackBytes);
     ex.stacksDirty = false;
   }
 #endif
@@ -617,16 +650,10 @@ int syncthreadsReduce(int kind, int predicate, const char* file, int line) {
 
 void warpCollective(Collective kind, unsigned mask, LaneSlot* slot, const char* what, Combine combine) {
   ThreadRec& t = self(what);
-  Executor& ex = *tlsExec;
   if (kind != Collective::ActiveMask) {
     if (!(mask >> t.lane & 1u)) {
       fail(cudaErrorLaunchFailure, "%s(mask 0x%08x) at %s:%d: the mask does not include the calling lane %u", what,
            mask, slot->file, slot->line, t.lane);
-    }
-    const unsigned present = lanesOf(ex, t.warp);
-    if (mask & ~present) {
-      fail(cudaErrorLaunchFailure, "%s(mask 0x%08x) at %s:%d names lanes 0x%08x, which this warp of a %u-thread block "
-           "does not have", what, mask, slot->file, slot->line, mask & ~present, ex.threadCount);
     }
     if (kind >= Collective::Shfl && kind <= Collective::ShflXor &&
         (slot->width <= 0 || slot->width > 32 || (slot->width & (slot->width - 1)) != 0)) {
@@ -662,10 +689,22 @@ void* sharedStatic(const void* site, size_t bytes, size_t align, const char* nam
   for (const SharedSite& s : ex.sites) {
     if (s.site == site) return s.ptr;
   }
-  if (ex.staticBytes + bytes > kStaticSharedLimit) {
+  const size_t total = ex.staticBytes + bytes;
+  if (total > kStaticSharedLimit) {
     fail(cudaErrorInvalidValue, "__shared__ %s (%zu bytes) takes static shared memory to %zu bytes, over the 48 KiB "
-         "a block may declare statically", name, bytes, ex.staticBytes + bytes);
+         "a block may declare statically", name, bytes, total);
   }
+  // Static and dynamic together: 48 KiB, or static plus the kernel's opt-in dynamic limit.
+  const size_t optIn = maxDynamicShared(ex.cfg->kernel);
+  if (optIn == kStaticSharedLimit ? total + ex.cfg->sharedBytes > kStaticSharedLimit
+                                  : total + optIn > kSharedOptinLimit) {
+    fail(cudaErrorInvalidValue, "__shared__ %s: %zu bytes of static and %zu of dynamic shared memory exceed the "
+         "block's limit (48 KiB, or 227 KiB with cudaFuncSetAttribute)", name, total, ex.cfg->sharedBytes);
+  }
+#if defined(HYEMU_ASAN)
+  // Whole 8-byte granules, so that even s[-1] falls in a poisoned redzone.
+  if (align < 8) align = 8;
+#endif
   // Exactly the declared alignment and no more, so code that assumes more fails here too.
   uintptr_t p = reinterpret_cast<uintptr_t>(ex.arena) + ex.arenaTop + kRedzone;
   p = (p + align - 1) & ~(static_cast<uintptr_t>(align) - 1);
@@ -703,7 +742,8 @@ bool inShared(const void* p, size_t bytes) {
 
 void* sharedDynamic() {
   self("extern __shared__ memory");
-  return tlsExec->dynamic;
+  // Without dynamic bytes, the arena's first redzone: poisoned under ASan, never null.
+  return tlsExec->dynamic != nullptr ? tlsExec->dynamic : tlsExec->arena;
 }
 
 LaunchResult runGrid(const LaunchConfig& cfg, KernelBody& body) {

@@ -96,9 +96,47 @@ __global__ void barrierVsWarpKernel(int* out) {
   out[threadIdx.x] = 1;
 }
 
+// Lanes 16..31 exit first: "all non-exited threads named in mask" still meet, so the xor among
+// lanes 0..15 is defined, and a read from an exited lane gives an undefined value (poison here).
 __global__ void shuffleAfterExitKernel(float* out) {
-  if (threadIdx.x >= 16) return;
-  out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, 1.0f, 1);
+  const unsigned lane = threadIdx.x;
+  if (lane >= 16) return;
+  out[lane] = __shfl_xor_sync(0xffffffffu, static_cast<float>(lane), 1);
+  out[16 + lane] = __shfl_sync(0xffffffffu, static_cast<float>(lane), static_cast<int>(lane) + 16);
+  out[32 + lane] = static_cast<float>(__ballot_sync(0xffffffffu, lane % 2 == 0));
+}
+
+// Half the warp at a full-mask shuffle, the other half at a full-mask __syncwarp: each waits for
+// the other forever on the device.
+__global__ void shuffleVsSyncwarpKernel(float* out) {
+  if (threadIdx.x < 16) {
+    out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, 1.0f, 1);
+  } else {
+    __syncwarp();
+  }
+}
+
+// A 48-thread block: its second warp has lanes 0..15 only, which full-mask operations accept.
+__global__ void partialWarpKernel(unsigned* out) {
+  out[threadIdx.x] = __ballot_sync(0xffffffffu, threadIdx.x % 3 == 0);
+  __syncwarp();
+}
+
+// Lanes 0..15 at ldmatrix.x4 and 16..31 at ldmatrix.x2: different operations, never one group.
+__global__ void mixedMatrixOpsKernel(float* out) {
+  HY_SHARED_ALIGNED(16, __half, tile, [4 * 64]);
+  for (unsigned i = threadIdx.x; i < 4 * 64; i += 32) tile[i] = __float2half_rn(1.0f);
+  __syncthreads();
+  const __half* row = &tile[(threadIdx.x % 32) * 8];
+  if (threadIdx.x < 16) {
+    uint32_t r[4];
+    hy::cuda::ptx::ldmatrixX4(r, row);
+    out[threadIdx.x] = static_cast<float>(r[0]);
+  } else {
+    uint32_t r[2];
+    hy::cuda::ptx::ldmatrixX2(r, row);
+    out[threadIdx.x] = static_cast<float>(r[0]);
+  }
 }
 
 __global__ void shuffleMaskWithoutSelfKernel(float* out) {
@@ -117,8 +155,10 @@ __global__ void warpOpsKernel(int* out) {
   if (lane < 10) {
     out[6 * 32 + lane] = static_cast<int>(__activemask());
   } else {
-    out[6 * 32 + lane] = -1;
+    out[6 * 32 + lane] = static_cast<int>(__activemask());
   }
+  out[8 * 32 + lane] = __shfl_xor_sync(0xffffffffu, lane, 16, 16);  // later segments read earlier ones
+  out[9 * 32 + lane] = __shfl_down_sync(0xffffffffu, lane, 33);      // the offset's low 5 bits: 1
   if (lane < 16) {
     out[7 * 32 + lane] = __shfl_xor_sync(0x0000ffffu, lane, 1);
   } else {
@@ -296,9 +336,33 @@ void testRendezvousErrors() {
   expectFault("half a warp at __syncthreads and half at a full-mask __syncwarp fails the launch",
               [&] { HY_LAUNCH(1, 32, 0, nullptr, barrierVsWarpKernel)(ibuf); }, cudaErrorLaunchFailure,
               "waits at __syncthreads");
-  expectFault("a full-mask shuffle after half the warp exited fails the launch",
-              [&] { HY_LAUNCH(1, 32, 0, nullptr, shuffleAfterExitKernel)(fbuf); }, cudaErrorLaunchFailure,
-              "is never reached by lane 16");
+  HY_LAUNCH(1, 32, 0, nullptr, shuffleAfterExitKernel)(fbuf);
+  {
+    const cudaError_t e = finish();
+    const std::vector<float> h = fetch(fbuf, 48);
+    bool ok = e == cudaSuccess;
+    for (unsigned l = 0; l < 16; ++l) {
+      ok = ok && h[l] == static_cast<float>(l ^ 1u) && std::isnan(h[16 + l]) && h[32 + l] == static_cast<float>(0x5555u);
+    }
+    check(ok, "after half the warp exited, full-mask shuffles and votes run over the rest; reading an exited lane "
+              "gives poison");
+  }
+  expectFault("a full-mask shuffle whose other lanes wait at __syncwarp fails the launch (a deadlock on the device)",
+              [&] { HY_LAUNCH(1, 32, 0, nullptr, shuffleVsSyncwarpKernel)(fbuf); }, cudaErrorLaunchFailure,
+              "waits at __syncwarp");
+  {
+    unsigned* ub = deviceArray<unsigned>(48);
+    HY_LAUNCH(1, 48, 0, nullptr, partialWarpKernel)(ub);
+    const cudaError_t e = finish();
+    const std::vector<unsigned> h = fetch(ub, 48);
+    bool ok = e == cudaSuccess;
+    for (unsigned t = 0; t < 48; ++t) ok = ok && h[t] == (t < 32 ? 0x49249249u : 0x00002492u);
+    check(ok, "full-mask ballot and __syncwarp in the 16-lane second warp of a 48-thread block");
+    cudaFree(ub);
+  }
+  expectFault("lanes at ldmatrix.x4 and ldmatrix.x2 in one warp fail the launch instead of mixing operands",
+              [&] { HY_LAUNCH(1, 32, 0, nullptr, mixedMatrixOpsKernel)(fbuf); }, cudaErrorLaunchFailure,
+              "ldmatrix");
   expectFault("a shuffle whose mask leaves out the calling lane fails the launch",
               [&] { HY_LAUNCH(1, 32, 0, nullptr, shuffleMaskWithoutSelfKernel)(fbuf); }, cudaErrorLaunchFailure,
               "does not include the calling lane");
@@ -307,10 +371,10 @@ void testRendezvousErrors() {
 }
 
 void testWarpOps() {
-  int* out = deviceArray<int>(8 * 32);
+  int* out = deviceArray<int>(10 * 32);
   HY_LAUNCH(1, 32, 0, nullptr, warpOpsKernel)(out);
   const cudaError_t e = finish();
-  const std::vector<int> h = fetch(out, 8 * 32);
+  const std::vector<int> h = fetch(out, 10 * 32);
   bool ok = e == cudaSuccess;
   unsigned ballot = 0;
   for (int l = 0; l < 32; l += 3) ballot |= 1u << l;
@@ -321,11 +385,13 @@ void testWarpOps() {
     const int halves = l < 16 ? (l ^ 1) : (l ^ 2);
     ok = h[l] == down && h[32 + l] == up && h[64 + l] == (l ^ 5) && h[96 + l] == shfl &&
          static_cast<unsigned>(h[128 + l]) == ballot && h[160 + l] == 3 &&
-         h[192 + l] == (l < 10 ? 0x3ff : -1) && h[224 + l] == halves;
+         h[192 + l] == (l < 10 ? 0x3ff : static_cast<int>(0xfffffc00u)) && h[224 + l] == halves &&
+         h[256 + l] == (l < 16 ? l : l - 16) && h[288 + l] == (l < 31 ? l + 1 : l);
     if (!ok) std::printf("# lane %d: %d %d %d %d %x %d %x %d\n", l, h[l], h[32 + l], h[64 + l], h[96 + l], h[128 + l],
                          h[160 + l], h[192 + l], h[224 + l]);
   }
-  check(ok, "shuffles (widths, up/down edges, xor), ballot/any/all and __activemask in a branch give the PTX results");
+  check(ok, "shuffles (widths, up/down edges, xor across segments, offsets mod 32), ballot/any/all and "
+            "__activemask per branch give the PTX results");
   cudaFree(out);
 }
 
