@@ -8,14 +8,17 @@ file(GLOB HY_EMU_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/cuda/*.cu)
 file(GLOB HY_EMU_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/emulator/*.cpp)
 target_sources(${PROJECT_NAME} PRIVATE ${HY_EMU_CUDA_SOURCES} ${HY_EMU_SOURCES})
 set_source_files_properties(${HY_EMU_CUDA_SOURCES} PROPERTIES LANGUAGE CXX)
-# -x c++: the host compiler does not know .cu. -fno-strict-aliasing: device code type-puns vector
-# loads (int4 over float[4]) as nvcc allows; the host optimiser must not exploit that. Alignment checks turn a misaligned vector access in
-# a kernel into cudaErrorMisalignedAddress (emulator/scheduler.cpp handles the reports).
-set_source_files_properties(${HY_EMU_CUDA_SOURCES} PROPERTIES COMPILE_OPTIONS
+# Device-code options, for cuda/*.cu and the self-tests. -x c++: the host compiler does not know
+# .cu. -fno-strict-aliasing: device code type-puns vector loads (int4 over float[4]) as nvcc
+# allows; the host optimiser must not exploit that. The alignment checks turn a misaligned vector
+# access in a kernel into cudaErrorMisalignedAddress (emulator/scheduler.cpp handles the reports).
+set(HY_EMU_DEVICE_OPTIONS
   "-x;c++;-include;${CMAKE_SOURCE_DIR}/emulator/device.h;-fsanitize=alignment;-fno-sanitize-recover=alignment;-Wno-unknown-pragmas;-fno-strict-aliasing")
+set_source_files_properties(${HY_EMU_CUDA_SOURCES} PROPERTIES COMPILE_OPTIONS "${HY_EMU_DEVICE_OPTIONS}")
 
 target_compile_definitions(${PROJECT_NAME} PRIVATE HAYATE_WITH_CUDA HAYATE_CUDA_EMULATOR HY_CUDA_EMULATOR)
-# Fault messages name files relative to the repository (cuda/gemm.cu:120).
+# Fault messages name files relative to the repository (cuda/gemm.cu:120): the addon here, the
+# self-tests (defined below) through the directory's options.
 add_compile_options(-ffile-prefix-map=${CMAKE_SOURCE_DIR}/=)
 target_compile_options(${PROJECT_NAME} PRIVATE -ffile-prefix-map=${CMAKE_SOURCE_DIR}/=)
 # emulator/include first: its mma.h replaces the toolkit's device-only one.
@@ -36,7 +39,7 @@ target_link_options(${PROJECT_NAME} PRIVATE -Wl,-Bsymbolic-functions)
 # that must pass. Built beside the emulated addon; scripts/test-emu.sh runs it.
 add_executable(hayate_emulator_selftest ${CMAKE_SOURCE_DIR}/emulator/selftest/selftest.cu ${HY_EMU_SOURCES})
 set_source_files_properties(${CMAKE_SOURCE_DIR}/emulator/selftest/selftest.cu PROPERTIES LANGUAGE CXX COMPILE_OPTIONS
-  "-x;c++;-include;${CMAKE_SOURCE_DIR}/emulator/device.h;-fsanitize=alignment;-fno-sanitize-recover=alignment;-Wno-unknown-pragmas;-fno-strict-aliasing")
+  "${HY_EMU_DEVICE_OPTIONS}")
 set_target_properties(hayate_emulator_selftest PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
 target_compile_definitions(hayate_emulator_selftest PRIVATE HY_CUDA_EMULATOR)
 target_include_directories(hayate_emulator_selftest BEFORE PRIVATE ${CMAKE_SOURCE_DIR}/emulator/include)
