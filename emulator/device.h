@@ -152,6 +152,8 @@ bool inShared(const void* p, size_t bytes);
 // ---- barriers and warp collectives ----
 
 void syncthreads(const char* file, int line);
+// Lets the other threads run (after atomics, fences, __nanosleep), so spin-waits progress.
+void yieldThread(const char* what);
 int syncthreadsReduce(int kind, int predicate, const char* file, int line);  // 0 count, 1 and, 2 or
 
 enum class Collective : uint8_t { Shfl, ShflUp, ShflDown, ShflXor, Ballot, Any, All, SyncWarp, ActiveMask, Wmma };
@@ -202,11 +204,20 @@ void warpCollective(Collective kind, unsigned mask, LaneSlot* slot, const char* 
 #define __syncthreads_and(p) ::hyemu::syncthreadsReduce(1, (p), __FILE__, __LINE__)
 #define __syncthreads_or(p) ::hyemu::syncthreadsReduce(2, (p), __FILE__, __LINE__)
 
-inline void __threadfence_block() { std::atomic_thread_fence(std::memory_order_seq_cst); }
-inline void __threadfence() { std::atomic_thread_fence(std::memory_order_seq_cst); }
-inline void __threadfence_system() { std::atomic_thread_fence(std::memory_order_seq_cst); }
+inline void __threadfence_block() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  ::hyemu::yieldThread("__threadfence_block");
+}
+inline void __threadfence() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  ::hyemu::yieldThread("__threadfence");
+}
+inline void __threadfence_system() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  ::hyemu::yieldThread("__threadfence_system");
+}
 [[noreturn]] inline void __trap() { ::hyemu::fail(cudaErrorLaunchFailure, "__trap() called"); }
-inline void __nanosleep(unsigned) {}
+inline void __nanosleep(unsigned) { ::hyemu::yieldThread("__nanosleep"); }
 
 namespace hyemu {
 uint64_t warpValue(Collective kind, const char* what, const char* file, int line, unsigned mask, uint64_t value,
@@ -267,45 +278,65 @@ inline T atomicUpdate(T* address, F f) {
 }
 }  // namespace hyemu
 
+// Every atomic lets the other threads run afterwards (see yieldThread), so that a thread spinning
+// on an atomic does not starve the thread it waits for.
 template <typename T>
 inline T atomicAdd(T* address, T val) {
+  T old;
   if constexpr (std::is_integral<T>::value) {
-    return __atomic_fetch_add(address, val, __ATOMIC_SEQ_CST);
+    old = __atomic_fetch_add(address, val, __ATOMIC_SEQ_CST);
   } else {
-    return ::hyemu::atomicUpdate(address, [val](T old) { return static_cast<T>(old + val); });
+    old = ::hyemu::atomicUpdate(address, [val](T o) { return static_cast<T>(o + val); });
   }
+  ::hyemu::yieldThread("atomicAdd");
+  return old;
 }
 template <typename T>
 inline T atomicSub(T* address, T val) {
-  return __atomic_fetch_sub(address, val, __ATOMIC_SEQ_CST);
+  const T old = __atomic_fetch_sub(address, val, __ATOMIC_SEQ_CST);
+  ::hyemu::yieldThread("atomicSub");
+  return old;
 }
 template <typename T>
 inline T atomicExch(T* address, T val) {
-  return ::hyemu::atomicUpdate(address, [val](T) { return val; });
+  const T old = ::hyemu::atomicUpdate(address, [val](T) { return val; });
+  ::hyemu::yieldThread("atomicExch");
+  return old;
 }
 template <typename T>
 inline T atomicMax(T* address, T val) {
-  return ::hyemu::atomicUpdate(address, [val](T old) { return old < val ? val : old; });
+  const T old = ::hyemu::atomicUpdate(address, [val](T o) { return o < val ? val : o; });
+  ::hyemu::yieldThread("atomicMax");
+  return old;
 }
 template <typename T>
 inline T atomicMin(T* address, T val) {
-  return ::hyemu::atomicUpdate(address, [val](T old) { return val < old ? val : old; });
+  const T old = ::hyemu::atomicUpdate(address, [val](T o) { return val < o ? val : o; });
+  ::hyemu::yieldThread("atomicMin");
+  return old;
 }
 template <typename T>
 inline T atomicAnd(T* address, T val) {
-  return __atomic_fetch_and(address, val, __ATOMIC_SEQ_CST);
+  const T old = __atomic_fetch_and(address, val, __ATOMIC_SEQ_CST);
+  ::hyemu::yieldThread("atomicAnd");
+  return old;
 }
 template <typename T>
 inline T atomicOr(T* address, T val) {
-  return __atomic_fetch_or(address, val, __ATOMIC_SEQ_CST);
+  const T old = __atomic_fetch_or(address, val, __ATOMIC_SEQ_CST);
+  ::hyemu::yieldThread("atomicOr");
+  return old;
 }
 template <typename T>
 inline T atomicXor(T* address, T val) {
-  return __atomic_fetch_xor(address, val, __ATOMIC_SEQ_CST);
+  const T old = __atomic_fetch_xor(address, val, __ATOMIC_SEQ_CST);
+  ::hyemu::yieldThread("atomicXor");
+  return old;
 }
 template <typename T>
 inline T atomicCAS(T* address, T compare, T val) {
   __atomic_compare_exchange_n(address, &compare, val, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  ::hyemu::yieldThread("atomicCAS");
   return compare;
 }
 

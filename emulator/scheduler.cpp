@@ -87,6 +87,7 @@ struct ThreadRec : Thread {
   int reduceKind = -1;
   int predicate = 0;
   int reduceResult = 0;
+  const char* yieldedAt = nullptr;  // the last operation at which the thread yielded
   // at a warp rendezvous
   Collective kind = Collective::SyncWarp;
   unsigned mask = 0;
@@ -101,6 +102,9 @@ struct SharedSite {
 };
 
 constexpr size_t kRedzone = 64;
+// Rounds in which threads only yield (nobody blocks, exits or is released) before the launch is
+// declared hung: a spin-wait on something no thread of this block will do.
+constexpr uint64_t kSpinRounds = 200000;
 constexpr size_t kArenaBytes = 1u << 20;
 
 #if defined(HYEMU_ASAN)
@@ -437,6 +441,20 @@ void diagnoseWarps(Executor& ex) {
   }
 }
 
+void diagnoseSpin(Executor& ex) {
+  for (unsigned i = 0; i < ex.threadCount; ++i) {
+    const ThreadRec& t = ex.threads[i];
+    if (t.state != State::Runnable) continue;
+    failBlock(ex, cudaErrorLaunchTimeout,
+              describeThread(t) + " spins at " + (t.yieldedAt != nullptr ? t.yieldedAt : "?") + " for " +
+                  std::to_string(kSpinRounds) +
+                  " rounds in which no thread blocked, exited or was released: it waits for something no thread "
+                  "of this block will do (blocks run one after another here, and CUDA does not promise that "
+                  "blocks run together)");
+    return;
+  }
+}
+
 // All live threads wait at __syncthreads: release them, unless they wait at different ones.
 bool resolveBarrier(Executor& ex) {
   const ThreadRec* first = nullptr;
@@ -565,18 +583,24 @@ void runBlock(Executor& ex, uint64_t linear) {
     t.copiesOpen.clear();
     t.copyGroups.clear();
     t.matrixCalls = 0;
+    t.yieldedAt = nullptr;
     t.state = State::Runnable;
     initFiber(t);
   }
   ex.block.dim = b;
   ex.block.grid = g;
   threadOrderFor(ex, linear);
-  // A warp runs until all its lanes are blocked; its rendezvous resolve as soon as they are
-  // complete, so one warp runs ahead of the others up to the next __syncthreads, as it may on the
-  // device: a missing barrier between warps shows even where warp operations follow.
+  // A warp runs until all its lanes are blocked (or yield, at atomics, fences and __nanosleep);
+  // its rendezvous resolve as soon as they are complete, so one warp runs ahead of the others up
+  // to the next __syncthreads, as it may on the device: a missing barrier between warps shows even
+  // where warp operations follow. Yielding threads run again next round, so a spin-wait on
+  // another warp progresses; one that nothing can end fails as a timeout.
+  uint64_t idleRounds = 0;
   for (;;) {
+    bool moved = false;     // a thread blocked, exited or was released this round
+    bool yielding = false;  // a thread yielded and is still runnable
     for (const unsigned w : ex.warpOrder) {
-      do {
+      for (;;) {
         for (unsigned k = 0; k < ex.laneCount[w]; ++k) {
           ThreadRec& t = ex.threads[ex.laneOrder[w * 32 + k]];
           if (t.state != State::Runnable) continue;
@@ -585,11 +609,26 @@ void runBlock(Executor& ex, uint64_t linear) {
             ex.stacksDirty = true;
             return;
           }
+          if (t.state == State::Runnable) {
+            yielding = true;
+          } else {
+            moved = true;
+          }
         }
-      } while (resolveWarp(ex, w));
+        if (!resolveWarp(ex, w)) break;
+        moved = true;
+      }
       if (ex.failed) break;
     }
     if (ex.failed) break;
+    if (yielding) {
+      idleRounds = moved ? 0 : idleRounds + 1;
+      if (idleRounds > kSpinRounds) {
+        diagnoseSpin(ex);
+        break;
+      }
+      continue;
+    }
     diagnoseWarps(ex);
     if (ex.failed) break;
     if (resolveBarrier(ex)) continue;
@@ -625,6 +664,12 @@ void groupFault(cudaError_t err, const char* fmt, ...) {
   const std::string message = vformat(fmt, ap);
   va_end(ap);
   failBlock(*tlsExec, err, message);
+}
+
+void yieldThread(const char* what) {
+  ThreadRec& t = self(what);
+  t.yieldedAt = what;
+  toScheduler(t, false);  // still runnable: the scheduler runs the others first
 }
 
 void syncthreads(const char* file, int line) {

@@ -210,6 +210,23 @@ __global__ void atomicKernel(float* sum, unsigned* count) {
   atomicAdd(count, 1u);
 }
 
+// Thread 0 spins on a flag that thread 32 (the next warp) sets: the spin must not starve it.
+__global__ void spinAcrossWarpsKernel(int* flag, int* out) {
+  if (threadIdx.x == 0) {
+    while (atomicAdd(flag, 0) == 0) {
+    }
+    out[0] = 7;
+  }
+  if (threadIdx.x == 32) atomicExch(flag, 1);
+}
+
+// Nothing ever sets the flag: a hang on the device, a timeout here.
+__global__ void spinForeverKernel(int* flag) {
+  while (atomicAdd(flag, 0) == 0) {
+    __nanosleep(100);
+  }
+}
+
 // C (32 x 32) = A (32 x 48) * B (48 x 32), one warp per 16 x 16 output tile.
 __global__ void wmmaGemmKernel(const __half* a, const __half* b, float* c) {
   using namespace nvcuda;
@@ -605,6 +622,19 @@ void testStickyAndStreams() {
   cudaEventDestroy(ev);
   cudaFree(sum);
   cudaFree(count);
+
+  int* flag = deviceArray<int>(2);
+  cudaMemset(flag, 0, 8);
+  HY_LAUNCH(1, 64, 0, nullptr, spinAcrossWarpsKernel)(flag, flag + 1);
+  int seen = 0;
+  const cudaError_t spun = finish();
+  cudaMemcpy(&seen, flag + 1, 4, cudaMemcpyDeviceToHost);
+  check(spun == cudaSuccess && seen == 7, "a thread spinning on an atomic lets the warp that releases it run");
+  cudaMemset(flag, 0, 8);
+  expectFault("a spin-wait that nothing ends fails with cudaErrorLaunchTimeout instead of hanging",
+              [&] { HY_LAUNCH(1, 32, 0, nullptr, spinForeverKernel)(flag); }, cudaErrorLaunchTimeout,
+              "spins at");
+  cudaFree(flag);
   void* bad = reinterpret_cast<char*>(f) + 200;
   check(cudaMemcpy(h.data(), bad, 64, cudaMemcpyDeviceToHost) == cudaErrorInvalidValue,
         "a copy that runs past the end of a device allocation: cudaErrorInvalidValue");
