@@ -246,6 +246,11 @@ void CachingAllocator::processEvents() {
       ++i;
       continue;
     }
+#if defined(__SANITIZE_ADDRESS__)
+    // After a sticky fault eventDone reports every event done; wait for the other streams' real
+    // completion before the block is poisoned, so that no copy still running trips over it.
+    for (EventId e : p.events) raw_->synchronizeEvent(e);
+#endif
     for (EventId e : p.events) raw_->destroyEvent(e);
     releaseToPool(p.block);
     --stats_.pendingFrees;
