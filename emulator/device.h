@@ -279,65 +279,56 @@ inline T atomicUpdate(T* address, F f) {
 }  // namespace hyemu
 
 // Every atomic lets the other threads run afterwards (see yieldThread), so that a thread spinning
-// on an atomic does not starve the thread it waits for.
+// on an atomic does not starve the thread it waits for. The operation is the argument: it runs first.
+namespace hyemu {
+template <typename T>
+inline T yielding(const char* what, T old) {
+  yieldThread(what);
+  return old;
+}
+}  // namespace hyemu
+
 template <typename T>
 inline T atomicAdd(T* address, T val) {
-  T old;
   if constexpr (std::is_integral<T>::value) {
-    old = __atomic_fetch_add(address, val, __ATOMIC_SEQ_CST);
+    return ::hyemu::yielding("atomicAdd", __atomic_fetch_add(address, val, __ATOMIC_SEQ_CST));
   } else {
-    old = ::hyemu::atomicUpdate(address, [val](T o) { return static_cast<T>(o + val); });
+    return ::hyemu::yielding("atomicAdd",
+                             ::hyemu::atomicUpdate(address, [val](T o) { return static_cast<T>(o + val); }));
   }
-  ::hyemu::yieldThread("atomicAdd");
-  return old;
 }
 template <typename T>
 inline T atomicSub(T* address, T val) {
-  const T old = __atomic_fetch_sub(address, val, __ATOMIC_SEQ_CST);
-  ::hyemu::yieldThread("atomicSub");
-  return old;
+  return ::hyemu::yielding("atomicSub", __atomic_fetch_sub(address, val, __ATOMIC_SEQ_CST));
 }
 template <typename T>
 inline T atomicExch(T* address, T val) {
-  const T old = ::hyemu::atomicUpdate(address, [val](T) { return val; });
-  ::hyemu::yieldThread("atomicExch");
-  return old;
+  return ::hyemu::yielding("atomicExch", ::hyemu::atomicUpdate(address, [val](T) { return val; }));
 }
 template <typename T>
 inline T atomicMax(T* address, T val) {
-  const T old = ::hyemu::atomicUpdate(address, [val](T o) { return o < val ? val : o; });
-  ::hyemu::yieldThread("atomicMax");
-  return old;
+  return ::hyemu::yielding("atomicMax", ::hyemu::atomicUpdate(address, [val](T o) { return o < val ? val : o; }));
 }
 template <typename T>
 inline T atomicMin(T* address, T val) {
-  const T old = ::hyemu::atomicUpdate(address, [val](T o) { return val < o ? val : o; });
-  ::hyemu::yieldThread("atomicMin");
-  return old;
+  return ::hyemu::yielding("atomicMin", ::hyemu::atomicUpdate(address, [val](T o) { return val < o ? val : o; }));
 }
 template <typename T>
 inline T atomicAnd(T* address, T val) {
-  const T old = __atomic_fetch_and(address, val, __ATOMIC_SEQ_CST);
-  ::hyemu::yieldThread("atomicAnd");
-  return old;
+  return ::hyemu::yielding("atomicAnd", __atomic_fetch_and(address, val, __ATOMIC_SEQ_CST));
 }
 template <typename T>
 inline T atomicOr(T* address, T val) {
-  const T old = __atomic_fetch_or(address, val, __ATOMIC_SEQ_CST);
-  ::hyemu::yieldThread("atomicOr");
-  return old;
+  return ::hyemu::yielding("atomicOr", __atomic_fetch_or(address, val, __ATOMIC_SEQ_CST));
 }
 template <typename T>
 inline T atomicXor(T* address, T val) {
-  const T old = __atomic_fetch_xor(address, val, __ATOMIC_SEQ_CST);
-  ::hyemu::yieldThread("atomicXor");
-  return old;
+  return ::hyemu::yielding("atomicXor", __atomic_fetch_xor(address, val, __ATOMIC_SEQ_CST));
 }
 template <typename T>
 inline T atomicCAS(T* address, T compare, T val) {
   __atomic_compare_exchange_n(address, &compare, val, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-  ::hyemu::yieldThread("atomicCAS");
-  return compare;
+  return ::hyemu::yielding("atomicCAS", compare);
 }
 
 // ---- loads with cache hints, integer and fast-math intrinsics ----

@@ -155,16 +155,16 @@ CUstream_st* streamOf(cudaStream_t s) {
   return s == nullptr || s == cudaStreamLegacy || s == cudaStreamPerThread ? globals().legacy : s;
 }
 
+std::vector<CUstream_st*> allStreams() {
+  Globals& g = globals();
+  std::lock_guard<std::mutex> lock(g.m);
+  return g.streams;
+}
+
 // Work on the legacy default stream waits for every blocking stream (not the non-blocking ones).
 void drainLegacyAndBlocking() {
-  Globals& g = globals();
-  std::vector<CUstream_st*> streams;
-  {
-    std::lock_guard<std::mutex> lock(g.m);
-    streams = g.streams;
-  }
-  for (CUstream_st* st : streams) {
-    if (st == g.legacy || !(st->flags & cudaStreamNonBlocking)) st->drain();
+  for (CUstream_st* st : allStreams()) {
+    if (st == globals().legacy || !(st->flags & cudaStreamNonBlocking)) st->drain();
   }
 }
 
@@ -229,9 +229,8 @@ void setOrder(Order order, uint64_t seed) { globals().order = OrderSetting{order
 
 // For the emulator's own tests only: forget a sticky fault so that the next case starts clean.
 void clearStickyError() {
-  Globals& g = globals();
-  for (CUstream_st* s : g.streams) s->drain();
-  g.sticky.store(cudaSuccess);
+  for (CUstream_st* s : allStreams()) s->drain();
+  globals().sticky.store(cudaSuccess);
   tlsLastError = cudaSuccess;
 }
 }  // namespace testing
@@ -373,13 +372,7 @@ cudaError_t cudaRuntimeGetVersion(int* v) {
 }
 
 cudaError_t cudaDeviceSynchronize() {
-  hyemu::Globals& g = hyemu::globals();
-  std::vector<CUstream_st*> streams;
-  {
-    std::lock_guard<std::mutex> lock(g.m);
-    streams = g.streams;
-  }
-  for (CUstream_st* s : streams) s->drain();
+  for (CUstream_st* s : hyemu::allStreams()) s->drain();
   HYEMU_STICKY_GUARD;
   return cudaSuccess;
 }

@@ -133,6 +133,7 @@ struct Executor {
   const LaunchConfig* cfg = nullptr;
   KernelBody* body = nullptr;
   unsigned threadCount = 0;
+  size_t dynamicLimit = 0;  // the kernel's dynamic shared-memory limit, read once per launch
 
   char* arena = nullptr;
   size_t arenaTop = 0;   // bytes of the arena handed out in this block
@@ -740,7 +741,7 @@ void* sharedStatic(const void* site, size_t bytes, size_t align, const char* nam
          "a block may declare statically", name, bytes, total);
   }
   // Static and dynamic together: 48 KiB, or static plus the kernel's opt-in dynamic limit.
-  const size_t optIn = maxDynamicShared(ex.cfg->kernel);
+  const size_t optIn = ex.dynamicLimit;
   if (optIn == kStaticSharedLimit ? total + ex.cfg->sharedBytes > kStaticSharedLimit
                                   : total + optIn > kSharedOptinLimit) {
     fail(cudaErrorInvalidValue, "__shared__ %s: %zu bytes of static and %zu of dynamic shared memory exceed the "
@@ -798,6 +799,7 @@ LaunchResult runGrid(const LaunchConfig& cfg, KernelBody& body) {
   ex.failed = false;
   ex.result = LaunchResult{};
   ex.threadCount = cfg.block.x * cfg.block.y * cfg.block.z;
+  ex.dynamicLimit = maxDynamicShared(cfg.kernel);
   ensureStacks(ex, ex.threadCount);
   const uint64_t blocks = static_cast<uint64_t>(cfg.grid.x) * cfg.grid.y * cfg.grid.z;
   const OrderSetting o = threadOrder();
