@@ -21,3 +21,4 @@ export * as memory from './memory';
 export * as cuda from './cuda';
 export * as data from './data/index';
 export * as optim from './optim/index';
+export * as train from './train/index';

@@ -176,9 +176,6 @@ function binaryOp(name: BinaryName, aIn: Tensor | number, bIn: Tensor | number):
   if (typeof bIn === 'number') {
     const a = checkTensor(name, 'input', aIn);
     checkFloat(name, a);
-    if (!Number.isFinite(bIn) && !Number.isNaN(bIn)) {
-      // infinities are fine as scalars; nothing to check
-    }
     const [op, s] = name === 'add' ? ['add', bIn] : name === 'sub' ? ['add', -bIn] : name === 'mul' ? ['mul', bIn] : ['mul', 1 / bIn];
     const out = rawScalar(op as keyof typeof SCALAR, a, s as number, name);
     if (needsGrad(a)) {

@@ -1,4 +1,5 @@
 // npm start: report the devices, then train a small network on the MNIST digits on the best one.
+// This file only parses the arguments and reports; the training loop is hy.train's.
 // (The seed's convolutional network replaces the MLP once convolutions land.)
 import { parseArgs } from 'node:util';
 
@@ -18,32 +19,6 @@ function report(): 'cpu' | 'cuda' {
   }
   console.log(`cuda: not used — ${info.cuda.reason}`);
   return 'cpu';
-}
-
-async function evaluate(model: hy.nn.Module, loader: hy.data.DataLoader): Promise<[number, number]> {
-  model.eval();
-  let correct = 0;
-  let total = 0;
-  let lossSum = 0;
-  for await (const [x, y] of loader) {
-    const [logits, loss] = hy.noGrad(() => {
-      const out = model.forward(x);
-      return [out, hy.nn.functional.crossEntropy(out, y, { reduction: 'sum' })];
-    });
-    const scores = await logits.data();
-    const labels = await y.data();
-    const classes = logits.shape[1];
-    for (let r = 0; r < labels.length; r++) {
-      let best = 0;
-      for (let c = 1; c < classes; c++) if (scores[r * classes + c] > scores[r * classes + best]) best = c;
-      if (best === labels[r]) correct++;
-    }
-    lossSum += loss.item();
-    total += labels.length;
-    for (const t of [x, y, logits, loss]) t.dispose();
-  }
-  model.train();
-  return [lossSum / total, correct / total];
 }
 
 async function main(): Promise<void> {
@@ -74,24 +49,13 @@ async function main(): Promise<void> {
   const model = new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 128), new nn.GELU(), new nn.Linear(128, 10)).to(device);
   const optimizer = new hy.optim.SGD(model.parameters(), { lr: Number(values.lr), momentum: 0.9 });
   console.log(`training an MLP (784-128-GELU-10) on ${train.length} MNIST digits, testing on ${test.length}; device ${device}, batch ${batchSize}, ${trainLoader.length} steps an epoch`);
-  for (let epoch = 1; epoch <= epochs; epoch++) {
-    const t0 = performance.now();
-    let lossSum = 0;
-    let steps = 0;
-    for await (const [x, y] of trainLoader) {
-      optimizer.zeroGrad();
-      const loss = hy.tidy(() => hy.nn.functional.crossEntropy(model.forward(x), y));
-      loss.backward();
-      optimizer.step();
-      if (steps % 20 === 0) lossSum += loss.item(); // a sparse read keeps the device busy
-      steps++;
-      for (const t of [x, y, loss]) t.dispose();
-    }
-    if (device === 'cuda') hy.cuda.synchronize();
-    const seconds = (performance.now() - t0) / 1000;
-    const [testLoss, accuracy] = await evaluate(model, testLoader);
-    console.log(`epoch ${epoch}: ${seconds.toFixed(2)} s (${(steps / seconds).toFixed(0)} steps/s), train loss ~${(lossSum / Math.ceil(steps / 20)).toFixed(4)}, test loss ${testLoss.toFixed(4)}, test accuracy ${(accuracy * 100).toFixed(2)}%`);
-  }
+  await hy.train.fit(model, trainLoader, testLoader, optimizer, {
+    epochs,
+    device,
+    onEpoch: (epoch, tr, te) => {
+      console.log(`epoch ${epoch}: ${tr.seconds.toFixed(2)} s (${(tr.steps / tr.seconds).toFixed(0)} steps/s), train loss ~${tr.loss.toFixed(4)}, test loss ${te.loss.toFixed(4)}, test accuracy ${(te.accuracy * 100).toFixed(2)}%`);
+    },
+  });
   trainLoader.close();
   testLoader.close();
   const s = hy.memory.stats(device);

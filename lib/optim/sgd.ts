@@ -1,11 +1,13 @@
 // SGD with momentum, Nesterov and weight decay (torch.optim.SGD semantics). The update runs in
-// place on the parameters' devices with the elementwise kernels; zeroGrad() sets gradients to
-// none (the seed's tip 6.1) so the next backward writes them instead of accumulating into zeros.
+// place on the parameters' devices with the elementwise kernels; the parameter list, zeroGrad()
+// (gradients set to none) and the momentum buffers' lifetime come from Optimizer.
 import { DTYPE_CODE } from '../dtype';
 import { describe } from '../errors';
 import { native } from '../native';
 import { keep } from '../scope';
-import { allocTensor, checkOptions, Tensor } from '../tensor';
+import { allocTensor, checkOptions } from '../tensor';
+import type { Tensor } from '../tensor';
+import { checkHyperparameter, Optimizer } from './optimizer';
 
 const SCALAR_MUL = 1;
 const BINARY_ADD = 0;
@@ -19,9 +21,7 @@ export interface SGDOptions {
 }
 
 function checkNumber(name: string, v: unknown, min: number): number {
-  if (typeof v !== 'number') throw new TypeError(`SGD: ${name} must be a number, got ${describe(v)}`);
-  if (!Number.isFinite(v) || v < min) throw new RangeError(`SGD: ${name} must be a finite number >= ${min}, got ${describe(v)}`);
-  return v;
+  return checkHyperparameter('SGD', name, v, min);
 }
 
 /** out = a + alpha * b, elementwise over same-shaped tensors (out may be a). */
@@ -35,23 +35,15 @@ function axpy(out: Tensor, a: Tensor, alpha: number, b: Tensor): void {
   }
 }
 
-export class SGD {
-  readonly params: Tensor[];
-  lr: number;
+export class SGD extends Optimizer {
   readonly momentum: number;
   readonly dampening: number;
   readonly weightDecay: number;
   readonly nesterov: boolean;
-  private readonly momentumBuffers = new Map<Tensor, Tensor>();
 
   constructor(params: Iterable<Tensor>, opts: SGDOptions) {
     const o = checkOptions('SGD', opts, ['lr', 'momentum', 'dampening', 'weightDecay', 'nesterov']);
-    this.params = [...params];
-    for (const [i, p] of this.params.entries()) {
-      if (!(p instanceof Tensor)) throw new TypeError(`SGD: parameter ${i} is not a Tensor, got ${describe(p)}`);
-      if (!p.requiresGrad || !p.isLeaf) throw new RangeError(`SGD: parameter ${i} must be a leaf tensor that requires grad`);
-    }
-    this.lr = checkNumber('lr', o.lr, 0);
+    super('SGD', params, o.lr);
     this.momentum = checkNumber('momentum', o.momentum ?? 0, 0);
     this.dampening = checkNumber('dampening', o.dampening ?? 0, 0);
     this.weightDecay = checkNumber('weightDecay', o.weightDecay ?? 0, 0);
@@ -63,7 +55,7 @@ export class SGD {
   }
 
   /** One update of every parameter that has a gradient. */
-  step(): void {
+  override step(): void {
     for (const p of this.params) {
       const g0 = p.grad;
       if (g0 === null || g0.isDisposed) continue;
@@ -77,10 +69,10 @@ export class SGD {
         owned = true;
       }
       if (this.momentum !== 0) {
-        let buf = this.momentumBuffers.get(p);
+        let buf = this.state.get(p);
         if (buf === undefined) {
           buf = keep(d.clone()); // optimizer state outlives any tidy() scope
-          this.momentumBuffers.set(p, buf);
+          this.state.set(p, buf);
         } else {
           native.scalarOp(SCALAR_MUL, buf.live('SGD'), buf.live('SGD'), DTYPE_CODE[buf.dtype], buf.numel, this.momentum);
           axpy(buf, buf, 1 - this.dampening, d);
@@ -100,21 +92,5 @@ export class SGD {
       axpy(p, p, -this.lr, d);
       if (owned) d.dispose();
     }
-  }
-
-  /** Frees the gradients and sets them to null (PyTorch's set_to_none=True). */
-  zeroGrad(): void {
-    for (const p of this.params) {
-      if (p.grad !== null) {
-        p.grad.dispose();
-        p.grad = null;
-      }
-    }
-  }
-
-  /** Frees the momentum buffers. */
-  dispose(): void {
-    for (const b of this.momentumBuffers.values()) b.dispose();
-    this.momentumBuffers.clear();
   }
 }

@@ -1,0 +1,76 @@
+// Activations of hy.nn.functional: the elementwise ones live with the other elementwise ops in
+// ops.ts and are re-exported here; logSoftmax, a reduction along one dim, has its own kernel.
+import { needsGrad, record } from '../../autograd';
+import { DTYPE_CODE } from '../../dtype';
+import { describe } from '../../errors';
+import { native } from '../../native';
+import { allocTensor, numelOf } from '../../tensor';
+import type { Tensor } from '../../tensor';
+import { castBack, floatInput, inDtype } from './common';
+
+export { gelu, geluUnfused, relu } from '../../ops';
+export type { GeluOptions } from '../../ops';
+
+// ---- log-softmax ----
+
+/**
+ * Copies x, seen as [outer, a, b], into [outer, b, a] (a transpose of the two inner dimensions),
+ * through the strided elementwise kernel: out = x + 0 with x read at transposed strides.
+ */
+function swapInner(op: string, x: Tensor, outer: number, a: number, b: number, outShape: number[]): Tensor {
+  const out = allocTensor(op, outShape, x.dtype, x.device);
+  const zero = allocTensor(op, [], x.dtype, x.device);
+  native.fill(zero.live(op), DTYPE_CODE[x.dtype], 1, 0);
+  native.binary(0, x.live(op), zero.live(op), out.live(op), DTYPE_CODE[x.dtype], [outer, b, a], [a * b, 1, b], [0, 0, 0]);
+  zero.dispose();
+  return out;
+}
+
+function checkDim(op: string, x: Tensor, dim: unknown): number {
+  if (typeof dim !== 'number' || !Number.isInteger(dim)) throw new TypeError(`${op}: dim must be an integer, got ${describe(dim)}`);
+  const nd = x.ndim;
+  if (nd === 0 || dim < -nd || dim >= nd) {
+    throw new RangeError(`${op}: dim ${dim} is out of range for a tensor of ${nd} dimensions`);
+  }
+  return dim < 0 ? dim + nd : dim;
+}
+
+/**
+ * log(softmax(x)) along dim, computed stably in one kernel. A dim other than the last is moved
+ * last by a transposing copy (and the result moved back), so the kernel always sees rows.
+ */
+export function logSoftmax(x: Tensor, dim = -1): Tensor {
+  const op = 'logSoftmax';
+  floatInput(op, 'input', x);
+  const d = checkDim(op, x, dim);
+  const C = x.shape[d];
+  const outer = numelOf(x.shape.slice(0, d));
+  const inner = numelOf(x.shape.slice(d + 1));
+  const rows = outer * inner;
+  const code = DTYPE_CODE[x.dtype];
+  // rowsShape: x with dim moved last (the kernel's layout)
+  const rowsShape = [...x.shape.slice(0, d), ...x.shape.slice(d + 1), C];
+  const xr = inner === 1 ? x : swapInner(op, x, outer, C, inner, rowsShape);
+  const yr = allocTensor(op, rowsShape, x.dtype, x.device);
+  native.logSoftmax(xr.live(op), yr.live(op), code, rows, C);
+  if (xr !== x) xr.dispose();
+  let out = yr;
+  if (inner !== 1) out = swapInner(op, yr, outer, inner, C, x.shape.slice());
+  const saved = needsGrad(x) ? yr.saveForBackward() : null;
+  if (out !== yr) yr.dispose();
+  if (saved !== null) {
+    record(out, op, [x], (gOut) => {
+      const g = inDtype(gOut, saved.dtype);
+      const gr = inner === 1 ? g : swapInner(op, g, outer, C, inner, rowsShape);
+      const gi = allocTensor(op, rowsShape, saved.dtype, saved.device);
+      native.logSoftmaxBackward(gr.live(op), saved.live(op), gi.live(op), code, rows, C);
+      if (gr !== g) gr.dispose();
+      if (g !== gOut) g.dispose();
+      if (inner === 1) return [castBack(gi, x.dtype)];
+      const back = swapInner(op, gi, outer, inner, C, x.shape.slice());
+      gi.dispose();
+      return [castBack(back, x.dtype)];
+    }, [saved]);
+  }
+  return out;
+}

@@ -1,0 +1,15 @@
+// hy.nn.functional: the functional forms of the layers, named as in torch.nn.functional.
+// Each op checks its arguments (errors name the op and the value), calls one native kernel, and
+// records a backward that calls the kernel's backward. One file per family, so adding an op
+// touches one small file; this index is the whole public surface.
+export { gelu, geluUnfused, relu, logSoftmax } from './activation';
+export type { GeluOptions } from './activation';
+export { linear } from '../../linalg';
+export { nllLoss, crossEntropy } from './loss';
+export type { Reduction, LossOptions } from './loss';
+export { maxPool2d, maxPool2dWithIndices } from './pooling';
+export type { MaxPool2dOptions } from './pooling';
+export { batchNorm } from './norm';
+export type { BatchNormOptions } from './norm';
+export { dropout } from './dropout';
+export type { DropoutOptions } from './dropout';

@@ -1,0 +1,80 @@
+// Pooling of hy.nn.functional: 2-D max pooling, whose forward keeps the winners' indices so the
+// backward is a gather with no search.
+import { needsGrad, record } from '../../autograd';
+import { DTYPE_CODE } from '../../dtype';
+import { describe } from '../../errors';
+import { native } from '../../native';
+import { allocTensor, checkOptions } from '../../tensor';
+import type { Tensor } from '../../tensor';
+import { floatInput, inDtype, shapeStr } from './common';
+
+// ---- max pooling ----
+
+export interface MaxPool2dOptions {
+  /** Defaults to the kernel size. */
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+}
+
+function pair(op: string, name: string, v: unknown, min: number): [number, number] {
+  const arr = typeof v === 'number' ? [v, v] : v;
+  if (!Array.isArray(arr) || arr.length !== 2 || arr.some((e) => typeof e !== 'number')) {
+    throw new TypeError(`${op}: ${name} must be a number or a pair of numbers, got ${describe(v)}`);
+  }
+  for (const e of arr as number[]) {
+    if (!Number.isInteger(e) || e < min) throw new RangeError(`${op}: ${name} must be ${min === 0 ? 'non-negative' : 'positive'} integers, got ${describe(v)}`);
+  }
+  return [arr[0] as number, arr[1] as number];
+}
+
+function maxPool2dImpl(op: string, x: Tensor, kernelSize: unknown, opts: unknown, wantIndices: boolean): [Tensor, Tensor | null] {
+  floatInput(op, 'input', x);
+  const o = checkOptions(op, opts, ['stride', 'padding']);
+  const [kH, kW] = pair(op, 'kernelSize', kernelSize, 1);
+  const [sH, sW] = o.stride === undefined || o.stride === null ? [kH, kW] : pair(op, 'stride', o.stride, 1);
+  const [pH, pW] = o.padding === undefined ? [0, 0] : pair(op, 'padding', o.padding, 0);
+  if (x.ndim !== 3 && x.ndim !== 4) throw new RangeError(`${op}: input must be 3-D [C, H, W] or 4-D [N, C, H, W], got shape ${shapeStr(x)}`);
+  const [N, C, H, W] = x.ndim === 4 ? x.shape : [1, ...x.shape];
+  if (pH > Math.floor(kH / 2) || pW > Math.floor(kW / 2)) {
+    throw new RangeError(`${op}: padding ${pH}x${pW} must be at most half the kernel size ${kH}x${kW}`);
+  }
+  if (H + 2 * pH < kH || W + 2 * pW < kW) {
+    throw new RangeError(`${op}: kernel ${kH}x${kW} is larger than the padded input ${H + 2 * pH}x${W + 2 * pW}`);
+  }
+  const outH = Math.floor((H + 2 * pH - kH) / sH) + 1;
+  const outW = Math.floor((W + 2 * pW - kW) / sW) + 1;
+  const outShape = x.ndim === 4 ? [N, C, outH, outW] : [C, outH, outW];
+  const code = DTYPE_CODE[x.dtype];
+  const out = allocTensor(op, outShape, x.dtype, x.device);
+  const indices = allocTensor(op, outShape.slice(), 'int32', x.device);
+  const geom = [N, C, H, W, kH, kW, sH, sW, pH, pW, outH, outW] as const;
+  native.maxPool2d(x.live(op), out.live(op), indices.live(op), code, ...geom);
+  if (needsGrad(x)) {
+    const si = indices.saveForBackward();
+    record(out, op, [x], (gOut) => {
+      const g = inDtype(gOut, x.dtype);
+      // The backward gathers for every input element, so gradIn needs no zeroing.
+      const gi = allocTensor(op, x.shape.slice(), x.dtype, x.device);
+      native.maxPool2dBackward(g.live(op), si.live(op), gi.live(op), code, ...geom);
+      if (g !== gOut) g.dispose();
+      return [gi];
+    }, [si]);
+  }
+  if (wantIndices) return [out, indices];
+  indices.dispose();
+  return [out, null];
+}
+
+/**
+ * 2-D max pooling over [N, C, H, W] (or [C, H, W]) in floor mode, as torch.nn.functional.max_pool2d.
+ * padding is at most half the kernel; padded positions never win.
+ */
+export function maxPool2d(x: Tensor, kernelSize: number | [number, number], opts?: MaxPool2dOptions): Tensor {
+  return maxPool2dImpl('maxPool2d', x, kernelSize, opts, false)[0];
+}
+
+/** maxPool2d that also returns the int32 indices (h * W + w within each plane) of each maximum. */
+export function maxPool2dWithIndices(x: Tensor, kernelSize: number | [number, number], opts?: MaxPool2dOptions): [Tensor, Tensor] {
+  const [out, indices] = maxPool2dImpl('maxPool2dWithIndices', x, kernelSize, opts, true);
+  return [out, indices!];
+}
