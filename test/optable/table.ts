@@ -1,0 +1,11 @@
+// The op table: one entry per public op (or per form of one, e.g. a number on either side of
+// sub), concatenated from one file per family. test/optable.test.ts drives every entry on every
+// backend and checks that together they reach every registered native op and enum value.
+import { CREATION } from './creation';
+import { ELEMENTWISE } from './elementwise';
+import type { OpEntry } from './entry';
+import { LINALG } from './linalg';
+import { NN } from './nn';
+import { REDUCTION } from './reduction';
+
+export const TABLE: OpEntry[] = [...ELEMENTWISE, ...REDUCTION, ...LINALG, ...NN, ...CREATION];
