@@ -2,7 +2,7 @@
 import * as assert from 'uvu/assert';
 
 import { info, type Device } from '../lib/index';
-import { native, NativeStorage } from '../lib/native';
+import { native, NativeStorage, type OpArgs } from '../lib/native';
 import { assertThrows, eachBackend, presentBackends, randomArray, skipped, suite, tolerance } from './harness';
 import { roundToHalf } from './reference/half';
 import { gemm as gemmOracle, GemmArgs } from './reference/gemm';
@@ -11,7 +11,6 @@ const s = suite('gemm');
 
 type GemmDType = 'float32' | 'float16';
 const DTYPES: GemmDType[] = ['float32', 'float16'];
-const CODE: Record<GemmDType, number> = { float32: 0, float16: 1 };
 const BYTES: Record<GemmDType, number> = { float32: 4, float16: 2 };
 const SIZES = [1, 7, 33, 65, 130];
 
@@ -28,12 +27,12 @@ function representable(dtype: GemmDType, x: ArrayLike<number>): Float64Array {
 
 function upload(device: Device, dtype: GemmDType, values: ArrayLike<number>): NativeStorage {
   const storage = native.alloc(device, Math.max(1, values.length) * BYTES[dtype]);
-  if (values.length > 0) native.write(storage, CODE[dtype], Float32Array.from(values));
+  if (values.length > 0) native.write(storage, dtype, Float32Array.from(values));
   return storage;
 }
 
 function callGemm(a: NativeStorage, b: NativeStorage, c: NativeStorage, dtype: GemmDType, g: GemmArgs): void {
-  native.gemm(a, b, c, CODE[dtype], g.M, g.N, g.K, g.transA, g.transB, g.alpha, g.beta, g.batch, g.strideA, g.strideB, g.strideC);
+  native.run('gemm', { a, b, c, dtype, ...g });
 }
 
 function maxAbs(x: ArrayLike<number>): number {
@@ -59,7 +58,7 @@ function check(device: Device, dtype: GemmDType, g: GemmArgs, seed: number, c0: 
   const [sa, sb, sc] = [upload(device, dtype, a), upload(device, dtype, b), upload(device, dtype, c)];
   try {
     callGemm(sa, sb, sc, dtype, g);
-    const got = native.read(sc, CODE[dtype], nC);
+    const got = native.read(sc, dtype, nC);
     const expected = gemmOracle(a, b, c, g);
     const tol = tolerance(dtype);
     const sumTerm = g.alpha === 0 ? 0 : (dtype === 'float32' ? 1e-6 : 1e-5) * g.K * Math.abs(g.alpha) * maxAbs(a) * maxAbs(b);
@@ -166,7 +165,7 @@ eachBackend(s, 'K 0 leaves beta * C, alpha 0 never reads A, and empty shapes cha
       const sa = upload(device, dtype, randomArray(7 * 7, 531));
       const sb = upload(device, dtype, randomArray(7 * 33, 532));
       callGemm(sa, sb, sc, dtype, { ...g, beta: 3 });
-      assert.equal(Array.from(native.read(sc, CODE[dtype], c.length)), Array.from(c), `${label(dtype, g)}: C unchanged`);
+      assert.equal(Array.from(native.read(sc, dtype, c.length)), Array.from(c), `${label(dtype, g)}: C unchanged`);
       for (const x of [sa, sb, sc]) x.dispose();
     }
   }
@@ -177,37 +176,38 @@ s('bad arguments are rejected with messages naming gemm and the value', () => {
   const b = native.alloc('cpu', 33 * 5 * 4);
   const c = native.alloc('cpu', 7 * 5 * 4);
   const small = native.alloc('cpu', 8);
-  const call = (...over: [number, unknown][]): (() => void) => {
-    const list: unknown[] = [a, b, c, 0, 7, 5, 33, false, false, 1, 0, 1, 0, 0, 0];
-    for (const [i, v] of over) list[i] = v;
-    return () => (native.gemm as (...x: unknown[]) => void)(...list);
+  const call = (over: Record<string, unknown> = {}): (() => void) => {
+    const base = { a, b, c, dtype: 'float32', M: 7, N: 5, K: 33, transA: false, transB: false, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0 };
+    return () => native.run('gemm', { ...base, ...over } as OpArgs);
   };
   try {
     call()(); // the baseline is valid
-    assertThrows(call([3, 2]), RangeError, /^gemm: dtype must be float32 \(0\) or float16 \(1\), got int32$/, 'int32');
-    assertThrows(call([3, 7]), RangeError, /^gemm: unknown dtype code 7$/, 'dtype 7');
-    assertThrows(call([4, -1]), RangeError, /^gemm: M must be a non-negative integer, got -1$/, 'negative M');
-    assertThrows(call([6, 2.5]), RangeError, /^gemm: K must be a non-negative integer, got 2\.5/, 'fractional K');
-    assertThrows(call([11, -3]), RangeError, /^gemm: batch must be a non-negative integer, got -3$/, 'negative batch');
-    assertThrows(call([5, 2 ** 31]), RangeError, /^gemm: N must be at most 2147483647, got 2147483648$/, 'huge N');
-    assertThrows(call([4, 8]), RangeError, /^gemm: a \(8x33, batch 1, stride 0\): 264 elements of float32 need 1056 bytes but the storage holds 924$/, 'a too small for M');
-    assertThrows(call([6, 34]), RangeError, /^gemm: a \(7x34, batch 1, stride 0\): 238 elements/, 'a too small for K');
-    assertThrows(call([5, 6]), RangeError, /^gemm: b \(33x6, batch 1, stride 0\): 198 elements/, 'b too small for N');
-    assertThrows(call([8, true], [5, 6]), RangeError, /^gemm: b \(6x33, batch 1, stride 0\): 198 elements/, 'b read as N x K');
-    assertThrows(call([2, small]), RangeError, /^gemm: c \(7x5, batch 1, stride 0\): 35 elements of float32 need 140 bytes but the storage holds 8$/, 'c too small');
-    assertThrows(call([2, small], [3, 1]), RangeError, /^gemm: c \(7x5, batch 1, stride 0\): 35 elements of float16 need 70 bytes but the storage holds 8$/, 'float16 sizes');
-    assertThrows(call([11, 2], [14, 35], [12, 1]), RangeError, /^gemm: a \(7x33, batch 2, stride 1\): 232 elements/, 'a too small for batch');
-    assertThrows(call([11, 2], [14, 34]), RangeError, /^gemm: strideC 34 is less than M\*N = 35, so batch items would write over each other$/, 'overlapping C');
-    assertThrows(call([11, 2 ** 31 - 1], [12, 2 ** 53 - 1], [14, 35]), RangeError, /^gemm: a \(7x33, batch 2147483647, stride 9007199254740991\): the element count overflows$/, 'overflow');
-    assertThrows(call([2, a]), RangeError, /^gemm: c must not be the same storage as a or b$/, 'c aliases a');
-    assertThrows(call([7, 1]), TypeError, /^gemm: transA must be a boolean, got 1$/, 'transA');
-    assertThrows(call([9, Infinity]), RangeError, /^gemm: alpha must be a finite float32, got Infinity$/, 'alpha');
-    assertThrows(call([10, 1e300]), RangeError, /^gemm: beta must be a finite float32/, 'beta beyond float32');
-    assertThrows(call([10, NaN]), RangeError, /^gemm: beta must not be NaN$/, 'beta NaN');
-    assertThrows(call([1, new Float32Array(4)]), TypeError, /^gemm: expected a Storage/, 'b not a storage');
+    assertThrows(call({ dtype: 'int32' }), RangeError, /^gemm: dtype must be one of 'float32', 'float16', got 'int32'$/, 'int32');
+    assertThrows(call({ dtype: 'float64' }), RangeError, /^gemm: dtype must be one of 'float32', 'float16', got 'float64'$/, 'unknown dtype');
+    assertThrows(call({ dtype: 0 }), TypeError, /^gemm: dtype must be one of 'float32', 'float16', got 0$/, 'a dtype code instead of its name');
+    assertThrows(call({ M: -1 }), RangeError, /^gemm: M must be a non-negative integer below 2\^53, got -1$/, 'negative M');
+    assertThrows(call({ K: 2.5 }), RangeError, /^gemm: K must be a non-negative integer below 2\^53, got 2\.50*$/, 'fractional K');
+    assertThrows(call({ batch: -3 }), RangeError, /^gemm: batch must be a non-negative integer below 2\^53, got -3$/, 'negative batch');
+    assertThrows(call({ N: 2 ** 31 }), RangeError, /^gemm: N must be at most 2147483647, got 2147483648$/, 'huge N');
+    assertThrows(call({ M: 8 }), RangeError, /^gemm: a must be a storage of 264 float32 elements \(1056 bytes\), got one of 924 bytes$/, 'a too small for M');
+    assertThrows(call({ K: 34 }), RangeError, /^gemm: a must be a storage of 238 float32 elements \(952 bytes\), got one of 924 bytes$/, 'a too small for K');
+    assertThrows(call({ N: 6 }), RangeError, /^gemm: b must be a storage of 198 float32 elements \(792 bytes\), got one of 660 bytes$/, 'b too small for N');
+    assertThrows(call({ transB: true, N: 6 }), RangeError, /^gemm: b must be a storage of 198 float32 elements/, 'b read as N x K');
+    assertThrows(call({ c: small }), RangeError, /^gemm: c must be a storage of 35 float32 elements \(140 bytes\), got one of 8 bytes$/, 'c too small');
+    assertThrows(call({ c: small, dtype: 'float16' }), RangeError, /^gemm: c must be a storage of 35 float16 elements \(70 bytes\), got one of 8 bytes$/, 'float16 sizes');
+    assertThrows(call({ batch: 2, strideC: 35, strideA: 1 }), RangeError, /^gemm: a must be a storage of 232 float32 elements \(928 bytes\)/, 'a too small for batch');
+    assertThrows(call({ batch: 2, strideC: 34 }), RangeError, /^gemm: strideC must be at least M\*N = 35 so batch items do not overlap, got 34$/, 'overlapping C');
+    assertThrows(call({ batch: 2 ** 31 - 1, strideA: 2 ** 53 - 1, strideC: 35 }), RangeError,
+      /^gemm: a's extent must be at most 2\^52 elements, got a count that overflows$/, 'overflow');
+    assertThrows(call({ c: a }), RangeError, /^gemm: c must be a storage other than a and b, got one of them$/, 'c aliases a');
+    assertThrows(call({ transA: 1 }), TypeError, /^gemm: transA must be a boolean, got 1$/, 'transA');
+    assertThrows(call({ alpha: Infinity }), RangeError, /^gemm: alpha must be a finite float32, got inf$/, 'alpha');
+    assertThrows(call({ beta: 1e300 }), RangeError, /^gemm: beta must be a finite float32/, 'beta beyond float32');
+    assertThrows(call({ beta: NaN }), RangeError, /^gemm: beta must be a number other than NaN, got NaN$/, 'beta NaN');
+    assertThrows(call({ b: new Float32Array(4) }), TypeError, /^gemm: b must be a Storage, got a typed array$/, 'b not a storage');
     const gone = native.alloc('cpu', 64);
     gone.dispose();
-    assertThrows(call([0, gone]), Error, /^gemm: the tensor's storage was disposed$/, 'disposed a');
+    assertThrows(call({ a: gone }), Error, /^gemm: a: the tensor's storage was disposed$/, 'disposed a');
   } finally {
     for (const x of [a, b, c, small]) x.dispose();
   }
@@ -220,8 +220,11 @@ if (presentBackends.includes('cuda')) {
     const b = native.alloc('cuda', 16);
     const c = native.alloc('cpu', 16);
     try {
-      assertThrows(() => native.gemm(a, b, c, 0, 2, 2, 1, false, false, 1, 0, 1, 0, 0, 0), RangeError, /^gemm: tensors are on different devices \(cpu and cuda\)$/, 'b on cuda');
-      assertThrows(() => native.gemm(a, c, b, 0, 2, 2, 1, false, false, 1, 0, 1, 0, 0, 0), RangeError, /^gemm: tensors are on different devices \(cpu and cuda\)$/, 'c on cuda');
+      const gemm = (x: NativeStorage, y: NativeStorage, z: NativeStorage) => () => native.run('gemm', {
+        a: x, b: y, c: z, dtype: 'float32', M: 2, N: 2, K: 1, transA: false, transB: false, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0,
+      });
+      assertThrows(gemm(a, b, c), RangeError, /^gemm: b must be on cpu like a, got cuda$/, 'b on cuda');
+      assertThrows(gemm(a, c, b), RangeError, /^gemm: c must be on cpu like a, got cuda$/, 'c on cuda');
     } finally {
       for (const x of [a, b, c]) x.dispose();
     }

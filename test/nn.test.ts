@@ -12,9 +12,10 @@ import * as philox from './reference/philox';
 
 const s = suite('nn');
 
-const CODE: Record<'float32' | 'float16', number> = { float32: 0, float16: 1 };
 const FLOATS = ['float32', 'float16'] as const;
 type FloatType = (typeof FLOATS)[number];
+/** The binding's reduction names; reference/nn.ts takes their index (0 none, 1 mean, 2 sum). */
+const REDUCTIONS = ['none', 'mean', 'sum'] as const;
 
 /** Storages of one test, disposed together at its end. */
 class Scope {
@@ -30,22 +31,22 @@ class Scope {
   floats(dtype: FloatType, data: ArrayLike<number>): { st: NativeStorage; values: Float64Array } {
     const values = Float64Array.from(data, (v) => (dtype === 'float16' ? roundToHalf(v) : Math.fround(v)));
     const st = this.alloc(data.length * (dtype === 'float16' ? 2 : 4));
-    native.write(st, CODE[dtype], Float32Array.from(values));
+    native.write(st, dtype, Float32Array.from(values));
     return { st, values };
   }
   ints(data: ArrayLike<number>): NativeStorage {
     const st = this.alloc(data.length * 4);
-    native.write(st, 2, Int32Array.from(data));
+    native.write(st, 'int32', Int32Array.from(data));
     return st;
   }
   /** Output storage filled with NaN (int32: -7), so an element the kernel skips fails the test. */
   poisoned(dtype: FloatType | 'int32', n: number): NativeStorage {
     const st = this.alloc(n * (dtype === 'float16' ? 2 : 4));
-    native.fill(st, dtype === 'int32' ? 2 : CODE[dtype], n, dtype === 'int32' ? -7 : NaN);
+    native.run('fill', { out: st, dtype, n, value: dtype === 'int32' ? -7 : NaN });
     return st;
   }
   read(st: NativeStorage, dtype: FloatType | 'int32', n: number): Float32Array | Int32Array {
-    return native.read(st, dtype === 'int32' ? 2 : CODE[dtype], n);
+    return native.read(st, dtype, n);
   }
   dispose(): void {
     for (const st of this.live) st.dispose();
@@ -58,6 +59,18 @@ function withScope(device: Device, fn: (sc: Scope) => void): void {
     fn(sc);
   } finally {
     sc.dispose();
+  }
+}
+
+/**
+ * Runs an op whose error the kernel finds only when it runs (an invalid target): the call must
+ * return, having only enqueued the op; the next synchronising read or synchronize raises the error.
+ */
+function enqueue(call: () => void, what: string): void {
+  try {
+    call();
+  } catch (e) {
+    assert.unreachable(`${what}: the call threw ${(e as Error).name} '${(e as Error).message}'; it should surface at the next read or synchronize`);
   }
 }
 
@@ -83,7 +96,7 @@ eachBackend(s, 'logSoftmax matches the oracle, also for large offsets', (device)
       for (const offset of [0, shift]) {
         const x = sc.floats(dtype, randomArray(rows * cols, rows * 31 + cols, offset - 4, offset + 4));
         const out = sc.poisoned(dtype, rows * cols);
-        native.logSoftmax(x.st, out, CODE[dtype], rows, cols);
+        native.run('logSoftmax', { x: x.st, out, dtype, rows, cols });
         const tol = dtype === 'float16' ? { rtol: 1e-2, atol: 1e-2 } : { rtol: 1e-5, atol: 1e-5 };
         assertClose(sc.read(out, dtype, rows * cols), ref.logSoftmax(x.values, rows, cols), tol, `${dtype} ${rows}x${cols}+${offset}`);
       }
@@ -116,9 +129,9 @@ eachBackend(s, 'logSoftmaxBackward matches the closed-form gradient', (device) =
       const x = sc.floats(dtype, randomArray(n, n + 1, -3, 3));
       const g = sc.floats(dtype, randomArray(n, n + 2));
       const out = sc.poisoned(dtype, n);
-      native.logSoftmax(x.st, out, CODE[dtype], rows, cols);
+      native.run('logSoftmax', { x: x.st, out, dtype, rows, cols });
       const gradIn = sc.poisoned(dtype, n);
-      native.logSoftmaxBackward(g.st, out, gradIn, CODE[dtype], rows, cols);
+      native.run('logSoftmaxBackward', { gradOut: g.st, out, gradIn, dtype, rows, cols });
       const expected = ref.logSoftmaxBackward(x.values, g.values, rows, cols);
       assertClose(sc.read(gradIn, dtype, n), expected, gradTolerance(dtype, expected), `${dtype} ${rows}x${cols}`);
     }
@@ -132,25 +145,25 @@ eachBackend(s, 'nllLoss and its backward, every reduction', (device) => withScop
       const logp = sc.floats(dtype, randomArray(n, n + 3, -5, 0));
       const t = targetsFor(rows, cols, n + 4);
       const target = sc.ints(t);
-      for (const reduction of [0, 1, 2]) {
-        const what = `${dtype} ${rows}x${cols} reduction ${reduction}`;
+      REDUCTIONS.forEach((name, reduction) => {
+        const what = `${dtype} ${rows}x${cols} reduction ${name}`;
         const count = reduction === 0 ? rows : 1;
         const loss = sc.poisoned('float32', count);
-        native.nllLoss(logp.st, target, loss, CODE[dtype], rows, cols, reduction);
+        native.run('nllLoss', { logp: logp.st, target, loss, dtype, rows, cols, reduction: name });
         assertClose(sc.read(loss, 'float32', count), ref.nllLoss(logp.values, t, rows, cols, reduction), tolerance('float32'), what);
 
         // upstream gradient as a number, then as a storage
         const up = Array.from(randomArray(count, n + reduction, 0.5, 2), Math.fround);
         const f = (scale: ArrayLike<number>) => (v: Float64Array) => ref.dot(scale, ref.nllLoss(v, t, rows, cols, reduction));
         const gradIn = sc.poisoned(dtype, n);
-        native.nllLossBackward(target, gradIn, CODE[dtype], rows, cols, reduction, 0.75);
+        native.run('nllLossBackward', { target, gradIn, dtype, rows, cols, reduction: name, gradScale: 0.75 });
         let expected = ref.numericGrad(f(new Float64Array(count).fill(0.75)), logp.values);
         assertClose(sc.read(gradIn, dtype, n), expected, gradTolerance(dtype, expected), `${what} scalar`);
         const upSt = sc.floats('float32', up).st;
-        native.nllLossBackward(target, gradIn, CODE[dtype], rows, cols, reduction, upSt);
+        native.run('nllLossBackward', { target, gradIn, dtype, rows, cols, reduction: name, gradScale: 1, gradOut: upSt });
         expected = ref.numericGrad(f(up), logp.values);
         assertClose(sc.read(gradIn, dtype, n), expected, gradTolerance(dtype, expected), `${what} storage`);
-      }
+      });
     }
   }
 }));
@@ -162,18 +175,18 @@ eachBackend(s, 'crossEntropy: fused loss and gradient, and the separate backward
       const logits = sc.floats(dtype, randomArray(n, n + 5, -6, 6));
       const t = targetsFor(rows, cols, n + 6);
       const target = sc.ints(t);
-      for (const reduction of [0, 1, 2]) {
-        const what = `${dtype} ${rows}x${cols} reduction ${reduction}`;
+      REDUCTIONS.forEach((name, reduction) => {
+        const what = `${dtype} ${rows}x${cols} reduction ${name}`;
         const count = reduction === 0 ? rows : 1;
         const tol = dtype === 'float16' ? tolerance('float16') : { rtol: 1e-5, atol: 1e-5 };
         const expectedLoss = ref.crossEntropy(logits.values, t, rows, cols, reduction);
         const lossOnly = sc.poisoned('float32', count);
-        native.crossEntropy(logits.st, target, lossOnly, null, CODE[dtype], rows, cols, reduction);
+        native.run('crossEntropy', { logits: logits.st, target, loss: lossOnly, gradLogits: null, dtype, rows, cols, reduction: name });
         assertClose(sc.read(lossOnly, 'float32', count), expectedLoss, tol, `${what} loss only`);
 
         const loss = sc.poisoned('float32', count);
         const grad = sc.poisoned(dtype, n);
-        native.crossEntropy(logits.st, target, loss, grad, CODE[dtype], rows, cols, reduction);
+        native.run('crossEntropy', { logits: logits.st, target, loss, gradLogits: grad, dtype, rows, cols, reduction: name });
         assertClose(sc.read(loss, 'float32', count), expectedLoss, tol, `${what} fused loss`);
         const f = (scale: ArrayLike<number>) => ref.crossEntropyBackward(logits.values, t, rows, cols, reduction, scale);
         let expected = f(new Float64Array(count).fill(1));
@@ -181,13 +194,15 @@ eachBackend(s, 'crossEntropy: fused loss and gradient, and the separate backward
 
         const up = Array.from(randomArray(count, n + 7 + reduction, 0.5, 2), Math.fround);
         const back = sc.poisoned(dtype, n);
-        native.crossEntropyBackward(logits.st, target, back, CODE[dtype], rows, cols, reduction, sc.floats('float32', up).st);
+        native.run('crossEntropyBackward', {
+          logits: logits.st, target, gradLogits: back, dtype, rows, cols, reduction: name, gradScale: 1, gradOut: sc.floats('float32', up).st,
+        });
         expected = f(up);
         assertClose(sc.read(back, dtype, n), expected, gradTolerance(dtype, expected), `${what} backward`);
-        native.crossEntropyBackward(logits.st, target, back, CODE[dtype], rows, cols, reduction, 2);
+        native.run('crossEntropyBackward', { logits: logits.st, target, gradLogits: back, dtype, rows, cols, reduction: name, gradScale: 2 });
         expected = f(new Float64Array(count).fill(2));
         assertClose(sc.read(back, dtype, n), expected, gradTolerance(dtype, expected), `${what} backward scalar`);
-      }
+      });
     }
   }
 }));
@@ -201,42 +216,53 @@ eachBackend(s, 'invalid targets are clear RangeErrors, never out-of-bounds reads
     const loss = sc.poisoned('float32', rows);
     const grad = sc.poisoned('float32', rows * cols);
     const message = (op: string) => new RegExp(`^${op}: target ${bad} at row 2 is outside \\[0, 7\\)$`);
-    // On CUDA the error surfaces at the next synchronising read; on the CPU at the call.
+    // The kernel finds the bad target when it runs, on the CUDA stream or the CPU queue: the call
+    // returns, and the next synchronising read (or CPU synchronize) raises the error.
     const calls: [string, () => void][] = [
-      ['nllLoss', () => native.nllLoss(logits, target, loss, 0, rows, cols, 0)],
-      ['nllLoss', () => native.nllLoss(logits, target, loss, 0, rows, cols, 1)],
-      ['nllLossBackward', () => native.nllLossBackward(target, grad, 0, rows, cols, 1, 1)],
-      ['crossEntropy', () => native.crossEntropy(logits, target, loss, grad, 0, rows, cols, 2)],
-      ['crossEntropyBackward', () => native.crossEntropyBackward(logits, target, grad, 0, rows, cols, 0, 1)],
+      ['nllLoss', () => native.run('nllLoss', { logp: logits, target, loss, dtype: 'float32', rows, cols, reduction: 'none' })],
+      ['nllLoss', () => native.run('nllLoss', { logp: logits, target, loss, dtype: 'float32', rows, cols, reduction: 'mean' })],
+      ['nllLossBackward', () => native.run('nllLossBackward', { target, gradIn: grad, dtype: 'float32', rows, cols, reduction: 'mean', gradScale: 1 })],
+      ['crossEntropy', () => native.run('crossEntropy', { logits, target, loss, gradLogits: grad, dtype: 'float32', rows, cols, reduction: 'sum' })],
+      ['crossEntropyBackward', () => native.run('crossEntropyBackward', {
+        logits, target, gradLogits: grad, dtype: 'float32', rows, cols, reduction: 'none', gradScale: 1,
+      })],
     ];
     for (const [op, call] of calls) {
-      assertThrows(() => {
-        call();
-        sc.read(loss, 'float32', 1);
-      }, RangeError, message(op), `${op} target ${bad}`);
+      enqueue(call, `${op} target ${bad}`);
+      assertThrows(() => sc.read(loss, 'float32', 1), RangeError, message(op), `${op} target ${bad}`);
       sc.read(loss, 'float32', 1); // the error is reported once
+    }
+    if (device === 'cpu') {
+      // cpuSynchronize reports a queued error as a read does, and also only once
+      enqueue(calls[0][1], `nllLoss target ${bad} before cpuSynchronize`);
+      assertThrows(() => native.cpuSynchronize(), RangeError, message('nllLoss'), `cpuSynchronize target ${bad}`);
+      native.cpuSynchronize();
     }
   }
 }));
 
 // PyTorch checks every target against the class count in the loss and its backward, so with no
 // classes any row is an error (IndexError "Target t is out of bounds"); with no rows there is nothing
-// to check. Both backends raise the same RangeError, the CUDA one even though the gradient is empty.
+// to check. Both backends raise the same RangeError, the CUDA one even though the gradient is empty,
+// and both at the next synchronisation: the call itself only enqueues the op.
 eachBackend(s, 'zero classes: every target is out of range, forward and backward; zero rows is no error', (device) => withScope(device, (sc) => {
   const loss = sc.poisoned('float32', 3);
   const grad = sc.alloc(4);
-  const synced = (call: () => void) => () => {
-    call();
-    sc.read(loss, 'float32', 1);
+  /** Enqueues call and returns the synchronising read that reports its error. */
+  const synced = (call: () => void, what: string) => {
+    enqueue(call, what);
+    return () => {
+      sc.read(loss, 'float32', 1);
+    };
   };
   for (const dtype of FLOATS) {
-    for (const reduction of [0, 1, 2]) {
+    for (const reduction of REDUCTIONS) {
       const what = `${dtype} reduction ${reduction}`;
-      assertThrows(synced(() => native.nllLossBackward(sc.ints([4, 0, 1]), grad, CODE[dtype], 3, 0, reduction, 1)), RangeError,
-        /^nllLossBackward: target 4 at row 0 is outside \[0, 0\)$/, `nllLossBackward ${what}`);
-      assertThrows(synced(() => native.nllLoss(grad, sc.ints([0]), loss, CODE[dtype], 1, 0, reduction)), RangeError,
-        /^nllLoss: target 0 at row 0 is outside \[0, 0\)$/, `nllLoss ${what}`);
-      synced(() => native.nllLossBackward(sc.ints([0]), grad, CODE[dtype], 0, 0, reduction, 1))();
+      assertThrows(synced(() => native.run('nllLossBackward', { target: sc.ints([4, 0, 1]), gradIn: grad, dtype, rows: 3, cols: 0, reduction, gradScale: 1 }), `nllLossBackward ${what}`),
+        RangeError, /^nllLossBackward: target 4 at row 0 is outside \[0, 0\)$/, `nllLossBackward ${what}`);
+      assertThrows(synced(() => native.run('nllLoss', { logp: grad, target: sc.ints([0]), loss, dtype, rows: 1, cols: 0, reduction }), `nllLoss ${what}`),
+        RangeError, /^nllLoss: target 0 at row 0 is outside \[0, 0\)$/, `nllLoss ${what}`);
+      synced(() => native.run('nllLossBackward', { target: sc.ints([0]), gradIn: grad, dtype, rows: 0, cols: 0, reduction, gradScale: 1 }), `zero rows ${what}`)();
     }
   }
 }));
@@ -245,37 +271,58 @@ eachBackend(s, 'bad shapes and arguments are rejected with clear errors', (devic
   const small = sc.alloc(16);
   const big = sc.alloc(4096);
   const t = sc.ints([0, 0, 0, 0]);
-  assertThrows(() => native.logSoftmax(small, big, 0, 7, 33), RangeError, /^logSoftmax: 231 elements of float32 need 924 bytes but the storage holds 16$/);
-  assertThrows(() => native.logSoftmax(big, big, 2, 1, 1), RangeError, /^logSoftmax: dtype must be float32 \(0\) or float16 \(1\), got int32 \(2\)$/);
-  assertThrows(() => native.logSoftmax(big, big, 0, 2 ** 40, 2 ** 40), RangeError, /^logSoftmax: rows \* cols is too large$/);
-  assertThrows(() => native.nllLoss(big, t, big, 0, 4, 3, 3), RangeError, /^nllLoss: reduction must be 0 \(none\), 1 \(mean\) or 2 \(sum\), got 3$/);
-  assertThrows(() => native.nllLoss(big, small, big, 0, 5, 3, 0), RangeError, /^nllLoss: 5 elements of int32 need 20 bytes/);
-  assertThrows(() => native.nllLossBackward(t, big, 0, 4, 3, 0, 'x' as never), TypeError, /^nllLossBackward: gradScale must be a number or a float32 Storage, got 'x'$/);
-  assertThrows(() => native.crossEntropyBackward(big, t, big, 0, 4, 3, 0, sc.alloc(4)), RangeError,
-    /^crossEntropyBackward: 4 elements of float32 need 16 bytes but the storage holds 4$/);
-  assertThrows(() => native.crossEntropy(big, t, big, 5 as never, 0, 4, 3, 0), TypeError, /^crossEntropy: expected a Storage, got 5$/);
+  const f32 = 'float32';
+  assertThrows(() => native.run('logSoftmax', { x: small, out: big, dtype: f32, rows: 7, cols: 33 }), RangeError,
+    /^logSoftmax: x must be a storage of 231 float32 elements \(924 bytes\), got one of 16 bytes$/);
+  assertThrows(() => native.run('logSoftmax', { x: big, out: big, dtype: 'int32', rows: 1, cols: 1 }), RangeError,
+    /^logSoftmax: dtype must be one of 'float32', 'float16', got 'int32'$/);
+  assertThrows(() => native.run('logSoftmax', { x: big, out: big, dtype: 2, rows: 1, cols: 1 }), TypeError,
+    /^logSoftmax: dtype must be one of 'float32', 'float16', got 2$/, 'a dtype code instead of its name');
+  assertThrows(() => native.run('logSoftmax', { x: big, out: big, dtype: f32, rows: 2 ** 40, cols: 2 ** 40 }), RangeError,
+    /^logSoftmax: rows \* cols must be at most 2\^52, got a product that overflows$/);
+  assertThrows(() => native.run('nllLoss', { logp: big, target: t, loss: big, dtype: f32, rows: 4, cols: 3, reduction: 'max' }), RangeError,
+    /^nllLoss: reduction must be one of 'none', 'mean', 'sum', got 'max'$/);
+  assertThrows(() => native.run('nllLoss', { logp: big, target: t, loss: big, dtype: f32, rows: 4, cols: 3, reduction: 3 }), TypeError,
+    /^nllLoss: reduction must be one of 'none', 'mean', 'sum', got 3$/, 'a reduction code instead of its name');
+  assertThrows(() => native.run('nllLoss', { logp: big, target: small, loss: big, dtype: f32, rows: 5, cols: 3, reduction: 'none' }), RangeError,
+    /^nllLoss: target must be a storage of 5 int32 elements \(20 bytes\)/);
+  const nllBack = { target: t, gradIn: big, dtype: f32, rows: 4, cols: 3, reduction: 'none' };
+  assertThrows(() => native.run('nllLossBackward', { ...nllBack, gradScale: 'x' }), TypeError, /^nllLossBackward: gradScale must be a number, got 'x'$/);
+  assertThrows(() => native.run('nllLossBackward', { ...nllBack, gradScale: 1, gradOut: 'x' }), TypeError,
+    /^nllLossBackward: gradOut must be a Storage, got 'x'$/);
+  assertThrows(() => native.run('crossEntropyBackward', {
+    logits: big, target: t, gradLogits: big, dtype: f32, rows: 4, cols: 3, reduction: 'none', gradScale: 1, gradOut: sc.alloc(4),
+  }), RangeError, /^crossEntropyBackward: gradOut must be a storage of 4 float32 elements \(16 bytes\), got one of 4 bytes$/);
+  assertThrows(() => native.run('crossEntropy', { logits: big, target: t, loss: big, gradLogits: 5, dtype: f32, rows: 4, cols: 3, reduction: 'none' }),
+    TypeError, /^crossEntropy: gradLogits must be a Storage, got 5$/);
   const pool = (over: Partial<ref.Pool2d>) => {
     const p = { ...ref.poolGeometry(1, 1, 5, 5, 3, 3, 2, 2, 1, 1), ...over };
-    native.maxPool2d(big, big, big, 0, p.N, p.C, p.H, p.W, p.kH, p.kW, p.sH, p.sW, p.pH, p.pW, p.outH, p.outW);
+    native.run('maxPool2d', { x: big, out: big, indices: big, dtype: f32, ...p });
   };
   pool({});
-  assertThrows(() => pool({ outH: 4 }), RangeError, /^maxPool2d: output size 4x3 should be 3x3$/);
-  assertThrows(() => pool({ pH: 2 }), RangeError, /^maxPool2d: padding 2x1 exceeds half the kernel 3x3$/);
+  assertThrows(() => pool({ outH: 4 }), RangeError, /^maxPool2d: output size must be 3x3, got 4x3$/);
+  assertThrows(() => pool({ pH: 2 }), RangeError, /^maxPool2d: padding must be at most half the kernel 3x3, got 2x1$/);
   assertThrows(() => pool({ kW: 0 }), RangeError, /^maxPool2d: kernel size must be positive, got 3x0$/);
   assertThrows(() => pool({ sH: 0 }), RangeError, /^maxPool2d: stride must be positive, got 0x2$/);
-  assertThrows(() => pool({ H: 1, kH: 4, pH: 1 }), RangeError, /^maxPool2d: kernel 4x3 is larger than the padded input 3x7$/);
-  assertThrows(() => pool({ N: 100 }), RangeError, /^maxPool2d: 2500 elements of float32 need 10000 bytes but the storage holds 4096$/);
+  assertThrows(() => pool({ H: 1, kH: 4, pH: 1 }), RangeError, /^maxPool2d: kernel 4x3 must be no larger than the padded input 3x7, got 4x3$/);
+  assertThrows(() => pool({ N: 100 }), RangeError, /^maxPool2d: x must be a storage of 2500 float32 elements \(10000 bytes\), got one of 4096 bytes$/);
   const c4 = sc.alloc(16);
-  const bn = (N: number, HW: number, training: boolean, eps = 1e-5) =>
-    native.batchNormForward(big, null, null, c4, c4, big, c4, c4, 0, N, 4, HW, training, 0.1, eps);
-  assertThrows(() => bn(1, 1, true), RangeError, /^batchNormForward: training needs more than one value per channel, got N \* HW = 1$/);
+  const bnArgs = (N: number, C: number, HW: number, training: boolean, eps: number) => ({
+    x: big, weight: null, bias: null, runningMean: c4, runningVar: c4, out: big, saveMean: c4, saveInvStd: c4,
+    dtype: f32, N, C, HW, training, momentum: 0.1, eps,
+  });
+  const bn = (N: number, HW: number, training: boolean, eps = 1e-5) => native.run('batchNormForward', bnArgs(N, 4, HW, training, eps));
+  assertThrows(() => bn(1, 1, true), RangeError, /^batchNormForward: N \* HW must be more than one value per channel in training, got 1$/);
   bn(1, 1, false);
-  assertThrows(() => bn(2, 2, true, -1), RangeError, /^batchNormForward: eps must be finite and non-negative, got -1$/);
-  assertThrows(() => native.batchNormForward(big, null, null, c4, c4, big, c4, c4, 0, 2, 5, 3, true, 0.1, 1e-5), RangeError,
-    /^batchNormForward: 5 elements of float32 need 20 bytes but the storage holds 16$/);
-  assertThrows(() => native.dropout(big, big, big, 0, 10, 1.5, 1, 0), RangeError, /^dropout: p must be in \[0, 1\], got 1\.50*$/);
-  assertThrows(() => native.dropout(big, big, small, 0, 17, 0.5, 1, 0), RangeError, /^dropout: a mask of 17 uint8 needs 17 bytes but the storage holds 16$/);
-  assertThrows(() => native.dropoutBackward(big, small, big, 0, 10, -0.5), RangeError, /^dropoutBackward: p must be in \[0, 1\], got -0\.50*$/);
+  assertThrows(() => bn(2, 2, true, -1), RangeError, /^batchNormForward: eps must be finite and non-negative, got -1(\.0*)?$/);
+  assertThrows(() => native.run('batchNormForward', bnArgs(2, 5, 3, true, 1e-5)), RangeError,
+    /^batchNormForward: runningMean must be a storage of 5 float32 elements \(20 bytes\), got one of 16 bytes$/);
+  assertThrows(() => native.run('dropout', { x: big, out: big, mask: big, dtype: f32, n: 10, p: 1.5, seed: 1, offset: 0 }), RangeError,
+    /^dropout: p must be in \[0, 1\], got 1\.50*$/);
+  assertThrows(() => native.run('dropout', { x: big, out: big, mask: small, dtype: f32, n: 17, p: 0.5, seed: 1, offset: 0 }), RangeError,
+    /^dropout: mask must be a storage of at least 17 bytes, got one of 16 bytes$/);
+  assertThrows(() => native.run('dropoutBackward', { gradOut: big, mask: small, gradIn: big, dtype: f32, n: 10, p: -0.5 }), RangeError,
+    /^dropoutBackward: p must be in \[0, 1\], got -0\.50*$/);
 }));
 
 /** Distinct values exactly representable in float16, shuffled: no ties, so the argmax is unique. */
@@ -306,15 +353,14 @@ eachBackend(s, 'maxPool2d values, indices and backward', (device) => withScope(d
       const x = sc.floats(dtype, distinctValues(nIn, nIn));
       const out = sc.poisoned(dtype, nOut);
       const indices = sc.poisoned('int32', nOut);
-      const args = [p.N, p.C, p.H, p.W, p.kH, p.kW, p.sH, p.sW, p.pH, p.pW, p.outH, p.outW] as const;
-      native.maxPool2d(x.st, out, indices, CODE[dtype], ...args);
+      native.run('maxPool2d', { x: x.st, out, indices, dtype, ...p });
       const expected = ref.maxPool2d(x.values, p);
       assertClose(sc.read(out, dtype, nOut), expected.out, { rtol: 0, atol: 0 }, `${what} values`);
       assert.equal(Array.from(sc.read(indices, 'int32', nOut)), Array.from(expected.indices), `${what} indices`);
 
       const g = sc.floats(dtype, randomArray(nOut, nOut + 1));
       const gradIn = sc.poisoned(dtype, nIn);
-      native.maxPool2dBackward(g.st, indices, gradIn, CODE[dtype], ...args);
+      native.run('maxPool2dBackward', { gradOut: g.st, indices, gradIn, dtype, ...p });
       const fd = ref.numericGrad((v) => ref.dot(g.values, ref.maxPool2d(v, p).out), x.values, 1e-6);
       assertClose(sc.read(gradIn, dtype, nIn), fd, gradTolerance(dtype, fd), `${what} backward`);
     }
@@ -341,8 +387,11 @@ eachBackend(s, 'batchNorm forward (training and eval) and backward', (device) =>
         const invStd = sc.poisoned('float32', C);
         const momentum = 0.1;
         const eps = 1e-5;
-        const code = CODE[dtype];
-        native.batchNormForward(x.st, w?.st ?? null, b?.st ?? null, rm, rv, out, mean, invStd, code, N, C, HW, true, momentum, eps);
+        const forward = (training: boolean, o: NativeStorage) => native.run('batchNormForward', {
+          x: x.st, weight: w?.st ?? null, bias: b?.st ?? null, runningMean: rm, runningVar: rv, out: o, saveMean: mean, saveInvStd: invStd,
+          dtype, N, C, HW, training, momentum, eps,
+        });
+        forward(true, out);
         const e = ref.batchNorm(x.values, w?.values ?? null, b?.values ?? null, rm0, rv0, N, C, HW, true, momentum, eps);
         const tol = dtype === 'float16' ? tolerance('float16') : { rtol: 1e-5, atol: 1e-5 };
         assertClose(sc.read(out, dtype, n), e.out, tol, `${what} out`);
@@ -355,7 +404,9 @@ eachBackend(s, 'batchNorm forward (training and eval) and backward', (device) =>
         const gradIn = sc.poisoned(dtype, n);
         const gw = affine ? sc.poisoned('float32', C) : null;
         const gb = affine ? sc.poisoned('float32', C) : null;
-        native.batchNormBackward(g.st, x.st, w?.st ?? null, mean, invStd, gradIn, gw, gb, code, N, C, HW);
+        native.run('batchNormBackward', {
+          gradOut: g.st, x: x.st, weight: w?.st ?? null, saveMean: mean, saveInvStd: invStd, gradIn, gradWeight: gw, gradBias: gb, dtype, N, C, HW,
+        });
         const wv = w?.values ?? null;
         const bv = b?.values ?? null;
         const loss = (xv: ArrayLike<number>, wq: ArrayLike<number> | null, bq: ArrayLike<number> | null) =>
@@ -373,7 +424,7 @@ eachBackend(s, 'batchNorm forward (training and eval) and backward', (device) =>
         const rmNow = Array.from(sc.read(rm, 'float32', C));
         const rvNow = Array.from(sc.read(rv, 'float32', C));
         const evalOut = sc.poisoned(dtype, n);
-        native.batchNormForward(x.st, w?.st ?? null, b?.st ?? null, rm, rv, evalOut, mean, invStd, code, N, C, HW, false, momentum, eps);
+        forward(false, evalOut);
         const ev = ref.batchNorm(x.values, wv, bv, rmNow, rvNow, N, C, HW, false, momentum, eps);
         assertClose(sc.read(evalOut, dtype, n), ev.out, tol, `${what} eval out`);
         assertClose(sc.read(invStd, 'float32', C), ev.invStd, { rtol: 1e-5, atol: 1e-6 }, `${what} eval invstd`);
@@ -390,8 +441,8 @@ eachBackend(s, 'dropout: Philox mask, scaling, reproducibility, keep rate and ba
       const x = sc.floats(dtype, randomArray(n, n + 9));
       const out = sc.poisoned(dtype, n);
       const mask = sc.alloc(Math.ceil(n / 4) * 4); // read back as int32 words
-      native.fill(mask, 2, Math.ceil(n / 4), 0x7f7f7f7f); // poison: 127 in every byte
-      native.dropout(x.st, out, mask, CODE[dtype], n, p, seed, offset);
+      native.run('fill', { out: mask, dtype: 'int32', n: Math.ceil(n / 4), value: 0x7f7f7f7f }); // poison: 127 in every byte
+      native.run('dropout', { x: x.st, out, mask, dtype, n, p, seed, offset });
       const keep = Array.from({ length: n }, (_, i) => (philox.uniform(seed, offset, i) >= Math.fround(p) ? 1 : 0));
       const maskBytes = new Uint8Array(sc.read(mask, 'int32', Math.ceil(n / 4)).buffer).subarray(0, n);
       assert.equal(Array.from(maskBytes), keep, `${what} mask`);
@@ -399,7 +450,7 @@ eachBackend(s, 'dropout: Philox mask, scaling, reproducibility, keep rate and ba
 
       const g = sc.floats(dtype, randomArray(n, n + 10));
       const gradIn = sc.poisoned(dtype, n);
-      native.dropoutBackward(g.st, mask, gradIn, CODE[dtype], n, p);
+      native.run('dropoutBackward', { gradOut: g.st, mask, gradIn, dtype, n, p });
       const fd = ref.numericGrad((v) => ref.dot(g.values, ref.dropout(v, keep, p)), x.values);
       assertClose(sc.read(gradIn, dtype, n), fd, gradTolerance(dtype, fd), `${what} backward`);
     }
@@ -409,7 +460,7 @@ eachBackend(s, 'dropout: Philox mask, scaling, reproducibility, keep rate and ba
   const run = (seed: number): Uint8Array => {
     const out = sc.alloc(n * 4);
     const mask = sc.alloc(Math.ceil(n / 4) * 4); // read back as int32 words
-    native.dropout(x, out, mask, 0, n, 0.25, seed, 11);
+    native.run('dropout', { x, out, mask, dtype: 'float32', n, p: 0.25, seed, offset: 11 });
     return new Uint8Array(sc.read(mask, 'int32', Math.ceil(n / 4)).buffer).slice(0, n);
   };
   const a = run(2024);
