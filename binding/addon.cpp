@@ -1,5 +1,6 @@
-// Module entry: every binding function checks its arguments, calls core/dispatch, and maps
-// failures to JS errors. No math here.
+// Module entry: storages, transfers, memory statistics and synchronisation (ops are in ops.cpp).
+// Every binding function checks its arguments, calls core/dispatch, and maps failures to JS
+// errors. No math here.
 #include <napi.h>
 
 #include <cstring>
@@ -8,6 +9,7 @@
 
 #include "../core/dispatch.h"
 #include "../core/half.h"
+#include "../cpu/queue.h"
 #include "addon_data.h"
 #include "args.h"
 #include "errors.h"
@@ -47,80 +49,37 @@ Napi::Value alloc(const Napi::CallbackInfo& info) {
   if (device == DeviceType::Cuda && !cudaAvailable()) {
     throwRuntime("alloc: CUDA is not available: " + cudaStatus().reason, "ERR_CUDA_UNAVAILABLE");
   }
-  return Storage::create(info.Env(), allocate(device, static_cast<size_t>(bytes), pinned));
-}
-
-Napi::Value fillFn(const Napi::CallbackInfo& info) {
-  AllocationPtr out = Storage::fromArg(info, 0, "fill");
-  const DType dtype = getDType(info, 1, "fill");
-  const uint64_t n = getSize(info, 2, "fill", "element count");
-  const Napi::Value v = arg(info, 3);
-  if (!v.IsNumber()) throwType("fill: value must be a number, got " + describe(v));
-  checkedBytes(n, dtype, *out, "fill");
-  fill(*out, dtype, static_cast<size_t>(n), v.As<Napi::Number>().DoubleValue());
-  return info.Env().Undefined();
-}
-
-Napi::Value randomFn(const Napi::CallbackInfo& info) {
-  AllocationPtr out = Storage::fromArg(info, 0, "random");
-  const DType dtype = getDType(info, 1, "random");
-  const uint64_t n = getSize(info, 2, "random", "element count");
-  const uint64_t kind = getSize(info, 3, "random", "kind");
-  if (kind > 1) throwRange("random: kind must be 0 (uniform) or 1 (normal), got " + std::to_string(kind));
-  const uint64_t seed = getSize(info, 4, "random", "seed");
-  const uint64_t offset = getSize(info, 5, "random", "offset");
-  const double a = getNumber(info, 6, "random", "a");
-  const double b = getNumber(info, 7, "random", "b");
-  if (!std::isfinite(a) || !std::isfinite(b)) throwRange("random: parameters must be finite");
-  checkedBytes(n, dtype, *out, "random");
-  random(*out, dtype, static_cast<size_t>(n), static_cast<RandomKind>(kind), seed, offset, a, b);
-  return info.Env().Undefined();
-}
-
-Napi::Value castFn(const Napi::CallbackInfo& info) {
-  AllocationPtr src = Storage::fromArg(info, 0, "cast");
-  const DType srcType = getDType(info, 1, "cast");
-  AllocationPtr dst = Storage::fromArg(info, 2, "cast");
-  const DType dstType = getDType(info, 3, "cast");
-  const uint64_t n = getSize(info, 4, "cast", "element count");
-  checkedBytes(n, srcType, *src, "cast");
-  checkedBytes(n, dstType, *dst, "cast");
-  if (src->device != dst->device) {
-    throwRange(std::string("cast: source is on ") + deviceName(src->device) + " but destination is on " +
-               deviceName(dst->device));
-  }
-  cast(*src, srcType, *dst, dstType, static_cast<size_t>(n));
-  return info.Env().Undefined();
+  return StorageHandle::create(info.Env(), allocate(device, static_cast<size_t>(bytes), pinned));
 }
 
 Napi::Value copyFn(const Napi::CallbackInfo& info) {
-  AllocationPtr dst = Storage::fromArg(info, 0, "copy");
-  AllocationPtr src = Storage::fromArg(info, 1, "copy");
+  StoragePtr dst = StorageHandle::fromArg(info, 0, "copy", "dst");
+  StoragePtr src = StorageHandle::fromArg(info, 1, "copy", "src");
   const uint64_t bytes = getSize(info, 2, "copy", "byte count");
   const bool nonBlocking = getBool(info, 3, "copy", "nonBlocking");
   if (bytes > src->bytes || bytes > dst->bytes) {
     throwRange("copy: " + std::to_string(bytes) + " bytes exceed the source (" + std::to_string(src->bytes) +
                ") or destination (" + std::to_string(dst->bytes) + ")");
   }
-  copy(*dst, *src, static_cast<size_t>(bytes), nonBlocking);
+  copy(dst, src, static_cast<size_t>(bytes), nonBlocking);
   return info.Env().Undefined();
 }
 
 // toDevice(src, nbytes, nonBlocking): a new cuda Storage holding src's first nbytes.
 Napi::Value toDeviceFn(const Napi::CallbackInfo& info) {
-  AllocationPtr src = Storage::fromArg(info, 0, "toDevice");
+  StoragePtr src = StorageHandle::fromArg(info, 0, "toDevice", "src");
   const uint64_t bytes = getSize(info, 1, "toDevice", "byte count");
   const bool nonBlocking = getBool(info, 2, "toDevice", "nonBlocking");
   if (bytes > src->bytes) {
     throwRange("toDevice: " + std::to_string(bytes) + " bytes exceed the source (" + std::to_string(src->bytes) + ")");
   }
   if (!cudaAvailable()) throwRuntime("toDevice: CUDA is not available: " + cudaStatus().reason, "ERR_CUDA_UNAVAILABLE");
-  return Storage::create(info.Env(), copyToDevice(*src, static_cast<size_t>(bytes), nonBlocking));
+  return StorageHandle::create(info.Env(), copyToDevice(*src, static_cast<size_t>(bytes), nonBlocking));
 }
 
 // write(storage, dtype, source): Float32Array into float32/float16, Int32Array into int32.
 Napi::Value writeFn(const Napi::CallbackInfo& info) {
-  AllocationPtr dst = Storage::fromArg(info, 0, "write");
+  StoragePtr dst = StorageHandle::fromArg(info, 0, "write", "storage");
   const DType dtype = getDType(info, 1, "write");
   Napi::Value v = arg(info, 2);
   const napi_typedarray_type want = dtype == DType::Int32 ? napi_int32_array : napi_float32_array;
@@ -144,9 +103,9 @@ Napi::Value writeFn(const Napi::CallbackInfo& info) {
     std::vector<uint16_t> half(n);
     const float* f = static_cast<const float*>(src);
     for (size_t i = 0; i < n; ++i) half[i] = floatToHalfBits(f[i]);
-    writeFromHost(*dst, half.data(), n * 2);
+    writeFromHost(dst, half.data(), n * 2);
   } else {
-    writeFromHost(*dst, src, n * 4);
+    writeFromHost(dst, src, n * 4);
   }
   return info.Env().Undefined();
 }
@@ -170,7 +129,7 @@ Napi::TypedArray newUserArray(Napi::Env env, DType dtype, size_t n, void** data)
 }
 
 Napi::Value readFn(const Napi::CallbackInfo& info) {
-  AllocationPtr src = Storage::fromArg(info, 0, "read");
+  StoragePtr src = StorageHandle::fromArg(info, 0, "read", "storage");
   const DType dtype = getDType(info, 1, "read");
   const uint64_t n = getSize(info, 2, "read", "element count");
   const size_t bytes = checkedBytes(n, dtype, *src, "read");
@@ -231,7 +190,7 @@ class ReadWorker : public Napi::AsyncWorker {
 };
 
 Napi::Value readAsyncFn(const Napi::CallbackInfo& info) {
-  AllocationPtr src = Storage::fromArg(info, 0, "readAsync");
+  StoragePtr src = StorageHandle::fromArg(info, 0, "readAsync", "storage");
   const DType dtype = getDType(info, 1, "readAsync");
   const uint64_t n = getSize(info, 2, "readAsync", "element count");
   const size_t bytes = checkedBytes(n, dtype, *src, "readAsync");
@@ -267,7 +226,10 @@ CachingAllocator& allocatorArg(const Napi::CallbackInfo& info, const char* op) {
 }
 
 Napi::Value memoryStats(const Napi::CallbackInfo& info) {
-  return statsToJs(info.Env(), allocatorArg(info, "memory.stats").stats());
+  CachingAllocator& a = allocatorArg(info, "memory.stats");
+  // Queued CPU ops hold their storages until they have run: figures are those of a drained queue.
+  if (&a == &allocatorFor(DeviceType::Cpu, false)) cpu::queue().waitIdle();
+  return statsToJs(info.Env(), a.stats());
 }
 
 Napi::Value emptyCacheFn(const Napi::CallbackInfo& info) {
@@ -291,6 +253,69 @@ Napi::Value synchronizeFn(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+uint32_t eventId(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  const uint64_t id = getSize(info, i, op, "event id");
+  if (id > 0xffffffffull) throwRange(std::string(op) + ": event id must be an id this addon returned, got " + describe(arg(info, i)));
+  return static_cast<uint32_t>(id);
+}
+
+Napi::Value eventRecordFn(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), timingEventRecord());
+}
+
+Napi::Value eventSynchronizeFn(const Napi::CallbackInfo& info) {
+  timingEventSynchronize(eventId(info, 0, "cuda.Event.synchronize"));
+  return info.Env().Undefined();
+}
+
+Napi::Value eventElapsedFn(const Napi::CallbackInfo& info) {
+  const char* op = "cuda.Event.elapsedTime";
+  return Napi::Number::New(info.Env(), timingEventElapsed(eventId(info, 0, op), eventId(info, 1, op)));
+}
+
+Napi::Value eventDestroyFn(const Napi::CallbackInfo& info) {
+  timingEventDestroy(eventId(info, 0, "cuda.Event.destroy"));
+  return info.Env().Undefined();
+}
+
+Napi::Value cpuSynchronizeFn(const Napi::CallbackInfo& info) {
+  cpuSynchronize();
+  return info.Env().Undefined();
+}
+
+// Waits for the CPU queue on a libuv worker thread, so the event loop keeps running meanwhile.
+class CpuSyncWorker : public Napi::AsyncWorker {
+ public:
+  explicit CpuSyncWorker(Napi::Env env)
+      : Napi::AsyncWorker(env, "hayate.cpuSynchronize"), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      cpuSynchronize();
+    } catch (...) {
+      error_ = std::current_exception();
+    }
+  }
+  void OnOK() override {
+    if (error_) {
+      deferred_.Reject(toJsError(Env(), error_).Value());
+    } else {
+      deferred_.Resolve(Env().Undefined());
+    }
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::exception_ptr error_;
+};
+
+Napi::Value cpuSynchronizeAsyncFn(const Napi::CallbackInfo& info) {
+  auto* worker = new CpuSyncWorker(info.Env());
+  Napi::Promise promise = worker->promise();
+  worker->Queue();
+  return promise;
+}
+
 Napi::Value setErrorClassesFn(const Napi::CallbackInfo& info) {
   setErrorClasses(info);
   return info.Env().Undefined();
@@ -301,14 +326,11 @@ Napi::Value setErrorClassesFn(const Napi::CallbackInfo& info) {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData(data);
-  Napi::Function storage = Storage::define(env);
+  Napi::Function storage = StorageHandle::define(env);
   data->storageClass = Napi::Persistent(storage);
   exports.Set("Storage", storage);
   exports.Set("info", Napi::Function::New<wrap<info>>(env, "info"));
   exports.Set("alloc", Napi::Function::New<wrap<alloc>>(env, "alloc"));
-  exports.Set("fill", Napi::Function::New<wrap<fillFn>>(env, "fill"));
-  exports.Set("random", Napi::Function::New<wrap<randomFn>>(env, "random"));
-  exports.Set("cast", Napi::Function::New<wrap<castFn>>(env, "cast"));
   exports.Set("copy", Napi::Function::New<wrap<copyFn>>(env, "copy"));
   exports.Set("write", Napi::Function::New<wrap<writeFn>>(env, "write"));
   exports.Set("toDevice", Napi::Function::New<wrap<toDeviceFn>>(env, "toDevice"));
@@ -319,6 +341,12 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("resetPeakStats", Napi::Function::New<wrap<resetPeaksFn>>(env, "resetPeakStats"));
   exports.Set("setMemoryLimit", Napi::Function::New<wrap<setLimitFn>>(env, "setMemoryLimit"));
   exports.Set("synchronize", Napi::Function::New<wrap<synchronizeFn>>(env, "synchronize"));
+  exports.Set("eventRecord", Napi::Function::New<wrap<eventRecordFn>>(env, "eventRecord"));
+  exports.Set("eventSynchronize", Napi::Function::New<wrap<eventSynchronizeFn>>(env, "eventSynchronize"));
+  exports.Set("eventElapsed", Napi::Function::New<wrap<eventElapsedFn>>(env, "eventElapsed"));
+  exports.Set("eventDestroy", Napi::Function::New<wrap<eventDestroyFn>>(env, "eventDestroy"));
+  exports.Set("cpuSynchronize", Napi::Function::New<wrap<cpuSynchronizeFn>>(env, "cpuSynchronize"));
+  exports.Set("cpuSynchronizeAsync", Napi::Function::New<wrap<cpuSynchronizeAsyncFn>>(env, "cpuSynchronizeAsync"));
   exports.Set("setErrorClasses", Napi::Function::New<wrap<setErrorClassesFn>>(env, "setErrorClasses"));
   registerAll(env, exports);
   return exports;

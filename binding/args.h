@@ -45,19 +45,14 @@ inline bool getBool(const Napi::CallbackInfo& info, size_t i, const char* op, co
   return v.As<Napi::Boolean>().Value();
 }
 
+// A dtype by name: 'float32', 'float16' or 'int32'.
 inline DType getDType(const Napi::CallbackInfo& info, size_t i, const char* op) {
   Napi::Value v = arg(info, i);
-  if (!v.IsNumber()) throwType(std::string(op) + ": dtype code must be a number, got " + describe(v));
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d == 0 || d == 1 || d == 2)) throwRange(std::string(op) + ": unknown dtype code " + describe(v));
-  return static_cast<DType>(static_cast<int>(d));
-}
-
-// float32 or float16: the dtypes of floating-point kernels.
-inline DType getFloatDType(const Napi::CallbackInfo& info, size_t i, const char* op) {
-  const DType d = getDType(info, i, op);
-  if (d == DType::Int32) throwRange(std::string(op) + ": dtype must be float32 (0) or float16 (1), got int32 (2)");
-  return d;
+  const std::string expected = "'float32', 'float16' or 'int32'";
+  if (!v.IsString()) throwType(std::string(op) + ": dtype must be " + expected + ", got " + describe(v));
+  const int32_t code = enumNames<DType>().find(v.As<Napi::String>().Utf8Value().c_str());
+  if (code < 0) throwRange(std::string(op) + ": dtype must be " + expected + ", got " + describe(v));
+  return static_cast<DType>(code);
 }
 
 inline DeviceType getDevice(const Napi::CallbackInfo& info, size_t i, const char* op) {
@@ -70,7 +65,7 @@ inline DeviceType getDevice(const Napi::CallbackInfo& info, size_t i, const char
 }
 
 // Bytes that n elements of dtype occupy, or a RangeError naming op when the storage is too small.
-inline size_t checkedBytes(uint64_t n, DType dtype, const Allocation& a, const char* op) {
+inline size_t checkedBytes(uint64_t n, DType dtype, const Storage& a, const char* op) {
   const uint64_t bytes = n * dtypeSize(dtype);
   if (n > (uint64_t(1) << 52) || bytes > a.bytes) {
     throwRange(std::string(op) + ": " + std::to_string(n) + " elements of " + dtypeName(dtype) + " need " +

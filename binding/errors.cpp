@@ -14,12 +14,7 @@ std::string describe(const Napi::Value& v) {
   if (v.IsNull()) return "null";
   if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? "true" : "false";
   if (v.IsNumber()) {
-    const double d = v.As<Napi::Number>().DoubleValue();
-    if (std::isnan(d)) return "NaN";
-    if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
-    std::string s = std::to_string(d);
-    if (d == std::floor(d) && std::fabs(d) < 1e15) s = std::to_string(static_cast<long long>(d));
-    return s;
+    return formatNumber(v.As<Napi::Number>().DoubleValue());
   }
   if (v.IsString()) {
     std::string s = v.As<Napi::String>().Utf8Value();

@@ -5,14 +5,8 @@
 
 namespace hy::binding {
 
-void registerElementwise(Napi::Env env, Napi::Object exports);  // elementwise.cpp
-void registerGemm(Napi::Env env, Napi::Object exports);         // gemm.cpp
-void registerNn(Napi::Env env, Napi::Object exports);           // nn.cpp
+void registerOps(Napi::Env env, Napi::Object exports);  // ops.cpp: run, ops, enums
 
-inline void registerAll(Napi::Env env, Napi::Object exports) {
-  registerElementwise(env, exports);
-  registerGemm(env, exports);
-  registerNn(env, exports);
-}
+inline void registerAll(Napi::Env env, Napi::Object exports) { registerOps(env, exports); }
 
 }  // namespace hy::binding

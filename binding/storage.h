@@ -1,4 +1,4 @@
-// Storage: the JS handle of one native allocation. dispose() frees it at once; the finalizer is
+// StorageHandle: the JS object (class name Storage) that owns one hy::Storage. dispose() frees it at once; the finalizer is
 // only the safety net for handles nobody disposed.
 #pragma once
 #include <napi.h>
@@ -7,15 +7,17 @@
 
 namespace hy::binding {
 
-class Storage : public Napi::ObjectWrap<Storage> {
+class StorageHandle : public Napi::ObjectWrap<StorageHandle> {
  public:
   static Napi::Function define(Napi::Env env);
-  static Napi::Object create(Napi::Env env, AllocationPtr allocation);
-  // The live allocation of argument i, or a JS error naming op.
-  static AllocationPtr fromArg(const Napi::CallbackInfo& info, size_t i, const char* op);
+  static Napi::Object create(Napi::Env env, StoragePtr allocation);
+  // The live storage `value` holds, or a JS error: "<where> must be a Storage, got ...".
+  static StoragePtr fromValue(const Napi::Value& value, const char* where);
+  // The same for argument i of a binding function, named "<op>: <name>".
+  static StoragePtr fromArg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
 
-  explicit Storage(const Napi::CallbackInfo& info);
-  ~Storage() override;
+  explicit StorageHandle(const Napi::CallbackInfo& info);
+  ~StorageHandle() override;
 
  private:
   Napi::Value nbytes(const Napi::CallbackInfo& info);
@@ -25,7 +27,7 @@ class Storage : public Napi::ObjectWrap<Storage> {
   Napi::Value dispose(const Napi::CallbackInfo& info);
   void release();
 
-  AllocationPtr allocation_;
+  StoragePtr storage_;
   napi_env env_;
   int64_t reportedBytes_ = 0;  // host bytes reported to V8
 };

@@ -3,7 +3,7 @@
 #pragma once
 #include <cstdint>
 
-#include "philox.h"  // HY_HD
+#include "hd.h"
 
 namespace hy {
 

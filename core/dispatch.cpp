@@ -4,11 +4,13 @@
 #include <cstring>
 #include <mutex>
 
-#include "../cpu/cpu_ops.h"
+#include <map>
+#include <vector>
+
+#include "../cpu/queue.h"
 #include "error.h"
 #include "nn.h"
 #ifdef HAYATE_WITH_CUDA
-#include "../cuda/kernels.h"
 #include "../cuda/runtime.h"
 #endif
 
@@ -41,14 +43,7 @@ StreamId computeStream() {
 #endif
 }
 
-void requireSameDevice(const char* op, const Allocation& a, const Allocation& b) {
-  if (a.device != b.device) {
-    throwRange(std::string(op) + ": tensors are on different devices (" + deviceName(a.device) + " and " +
-               deviceName(b.device) + ")");
-  }
-}
-
-Allocation::~Allocation() {
+Storage::~Storage() {
   try {
     waitForHost();
   } catch (...) {
@@ -58,7 +53,7 @@ Allocation::~Allocation() {
   allocator_->free(block_);  // never throws
 }
 
-void Allocation::setPendingWrite(EventId event) {
+void Storage::setPendingWrite(EventId event) {
   std::lock_guard<std::mutex> lock(pendingMutex_);
 #ifdef HAYATE_WITH_CUDA
   if (pendingWrite_ != 0) cuda::destroyEvent(pendingWrite_);
@@ -66,7 +61,7 @@ void Allocation::setPendingWrite(EventId event) {
   pendingWrite_ = event;
 }
 
-void Allocation::waitForHost() {
+void Storage::waitForHost() {
   std::lock_guard<std::mutex> lock(pendingMutex_);
   if (pendingWrite_ == 0) return;
 #ifdef HAYATE_WITH_CUDA
@@ -113,7 +108,7 @@ CachingAllocator& allocatorFor(DeviceType device, bool pinned) {
   return hostAllocator();
 }
 
-AllocationPtr allocate(DeviceType device, size_t bytes, bool pinned) {
+StoragePtr allocate(DeviceType device, size_t bytes, bool pinned) {
   CachingAllocator& allocator = allocatorFor(device, pinned);
   const bool reallyPinned = device == DeviceType::Cpu && pinned && &allocator != &hostAllocator();
   StreamId stream = 0;
@@ -122,62 +117,17 @@ AllocationPtr allocate(DeviceType device, size_t bytes, bool pinned) {
 #endif
   CachingAllocator::Block* block = allocator.allocate(bytes, stream);
   try {
-    return std::make_shared<Allocation>(device, reallyPinned, bytes, &allocator, block);
+    return std::make_shared<Storage>(device, reallyPinned, bytes, &allocator, block);
   } catch (...) {
     allocator.free(block);
     throw;
   }
 }
 
-void fill(Allocation& out, DType dtype, size_t n, double value) {
-  if (onDevice(out)) {
-#ifdef HAYATE_WITH_CUDA
-    cuda::launchFill(out.data(), dtype, n, value, cuda::computeStream());
-    return;
-#else
-    throwNoCuda();
-#endif
-  }
-  out.waitForHost();
-  cpu::fill(out.data(), dtype, n, value);
-}
+namespace {
 
-void random(Allocation& out, DType dtype, size_t n, RandomKind kind, uint64_t seed, uint64_t offset, double a,
-            double b) {
-  if (onDevice(out)) {
-#ifdef HAYATE_WITH_CUDA
-    cuda::launchRandom(out.data(), dtype, n, static_cast<int>(kind), seed, offset, a, b, cuda::computeStream());
-    return;
-#else
-    throwNoCuda();
-#endif
-  }
-  out.waitForHost();
-  cpu::random(out.data(), dtype, n, static_cast<int>(kind), seed, offset, a, b);
-}
-
-void cast(Allocation& src, DType srcType, Allocation& dst, DType dstType, size_t n) {
-  if (src.device != dst.device) throwRuntime("cast: source and destination are on different devices");
-  if (onDevice(src)) {
-#ifdef HAYATE_WITH_CUDA
-    cuda::launchCast(src.data(), srcType, dst.data(), dstType, n, cuda::computeStream());
-    return;
-#else
-    throwNoCuda();
-#endif
-  }
-  src.waitForHost();
-  dst.waitForHost();
-  cpu::cast(src.data(), srcType, dst.data(), dstType, n);
-}
-
-void copy(Allocation& dst, Allocation& src, size_t bytes, bool nonBlocking) {
-  if (!onDevice(dst) && !onDevice(src)) {
-    src.waitForHost();
-    dst.waitForHost();
-    std::memmove(dst.data(), src.data(), bytes);
-    return;
-  }
+// A copy that involves the GPU; the CPU queue has no work left on the host side.
+void copyAcrossDevices(Storage& dst, Storage& src, size_t bytes, bool nonBlocking) {
 #ifdef HAYATE_WITH_CUDA
   const StreamId compute = cuda::computeStream();
   if (onDevice(dst) && onDevice(src)) {
@@ -216,26 +166,45 @@ void copy(Allocation& dst, Allocation& src, size_t bytes, bool nonBlocking) {
   cuda::memcpyAsync(dst.data(), src.data(), bytes, cuda::CopyKind::DeviceToHost, compute);
   cuda::streamSynchronize(compute);
 #else
+  (void)dst;
+  (void)src;
+  (void)bytes;
   (void)nonBlocking;
   throwNoCuda();
 #endif
 }
 
-AllocationPtr copyToDevice(Allocation& src, size_t bytes, bool nonBlocking) {
+}  // namespace
+
+void copy(const StoragePtr& dst, const StoragePtr& src, size_t bytes, bool nonBlocking) {
+  if (!onDevice(*dst) && !onDevice(*src)) {
+    cpu::queue().enqueue([dst, src, bytes] {
+      src->waitForHost();
+      dst->waitForHost();
+      std::memmove(dst->data(), src->data(), bytes);
+    });
+    return;
+  }
+  cpu::queue().waitIdle();  // queued CPU ops may still read or write the host side
+  copyAcrossDevices(*dst, *src, bytes, nonBlocking);
+}
+
+StoragePtr copyToDevice(Storage& src, size_t bytes, bool nonBlocking) {
 #ifdef HAYATE_WITH_CUDA
   if (!cudaAvailable()) throwNoCuda();
+  if (!onDevice(src)) cpu::queue().waitIdle();  // queued CPU ops may still write the source
   if (onDevice(src) || !src.pinned || !nonBlocking) {
-    AllocationPtr dst = allocate(DeviceType::Cuda, bytes, false);
-    copy(*dst, src, bytes, nonBlocking);
+    StoragePtr dst = allocate(DeviceType::Cuda, bytes, false);
+    copyAcrossDevices(*dst, src, bytes, nonBlocking);
     return dst;
   }
   src.waitForHost();
   const StreamId copyStream = cuda::copyStream();
   CachingAllocator& device = cuda::deviceAllocator();
   CachingAllocator::Block* block = device.allocate(bytes, copyStream);
-  AllocationPtr dst;
+  StoragePtr dst;
   try {
-    dst = std::make_shared<Allocation>(DeviceType::Cuda, false, bytes, &device, block);
+    dst = std::make_shared<Storage>(DeviceType::Cuda, false, bytes, &device, block);
   } catch (...) {
     device.free(block);
     throw;
@@ -255,21 +224,31 @@ AllocationPtr copyToDevice(Allocation& src, size_t bytes, bool nonBlocking) {
 #endif
 }
 
-void writeFromHost(Allocation& dst, const void* src, size_t bytes) {
-  if (onDevice(dst)) {
+void writeFromHost(const StoragePtr& dst, const void* src, size_t bytes) {
+  if (onDevice(*dst)) {
 #ifdef HAYATE_WITH_CUDA
-    cuda::memcpyAsync(dst.data(), src, bytes, cuda::CopyKind::HostToDevice, cuda::computeStream());
+    cuda::memcpyAsync(dst->data(), src, bytes, cuda::CopyKind::HostToDevice, cuda::computeStream());
     cuda::streamSynchronize(cuda::computeStream());  // the JS buffer may change once we return
     return;
 #else
     throwNoCuda();
 #endif
   }
-  dst.waitForHost();
-  std::memcpy(dst.data(), src, bytes);
+  cpu::Queue& q = cpu::queue();
+  if (q.idle()) {  // nothing queued can touch dst: write in place
+    dst->waitForHost();
+    std::memcpy(dst->data(), src, bytes);
+    return;
+  }
+  auto copyOfSource = std::make_shared<std::vector<unsigned char>>(static_cast<const unsigned char*>(src),
+                                                                   static_cast<const unsigned char*>(src) + bytes);
+  q.enqueue([dst, copyOfSource] {
+    dst->waitForHost();
+    std::memcpy(dst->data(), copyOfSource->data(), copyOfSource->size());
+  });
 }
 
-void readToHost(Allocation& src, void* dst, size_t bytes) {
+void readToHost(Storage& src, void* dst, size_t bytes) {
   if (onDevice(src)) {
 #ifdef HAYATE_WITH_CUDA
     cuda::memcpyAsync(dst, src.data(), bytes, cuda::CopyKind::DeviceToHost, cuda::computeStream());
@@ -280,15 +259,34 @@ void readToHost(Allocation& src, void* dst, size_t bytes) {
     throwNoCuda();
 #endif
   }
+  cpu::queue().synchronize();
   src.waitForHost();
   std::memcpy(dst, src.data(), bytes);
 }
 
-PendingRead beginRead(const AllocationPtr& src, size_t bytes) {
+// A host read's copy, made by a task on the CPU queue at the read's place in the queue.
+struct HostReadState {
+  std::vector<unsigned char> bytes;
+  std::exception_ptr error;  // the first error the queue had met by then
+};
+
+PendingRead beginRead(const StoragePtr& src, size_t bytes) {
   PendingRead read;
   read.source = src;
   read.bytes = bytes;
-  if (!onDevice(*src)) return read;
+  if (!onDevice(*src)) {
+    auto state = std::make_shared<HostReadState>();
+    read.host = state;
+    cpu::queue().enqueue([src, state, bytes] {
+      state->error = cpu::queue().takeError();
+      if (state->error) return;
+      src->waitForHost();
+      state->bytes.assign(static_cast<const unsigned char*>(src->data()),
+                          static_cast<const unsigned char*>(src->data()) + bytes);
+    });
+    read.ticket = cpu::queue().lastTicket();
+    return read;
+  }
 #ifdef HAYATE_WITH_CUDA
   read.staging = allocate(DeviceType::Cpu, bytes, true);
   const StreamId copyStream = cuda::copyStream();
@@ -300,6 +298,8 @@ PendingRead beginRead(const AllocationPtr& src, size_t bytes) {
   cuda::memcpyAsync(read.staging->data(), src->data(), bytes, cuda::CopyKind::DeviceToHost, copyStream);
   src->recordStream(copyStream);
   read.done = cuda::recordEvent(copyStream);
+  // Later kernels wait for the read, so a write enqueued after it cannot tear what it reads.
+  cuda::streamWaitStream(cuda::computeStream(), copyStream);
   return read;
 #else
   throwNoCuda();
@@ -307,9 +307,10 @@ PendingRead beginRead(const AllocationPtr& src, size_t bytes) {
 }
 
 const void* waitRead(PendingRead& read) {
-  if (!read.staging) {
-    read.source->waitForHost();
-    return read.source->data();
+  if (read.host) {
+    cpu::queue().waitFor(read.ticket);
+    if (read.host->error) std::rethrow_exception(read.host->error);
+    return read.host->bytes.data();
   }
 #ifdef HAYATE_WITH_CUDA
   const EventId e = read.done;
@@ -335,6 +336,85 @@ void finishRead(PendingRead& read) {
 #endif
   read.staging.reset();
   read.source.reset();
+  read.host.reset();
+}
+
+void cpuSynchronize() { cpu::queue().synchronize(); }
+
+namespace {
+
+struct TimingEvents {
+  std::mutex mutex;
+  std::map<uint32_t, EventId> events;
+  uint32_t next = 1;
+};
+
+TimingEvents& timingEvents() {
+  static TimingEvents* t = new TimingEvents();
+  return *t;
+}
+
+EventId timingEvent(uint32_t id) {
+  TimingEvents& t = timingEvents();
+  std::lock_guard<std::mutex> lock(t.mutex);
+  const auto it = t.events.find(id);
+  if (it == t.events.end()) throwRange("cuda.Event: the event was destroyed or never recorded (id " + std::to_string(id) + ")");
+  return it->second;
+}
+
+}  // namespace
+
+uint32_t timingEventRecord() {
+#ifdef HAYATE_WITH_CUDA
+  if (!cudaAvailable()) throwNoCuda();
+  const EventId e = cuda::recordTimingEvent(cuda::computeStream());
+  TimingEvents& t = timingEvents();
+  std::lock_guard<std::mutex> lock(t.mutex);
+  const uint32_t id = t.next++;
+  t.events[id] = e;
+  return id;
+#else
+  throwNoCuda();
+#endif
+}
+
+void timingEventSynchronize(uint32_t id) {
+  const EventId e = timingEvent(id);
+#ifdef HAYATE_WITH_CUDA
+  cuda::eventSynchronize(e);
+#else
+  (void)e;
+#endif
+}
+
+double timingEventElapsed(uint32_t start, uint32_t end) {
+  const EventId a = timingEvent(start), b = timingEvent(end);
+#ifdef HAYATE_WITH_CUDA
+  cuda::eventSynchronize(a);
+  cuda::eventSynchronize(b);
+  return cuda::elapsedMs(a, b);
+#else
+  (void)a;
+  (void)b;
+  return 0;
+#endif
+}
+
+void timingEventDestroy(uint32_t id) {
+  TimingEvents& t = timingEvents();
+  EventId e = 0;
+  {
+    std::lock_guard<std::mutex> lock(t.mutex);
+    const auto it = t.events.find(id);
+    if (it == t.events.end()) return;
+    e = it->second;
+    t.events.erase(it);
+  }
+#ifdef HAYATE_WITH_CUDA
+  cuda::destroyEvent(e);
+#else
+  (void)e;
+#endif
 }
 
 void synchronize() {

@@ -1,22 +1,19 @@
-// Element types shared by every backend. The numeric codes are part of the binding's contract.
+// Element types and devices shared by every backend. DType itself is declared in enums.h, with
+// the other enums TypeScript sees by name.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
-namespace hy {
+#include "enums.h"
 
-enum class DType : int32_t { Float32 = 0, Float16 = 1, Int32 = 2 };
-constexpr int kNumDTypes = 3;
+namespace hy {
 
 inline size_t dtypeSize(DType t) { return t == DType::Float16 ? 2 : 4; }
 
 inline const char* dtypeName(DType t) {
-  switch (t) {
-    case DType::Float32: return "float32";
-    case DType::Float16: return "float16";
-    case DType::Int32: return "int32";
-  }
-  return "unknown";
+  const EnumNames& e = enumNames<DType>();
+  const int32_t i = static_cast<int32_t>(t);
+  return i >= 0 && i < e.count ? e.names[i] : "unknown";
 }
 
 enum class DeviceType : int32_t { Cpu = 0, Cuda = 1 };

@@ -5,14 +5,11 @@
 #include <cstdint>
 #include <cstring>
 
-#include "philox.h"  // HY_HD
+#include "enums.h"
+#include "hd.h"
 
 namespace hy {
 
-enum class UnaryOp : int32_t { Neg = 0, Exp, Log, Erf, Relu, Gelu, GeluTanh, Tanh, Sigmoid, Sqrt, Abs, Count };
-enum class UnaryGradOp : int32_t { Relu = 0, Gelu, GeluTanh, Count };
-enum class ScalarOp : int32_t { Add = 0, Mul, RSub, RDiv, Pow, Count };
-enum class BinaryOp : int32_t { Add = 0, Sub, Mul, Div, Count };
 
 constexpr float kSqrtHalf = 0.70710678118654752f;       // 1/sqrt(2)
 constexpr float kInvSqrt2Pi = 0.39894228040143268f;     // 1/sqrt(2*pi)
@@ -125,6 +122,7 @@ HY_HD float applyUnaryGrad(UnaryGradOp op, float x, float g) {
     case UnaryGradOp::Relu: return x > 0.0f ? g : 0.0f;
     case UnaryGradOp::Gelu: return g * geluErfGrad(x);
     case UnaryGradOp::GeluTanh: return g * geluTanhGrad(x);
+    case UnaryGradOp::Abs: return x > 0.0f ? g : (x < 0.0f ? -g : 0.0f);  // sign(x) * g, 0 at 0 as PyTorch
     default: return g;
   }
 }

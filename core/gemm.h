@@ -5,12 +5,11 @@
 #include <cstdint>
 
 #include "dtype.h"
-#include "storage.h"
 
 namespace hy {
 
-// Plain description shared by the dispatcher, the CPU backend and the CUDA launcher. The binding
-// guarantees M, N, K, batch < 2^31, that every operand's extent fits its storage, that the three
+// Plain description shared by the CPU backend and the CUDA launchers, derived by ops::GemmArgs::check,
+// which guarantees M, N, K, batch < 2^31, that every operand's extent fits its storage, that the three
 // storages share a device and that C overlaps neither input nor, across the batch, itself.
 struct GemmParams {
   int64_t M = 0, N = 0, K = 0;
@@ -19,9 +18,5 @@ struct GemmParams {
   int64_t batch = 1;
   int64_t strideA = 0, strideB = 0, strideC = 0;
 };
-
-// dtype is Float32 or Float16 (inputs and output alike; fp32 accumulation either way).
-// beta == 0 never reads C, so NaN there cannot leak; alpha == 0 never reads A or B (BLAS rule).
-void gemm(Allocation& a, Allocation& b, Allocation& c, DType dtype, GemmParams p);
 
 }  // namespace hy

@@ -4,11 +4,7 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define HY_HD __host__ __device__ __forceinline__
-#else
-#define HY_HD inline
-#endif
+#include "hd.h"
 
 namespace hy {
 

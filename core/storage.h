@@ -10,13 +10,13 @@
 
 namespace hy {
 
-class Allocation {
+class Storage {
  public:
-  Allocation(DeviceType device, bool pinned, size_t bytes, CachingAllocator* allocator, CachingAllocator::Block* block)
+  Storage(DeviceType device, bool pinned, size_t bytes, CachingAllocator* allocator, CachingAllocator::Block* block)
       : device(device), pinned(pinned), bytes(bytes), allocator_(allocator), block_(block) {}
-  ~Allocation();
-  Allocation(const Allocation&) = delete;
-  Allocation& operator=(const Allocation&) = delete;
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
 
   void* data() const { return CachingAllocator::blockPtr(block_); }
   // Keep the block from reuse until `stream`'s current work has finished.
@@ -36,6 +36,6 @@ class Allocation {
   EventId pendingWrite_ = 0;
 };
 
-using AllocationPtr = std::shared_ptr<Allocation>;
+using StoragePtr = std::shared_ptr<Storage>;
 
 }  // namespace hy

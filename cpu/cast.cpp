@@ -2,7 +2,7 @@
 
 #include "../core/convert.h"
 #include "../core/half.h"
-#include "cpu_ops.h"
+#include "../ops/creation.h"
 
 namespace hy::cpu {
 
@@ -43,5 +43,12 @@ void cast(const void* in, DType inType, void* out, DType outType, size_t n) {
     }
   }
 }
+
+// Registered implementation (ops/creation.h).
+namespace {
+HY_REGISTER_OP(ops::CastArgs, Cpu, "direct", [](const ops::CastArgs& a, StreamId) {
+  cast(a.x->data(), a.xDtype, a.out->data(), a.dtype, a.n);
+});
+}  // namespace
 
 }  // namespace hy::cpu

@@ -3,7 +3,7 @@
 #include "../core/convert.h"
 #include "../core/half.h"
 #include "../core/philox.h"
-#include "cpu_ops.h"
+#include "../ops/creation.h"
 
 namespace hy::cpu {
 
@@ -46,5 +46,14 @@ void random(void* out, DType dtype, size_t n, int kind, uint64_t seed, uint64_t 
     }
   }
 }
+
+// Registered implementations (ops/creation.h).
+namespace {
+HY_REGISTER_OP(ops::FillArgs, Cpu, "direct",
+               [](const ops::FillArgs& a, StreamId) { fill(a.out->data(), a.dtype, a.n, a.value); });
+HY_REGISTER_OP(ops::RandomArgs, Cpu, "philox", [](const ops::RandomArgs& a, StreamId) {
+  random(a.out->data(), a.dtype, a.n, static_cast<int>(a.kind), a.seed, a.offset, a.a, a.b);
+});
+}  // namespace
 
 }  // namespace hy::cpu

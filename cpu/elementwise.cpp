@@ -7,7 +7,7 @@
 
 #include "../core/elementwise_math.h"
 #include "../core/half.h"
-#include "cpu_ops.h"
+#include "../ops/elementwise.h"
 
 namespace hy::cpu {
 
@@ -125,50 +125,47 @@ inline float loadF(const void* p, DType t, size_t i) {
 }  // namespace
 
 HY_CPU_CLONES void unary(UnaryOp op, const void* in, void* out, DType dtype, size_t n) {
+  // One instantiation per op of the list in core/enums.h: a new op needs no edit here.
+#define HY_CASE(name, js) \
+    case UnaryOp::name: return unaryT<UnaryOp::name>(in, out, dtype, n);
   switch (op) {
-    case UnaryOp::Neg: return unaryT<UnaryOp::Neg>(in, out, dtype, n);
-    case UnaryOp::Exp: return unaryT<UnaryOp::Exp>(in, out, dtype, n);
-    case UnaryOp::Log: return unaryT<UnaryOp::Log>(in, out, dtype, n);
-    case UnaryOp::Erf: return unaryT<UnaryOp::Erf>(in, out, dtype, n);
-    case UnaryOp::Relu: return unaryT<UnaryOp::Relu>(in, out, dtype, n);
-    case UnaryOp::Gelu: return unaryT<UnaryOp::Gelu>(in, out, dtype, n);
-    case UnaryOp::GeluTanh: return unaryT<UnaryOp::GeluTanh>(in, out, dtype, n);
-    case UnaryOp::Tanh: return unaryT<UnaryOp::Tanh>(in, out, dtype, n);
-    case UnaryOp::Sigmoid: return unaryT<UnaryOp::Sigmoid>(in, out, dtype, n);
-    case UnaryOp::Sqrt: return unaryT<UnaryOp::Sqrt>(in, out, dtype, n);
-    case UnaryOp::Abs: return unaryT<UnaryOp::Abs>(in, out, dtype, n);
+    HY_UNARY_OPS(HY_CASE)
     default: return;
   }
+#undef HY_CASE
 }
 
 HY_CPU_CLONES void unaryGrad(UnaryGradOp op, const void* x, const void* gradOut, void* gradIn, DType dtype, size_t n) {
+  // One instantiation per op of the list in core/enums.h: a new op needs no edit here.
+#define HY_CASE(name, js) \
+    case UnaryGradOp::name: return unaryGradT<UnaryGradOp::name>(x, gradOut, gradIn, dtype, n);
   switch (op) {
-    case UnaryGradOp::Relu: return unaryGradT<UnaryGradOp::Relu>(x, gradOut, gradIn, dtype, n);
-    case UnaryGradOp::Gelu: return unaryGradT<UnaryGradOp::Gelu>(x, gradOut, gradIn, dtype, n);
-    case UnaryGradOp::GeluTanh: return unaryGradT<UnaryGradOp::GeluTanh>(x, gradOut, gradIn, dtype, n);
+    HY_UNARY_GRAD_OPS(HY_CASE)
     default: return;
   }
+#undef HY_CASE
 }
 
 HY_CPU_CLONES void scalar(ScalarOp op, const void* in, void* out, DType dtype, size_t n, float s) {
+  // One instantiation per op of the list in core/enums.h: a new op needs no edit here.
+#define HY_CASE(name, js) \
+    case ScalarOp::name: return scalarT<ScalarOp::name>(in, out, dtype, n, s);
   switch (op) {
-    case ScalarOp::Add: return scalarT<ScalarOp::Add>(in, out, dtype, n, s);
-    case ScalarOp::Mul: return scalarT<ScalarOp::Mul>(in, out, dtype, n, s);
-    case ScalarOp::RSub: return scalarT<ScalarOp::RSub>(in, out, dtype, n, s);
-    case ScalarOp::RDiv: return scalarT<ScalarOp::RDiv>(in, out, dtype, n, s);
-    case ScalarOp::Pow: return scalarT<ScalarOp::Pow>(in, out, dtype, n, s);
+    HY_SCALAR_OPS(HY_CASE)
     default: return;
   }
+#undef HY_CASE
 }
 
 HY_CPU_CLONES void binary(BinaryOp op, const void* a, const void* b, void* out, DType dtype, const BroadcastLayout& layout) {
+  // One instantiation per op of the list in core/enums.h: a new op needs no edit here.
+#define HY_CASE(name, js) \
+    case BinaryOp::name: return binaryOp<BinaryOp::name>(a, b, out, dtype, layout);
   switch (op) {
-    case BinaryOp::Add: return binaryOp<BinaryOp::Add>(a, b, out, dtype, layout);
-    case BinaryOp::Sub: return binaryOp<BinaryOp::Sub>(a, b, out, dtype, layout);
-    case BinaryOp::Mul: return binaryOp<BinaryOp::Mul>(a, b, out, dtype, layout);
-    case BinaryOp::Div: return binaryOp<BinaryOp::Div>(a, b, out, dtype, layout);
+    HY_BINARY_OPS(HY_CASE)
     default: return;
   }
+#undef HY_CASE
 }
 
 void reduceSum(const void* in, void* out, DType dtype, size_t outer, size_t reduce, size_t inner, float scale) {
@@ -190,5 +187,24 @@ void reduceSum(const void* in, void* out, DType dtype, size_t outer, size_t redu
     }
   }
 }
+
+// Registered implementations (ops/elementwise.h).
+namespace {
+using namespace ops;
+HY_REGISTER_OP(UnaryArgs, Cpu, "vectorized",
+               [](const UnaryArgs& a, StreamId) { unary(a.op, a.x->data(), a.out->data(), a.dtype, a.n); });
+HY_REGISTER_OP(UnaryGradArgs, Cpu, "vectorized", [](const UnaryGradArgs& a, StreamId) {
+  unaryGrad(a.op, a.x->data(), a.gradOut->data(), a.gradIn->data(), a.dtype, a.n);
+});
+HY_REGISTER_OP(ScalarArgs, Cpu, "vectorized", [](const ScalarArgs& a, StreamId) {
+  scalar(a.op, a.x->data(), a.out->data(), a.dtype, a.n, static_cast<float>(a.s));
+});
+HY_REGISTER_OP(BinaryArgs, Cpu, "strided", [](const BinaryArgs& a, StreamId) {
+  binary(a.op, a.a->data(), a.b->data(), a.out->data(), a.dtype, a.layout);
+});
+HY_REGISTER_OP(ReduceSumArgs, Cpu, "sequential", [](const ReduceSumArgs& a, StreamId) {
+  reduceSum(a.x->data(), a.out->data(), a.dtype, a.outer, a.reduce, a.inner, static_cast<float>(a.scale));
+});
+}  // namespace
 
 }  // namespace hy::cpu

@@ -5,7 +5,8 @@
 #include <vector>
 
 #include "../core/half.h"
-#include "cpu_ops.h"
+#include "../ops/gemm.h"
+#include "parallel.h"
 
 namespace hy::cpu {
 
@@ -76,42 +77,54 @@ void microKernel(int64_t kc, const float* __restrict a, const float* __restrict 
   }
 }
 
+// One MC x NC block of C for one batch item: the K sweep accumulates in `acc`, then the epilogue.
 template <typename T>
-void gemmTyped(const T* aBase, const T* bBase, T* cBase, const GemmParams& p) {
-  std::vector<float> aPack(static_cast<size_t>(MC * KC));
-  std::vector<float> bPack(static_cast<size_t>(KC * NC));
-  std::vector<float> acc(static_cast<size_t>(MC * NC));
-  for (int64_t batch = 0; batch < p.batch; ++batch) {
-    const T* a = aBase + batch * p.strideA;
-    const T* b = bBase + batch * p.strideB;
-    T* c = cBase + batch * p.strideC;
-    for (int64_t j0 = 0; j0 < p.N; j0 += NC) {
-      const int64_t nc = std::min(NC, p.N - j0);
-      const int64_t ldAcc = roundUp(nc, NR);
-      for (int64_t i0 = 0; i0 < p.M; i0 += MC) {
-        const int64_t mc = std::min(MC, p.M - i0);
-        std::fill(acc.begin(), acc.begin() + roundUp(mc, MR) * ldAcc, 0.0f);
-        for (int64_t k0 = 0; k0 < p.K; k0 += KC) {
-          const int64_t kc = std::min(KC, p.K - k0);
-          packA(a, p, i0, mc, k0, kc, aPack.data());
-          packB(b, p, k0, kc, j0, nc, bPack.data());
-          for (int64_t jr = 0; jr < nc; jr += NR) {
-            for (int64_t ir = 0; ir < mc; ir += MR) {
-              microKernel(kc, aPack.data() + ir * kc, bPack.data() + jr * kc, acc.data() + ir * ldAcc + jr, ldAcc);
-            }
-          }
-        }
-        for (int64_t i = 0; i < mc; ++i) {
-          for (int64_t j = 0; j < nc; ++j) {
-            const int64_t idx = (i0 + i) * p.N + j0 + j;
-            float v = p.alpha * acc[i * ldAcc + j];
-            if (p.beta != 0.0f) v += p.beta * load(c, idx);  // beta 0: C's old contents, NaN included, are never read
-            store(c, idx, v);
-          }
-        }
+void gemmBlock(const T* a, const T* b, T* c, const GemmParams& p, int64_t i0, int64_t j0, float* aPack, float* bPack,
+               float* acc) {
+  const int64_t nc = std::min(NC, p.N - j0);
+  const int64_t mc = std::min(MC, p.M - i0);
+  const int64_t ldAcc = roundUp(nc, NR);
+  std::fill(acc, acc + roundUp(mc, MR) * ldAcc, 0.0f);
+  for (int64_t k0 = 0; k0 < p.K; k0 += KC) {
+    const int64_t kc = std::min(KC, p.K - k0);
+    packA(a, p, i0, mc, k0, kc, aPack);
+    packB(b, p, k0, kc, j0, nc, bPack);
+    for (int64_t jr = 0; jr < nc; jr += NR) {
+      for (int64_t ir = 0; ir < mc; ir += MR) {
+        microKernel(kc, aPack + ir * kc, bPack + jr * kc, acc + ir * ldAcc + jr, ldAcc);
       }
     }
   }
+  for (int64_t i = 0; i < mc; ++i) {
+    for (int64_t j = 0; j < nc; ++j) {
+      const int64_t idx = (i0 + i) * p.N + j0 + j;
+      float v = p.alpha * acc[i * ldAcc + j];
+      if (p.beta != 0.0f) v += p.beta * load(c, idx);  // beta 0: C's old contents, NaN included, are never read
+      store(c, idx, v);
+    }
+  }
+}
+
+// Blocks of C are independent, so they spread over the thread pool; each chunk of blocks packs into
+// buffers of its own. Below about 2^21 multiply-adds a block's work is too small to share.
+template <typename T>
+void gemmTyped(const T* aBase, const T* bBase, T* cBase, const GemmParams& p) {
+  const int64_t mBlocks = (p.M + MC - 1) / MC, nBlocks = (p.N + NC - 1) / NC;
+  const size_t blocks = static_cast<size_t>(p.batch * mBlocks * nBlocks);
+  const double work = static_cast<double>(p.batch) * p.M * p.N * std::max<int64_t>(p.K, 1);
+  const size_t grain = work < 2097152.0 ? blocks : 1;
+  parallelFor(blocks, grain, [&](size_t begin, size_t end) {
+    std::vector<float> aPack(static_cast<size_t>(MC * KC));
+    std::vector<float> bPack(static_cast<size_t>(KC * NC));
+    std::vector<float> acc(static_cast<size_t>(MC * NC));
+    for (size_t blk = begin; blk < end; ++blk) {
+      const int64_t bi = static_cast<int64_t>(blk) / (mBlocks * nBlocks);
+      const int64_t rest = static_cast<int64_t>(blk) % (mBlocks * nBlocks);
+      const int64_t j0 = (rest / mBlocks) * NC, i0 = (rest % mBlocks) * MC;
+      gemmBlock(aBase + bi * p.strideA, bBase + bi * p.strideB, cBase + bi * p.strideC, p, i0, j0, aPack.data(),
+                bPack.data(), acc.data());
+    }
+  });
 }
 
 }  // namespace
@@ -123,5 +136,11 @@ void gemm(const void* a, const void* b, void* c, DType dtype, const GemmParams& 
     gemmTyped(static_cast<const float*>(a), static_cast<const float*>(b), static_cast<float*>(c), p);
   }
 }
+
+// Registered implementation (ops/gemm.h).
+namespace {
+HY_REGISTER_OP(ops::GemmArgs, Cpu, "blocked",
+               [](const ops::GemmArgs& a, StreamId) { gemm(a.a->data(), a.b->data(), a.c->data(), a.dtype, a.p); });
+}  // namespace
 
 }  // namespace hy::cpu

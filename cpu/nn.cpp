@@ -1,6 +1,6 @@
 // CPU neural-network kernels: plain loops, float32 math on float32/float16 data, with sums kept in
 // double so this backend is the accurate twin the CUDA kernels are compared against.
-#include "nn.h"
+#include "../ops/nn.h"
 
 #include <cmath>
 #include <limits>
@@ -268,5 +268,58 @@ void dropout(const void* x, void* out, uint8_t* mask, DType dtype, size_t n, flo
 void dropoutBackward(const void* gradOut, const uint8_t* mask, void* gradIn, DType dtype, size_t n, float scale) {
   for (size_t i = 0; i < n; ++i) store(gradIn, dtype, i, mask[i] != 0 ? load(gradOut, dtype, i) * scale : 0.0f);
 }
+
+// Registered implementations (ops/nn.h).
+namespace {
+using namespace ops;
+template <typename T>
+T* ptr(const StoragePtr& s) {
+  return s ? static_cast<T*>(s->data()) : nullptr;
+}
+HY_REGISTER_OP(LogSoftmaxArgs, Cpu, "rowwise", [](const LogSoftmaxArgs& a, StreamId) {
+  logSoftmax(a.x->data(), a.out->data(), a.dtype, a.rows, a.cols);
+});
+HY_REGISTER_OP(LogSoftmaxBackwardArgs, Cpu, "rowwise", [](const LogSoftmaxBackwardArgs& a, StreamId) {
+  logSoftmaxBackward(a.gradOut->data(), a.out->data(), a.gradIn->data(), a.dtype, a.rows, a.cols);
+});
+HY_REGISTER_OP(NllLossArgs, Cpu, "rowwise", [](const NllLossArgs& a, StreamId) {
+  nllLoss(a.logp->data(), ptr<int32_t>(a.target), ptr<float>(a.loss), a.dtype, a.rows, a.cols, a.reduction);
+});
+HY_REGISTER_OP(NllLossBackwardArgs, Cpu, "rowwise", [](const NllLossBackwardArgs& a, StreamId) {
+  nllLossBackward(ptr<int32_t>(a.target), a.gradIn->data(), a.dtype, a.rows, a.cols, ptr<float>(a.grad.gradOut),
+                  a.reduction == nn::Reduction::None, a.grad.scale(a.reduction, a.rows));
+});
+HY_REGISTER_OP(CrossEntropyArgs, Cpu, "fused", [](const CrossEntropyArgs& a, StreamId) {
+  crossEntropy(a.logits->data(), ptr<int32_t>(a.target), ptr<float>(a.loss), ptr<void>(a.gradLogits), a.dtype, a.rows,
+               a.cols, a.reduction);
+});
+HY_REGISTER_OP(CrossEntropyBackwardArgs, Cpu, "fused", [](const CrossEntropyBackwardArgs& a, StreamId) {
+  crossEntropyBackward(a.logits->data(), ptr<int32_t>(a.target), a.gradLogits->data(), a.dtype, a.rows, a.cols,
+                       ptr<float>(a.grad.gradOut), a.reduction == nn::Reduction::None, a.grad.scale(a.reduction, a.rows));
+});
+HY_REGISTER_OP(MaxPool2dArgs, Cpu, "direct", [](const MaxPool2dArgs& a, StreamId) {
+  maxPool2d(a.x->data(), a.out->data(), ptr<int32_t>(a.indices), a.dtype, a.g.p);
+});
+HY_REGISTER_OP(MaxPool2dBackwardArgs, Cpu, "gather", [](const MaxPool2dBackwardArgs& a, StreamId) {
+  maxPool2dBackward(a.gradOut->data(), ptr<int32_t>(a.indices), a.gradIn->data(), a.dtype, a.g.p);
+});
+HY_REGISTER_OP(BatchNormForwardArgs, Cpu, "direct", [](const BatchNormForwardArgs& a, StreamId) {
+  batchNormForward(a.x->data(), ptr<float>(a.weight), ptr<float>(a.bias), ptr<float>(a.runningMean),
+                   ptr<float>(a.runningVar), a.out->data(), ptr<float>(a.saveMean), ptr<float>(a.saveInvStd), a.dtype,
+                   a.s, a.training, static_cast<float>(a.momentum), static_cast<float>(a.eps));
+});
+HY_REGISTER_OP(BatchNormBackwardArgs, Cpu, "direct", [](const BatchNormBackwardArgs& a, StreamId) {
+  batchNormBackward(a.gradOut->data(), a.x->data(), ptr<float>(a.weight), ptr<float>(a.saveMean),
+                    ptr<float>(a.saveInvStd), a.gradIn->data(), ptr<float>(a.gradWeight), ptr<float>(a.gradBias),
+                    a.dtype, a.s);
+});
+HY_REGISTER_OP(DropoutArgs, Cpu, "philox", [](const DropoutArgs& a, StreamId) {
+  dropout(a.x->data(), a.out->data(), ptr<uint8_t>(a.mask), a.dtype, a.n, static_cast<float>(a.p), dropoutScale(a.p),
+          a.seed, a.offset);
+});
+HY_REGISTER_OP(DropoutBackwardArgs, Cpu, "direct", [](const DropoutBackwardArgs& a, StreamId) {
+  dropoutBackward(a.gradOut->data(), ptr<uint8_t>(a.mask), a.gradIn->data(), a.dtype, a.n, dropoutScale(a.p));
+});
+}  // namespace
 
 }  // namespace hy::cpu

@@ -3,7 +3,7 @@
 
 #include "../core/convert.h"
 #include "check.cuh"
-#include "kernels.h"
+#include "../ops/creation.h"
 
 namespace hy::cuda {
 
@@ -42,5 +42,12 @@ void launchCast(const void* in, DType inType, void* out, DType outType, size_t n
   HY_LAUNCH(gridFor(n, kThreads), kThreads, 0, asStream(stream), castKernel)(in, inType, out, outType, n);
   checkLaunch("cast");
 }
+
+// Registered implementation (ops/creation.h).
+namespace {
+HY_REGISTER_OP(ops::CastArgs, Cuda, "direct", [](const ops::CastArgs& a, StreamId s) {
+  launchCast(a.x->data(), a.xDtype, a.out->data(), a.dtype, a.n, s);
+});
+}  // namespace
 
 }  // namespace hy::cuda

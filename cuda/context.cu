@@ -81,7 +81,6 @@ cudaMemcpyKind toKind(CopyKind k) {
     case CopyKind::HostToDevice: return cudaMemcpyHostToDevice;
     case CopyKind::DeviceToHost: return cudaMemcpyDeviceToHost;
     case CopyKind::DeviceToDevice: return cudaMemcpyDeviceToDevice;
-    case CopyKind::HostToHost: return cudaMemcpyHostToHost;
   }
   return cudaMemcpyDefault;
 }
@@ -156,6 +155,24 @@ void eventSynchronize(EventId event) {
 }
 
 void destroyEvent(EventId event) { cudaEventDestroy(reinterpret_cast<cudaEvent_t>(event)); }
+
+EventId recordTimingEvent(StreamId stream) {
+  cudaEvent_t e;
+  check(cudaEventCreate(&e), "cudaEventCreate");
+  const cudaError_t err = cudaEventRecord(e, asStream(stream));
+  if (err != cudaSuccess) {
+    cudaEventDestroy(e);
+    check(err, "cudaEventRecord");
+  }
+  return reinterpret_cast<EventId>(e);
+}
+
+double elapsedMs(EventId start, EventId end) {
+  float ms = 0;
+  check(cudaEventElapsedTime(&ms, reinterpret_cast<cudaEvent_t>(start), reinterpret_cast<cudaEvent_t>(end)),
+        "cudaEventElapsedTime");
+  return ms;
+}
 
 void streamSynchronize(StreamId stream) { check(cudaStreamSynchronize(asStream(stream)), "cudaStreamSynchronize"); }
 

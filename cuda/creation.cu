@@ -4,7 +4,7 @@
 #include "../core/convert.h"
 #include "../core/philox.h"
 #include "check.cuh"
-#include "kernels.h"
+#include "../ops/creation.h"
 
 namespace hy::cuda {
 
@@ -71,5 +71,15 @@ void launchRandom(void* out, DType dtype, size_t n, int kind, uint64_t seed, uin
                                                                                       a, b);
   checkLaunch("random");
 }
+
+// Registered implementations (ops/creation.h).
+namespace {
+HY_REGISTER_OP(ops::FillArgs, Cuda, "direct", [](const ops::FillArgs& a, StreamId s) {
+  launchFill(a.out->data(), a.dtype, a.n, a.value, s);
+});
+HY_REGISTER_OP(ops::RandomArgs, Cuda, "philox", [](const ops::RandomArgs& a, StreamId s) {
+  launchRandom(a.out->data(), a.dtype, a.n, static_cast<int>(a.kind), a.seed, a.offset, a.a, a.b, s);
+});
+}  // namespace
 
 }  // namespace hy::cuda

@@ -5,7 +5,7 @@
 
 #include "../core/philox.h"
 #include "check.cuh"
-#include "nn.h"
+#include "../ops/nn.h"
 #include "common.cuh"
 
 namespace hy::cuda {
@@ -68,5 +68,18 @@ void launchDropoutBackward(const void* gradOut, const uint8_t* mask, void* gradI
   }
   checkLaunch("dropoutBackward");
 }
+
+// Registered implementations (ops/nn.h).
+namespace {
+using namespace ops;
+HY_REGISTER_OP(DropoutArgs, Cuda, "philox", [](const DropoutArgs& a, StreamId s) {
+  launchDropout(a.x->data(), a.out->data(), static_cast<uint8_t*>(a.mask->data()), a.dtype, a.n, static_cast<float>(a.p),
+                dropoutScale(a.p), a.seed, a.offset, s);
+});
+HY_REGISTER_OP(DropoutBackwardArgs, Cuda, "direct", [](const DropoutBackwardArgs& a, StreamId s) {
+  launchDropoutBackward(a.gradOut->data(), static_cast<const uint8_t*>(a.mask->data()), a.gradIn->data(), a.dtype, a.n,
+                        dropoutScale(a.p), s);
+});
+}  // namespace
 
 }  // namespace hy::cuda

@@ -5,10 +5,9 @@
 
 #include <algorithm>
 
-#include "../core/elementwise_math.h"
+#include "../ops/elementwise.h"
 #include "check.cuh"
 #include "common.cuh"
-#include "kernels.h"
 #include "runtime.h"  // deviceAllocator, cudaStatus
 
 namespace hy::cuda {
@@ -314,5 +313,24 @@ void launchReduceSum(const void* in, void* out, DType dtype, size_t outer, size_
   }
   checkLaunch("sum");
 }
+
+// Registered implementations (ops/elementwise.h).
+namespace {
+using namespace ops;
+HY_REGISTER_OP(UnaryArgs, Cuda, "vectorized",
+               [](const UnaryArgs& a, StreamId s) { launchUnary(a.op, a.x->data(), a.out->data(), a.dtype, a.n, s); });
+HY_REGISTER_OP(UnaryGradArgs, Cuda, "vectorized", [](const UnaryGradArgs& a, StreamId s) {
+  launchUnaryGrad(a.op, a.x->data(), a.gradOut->data(), a.gradIn->data(), a.dtype, a.n, s);
+});
+HY_REGISTER_OP(ScalarArgs, Cuda, "vectorized", [](const ScalarArgs& a, StreamId s) {
+  launchScalar(a.op, a.x->data(), a.out->data(), a.dtype, a.n, static_cast<float>(a.s), s);
+});
+HY_REGISTER_OP(BinaryArgs, Cuda, "strided", [](const BinaryArgs& a, StreamId s) {
+  launchBinary(a.op, a.a->data(), a.b->data(), a.out->data(), a.dtype, a.layout, s);
+});
+HY_REGISTER_OP(ReduceSumArgs, Cuda, "sliced", [](const ReduceSumArgs& a, StreamId s) {
+  launchReduceSum(a.x->data(), a.out->data(), a.dtype, a.outer, a.reduce, a.inner, static_cast<float>(a.scale), s);
+});
+}  // namespace
 
 }  // namespace hy::cuda

@@ -8,7 +8,7 @@
 #include <algorithm>
 
 #include "check.cuh"
-#include "kernels.h"
+#include "../ops/gemm.h"
 #include "runtime.h"
 
 namespace hy::cuda {
@@ -264,9 +264,9 @@ void launchHgemm(const void* a, const void* b, void* c, const GemmParams& p, cud
 
 }  // namespace
 
-void launchGemm(const void* a, const void* b, void* c, DType dtype, const GemmParams& p, StreamId stream) {
+void launchGemmWmma(const void* a, const void* b, void* c, const GemmParams& p, StreamId stream) {
   const cudaStream_t s = asStream(stream);
-  if (dtype == DType::Float16) {
+  {
     // 128 x 128 with 2 x 4 warps of 64 x 32 (8 fragments each), or 64 x 64 with 2 x 2 warps of 32 x 32.
     if (largeTilesFillDevice(p, 128)) {
       launchHgemm<128, 128, 2, 4>(a, b, c, p, s);
@@ -274,8 +274,11 @@ void launchGemm(const void* a, const void* b, void* c, DType dtype, const GemmPa
       launchHgemm<64, 64, 2, 2>(a, b, c, p, s);
     }
     checkLaunch("gemm (float16, wmma)");
-    return;
   }
+}
+
+void launchGemmSimt(const void* a, const void* b, void* c, const GemmParams& p, StreamId stream) {
+  const cudaStream_t s = asStream(stream);
   // Both use 256 threads: 128 x 128 tiles with 8 x 8 per thread and BK 8 (8.3 KiB of shared tiles),
   // or 64 x 64 tiles with 4 x 4 per thread and BK 16, so each tile load is 4 elements per thread.
   if (largeTilesFillDevice(p, 128)) {
@@ -285,5 +288,16 @@ void launchGemm(const void* a, const void* b, void* c, DType dtype, const GemmPa
   }
   checkLaunch("gemm (float32)");
 }
+
+// Registered implementations (ops/gemm.h): float32 on the SIMT kernel, float16 on tensor cores.
+namespace {
+using ops::GemmArgs;
+HY_REGISTER_OP(
+    GemmArgs, Cuda, "simt", [](const GemmArgs& a, StreamId s) { launchGemmSimt(a.a->data(), a.b->data(), a.c->data(), a.p, s); },
+    [](const GemmArgs& a) { return a.dtype == DType::Float32; });
+HY_REGISTER_OP(
+    GemmArgs, Cuda, "wmma", [](const GemmArgs& a, StreamId s) { launchGemmWmma(a.a->data(), a.b->data(), a.c->data(), a.p, s); },
+    [](const GemmArgs& a) { return a.dtype == DType::Float16; });
+}  // namespace
 
 }  // namespace hy::cuda

@@ -4,7 +4,7 @@
 #include <cuda_fp16.h>
 
 #include "check.cuh"
-#include "nn.h"
+#include "../ops/nn.h"
 #include "common.cuh"
 
 namespace hy::cuda {
@@ -156,5 +156,24 @@ void launchBatchNormBackward(const void* gradOut, const void* x, const float* we
   }
   checkLaunch("batchNormBackward");
 }
+
+// Registered implementations (ops/nn.h).
+namespace {
+using namespace ops;
+template <typename T>
+T* ptr(const StoragePtr& s) {
+  return s ? static_cast<T*>(s->data()) : nullptr;
+}
+HY_REGISTER_OP(BatchNormForwardArgs, Cuda, "direct", [](const BatchNormForwardArgs& a, StreamId s) {
+  launchBatchNormForward(a.x->data(), ptr<float>(a.weight), ptr<float>(a.bias), ptr<float>(a.runningMean),
+                         ptr<float>(a.runningVar), a.out->data(), ptr<float>(a.saveMean), ptr<float>(a.saveInvStd),
+                         a.dtype, a.s, a.training, static_cast<float>(a.momentum), static_cast<float>(a.eps), s);
+});
+HY_REGISTER_OP(BatchNormBackwardArgs, Cuda, "direct", [](const BatchNormBackwardArgs& a, StreamId s) {
+  launchBatchNormBackward(a.gradOut->data(), a.x->data(), ptr<float>(a.weight), ptr<float>(a.saveMean),
+                          ptr<float>(a.saveInvStd), a.gradIn->data(), ptr<float>(a.gradWeight), ptr<float>(a.gradBias),
+                          a.dtype, a.s, s);
+});
+}  // namespace
 
 }  // namespace hy::cuda

@@ -6,7 +6,7 @@
 
 #include "../core/pool_window.h"
 #include "check.cuh"
-#include "nn.h"
+#include "../ops/nn.h"
 #include "common.cuh"
 
 namespace hy::cuda {
@@ -87,5 +87,17 @@ void launchMaxPool2dBackward(const void* gradOut, const int32_t* indices, void* 
   }
   checkLaunch("maxPool2dBackward");
 }
+
+// Registered implementations (ops/nn.h).
+namespace {
+using namespace ops;
+HY_REGISTER_OP(MaxPool2dArgs, Cuda, "direct", [](const MaxPool2dArgs& a, StreamId s) {
+  launchMaxPool2d(a.x->data(), a.out->data(), static_cast<int32_t*>(a.indices->data()), a.dtype, a.g.p, s);
+});
+HY_REGISTER_OP(MaxPool2dBackwardArgs, Cuda, "gather", [](const MaxPool2dBackwardArgs& a, StreamId s) {
+  launchMaxPool2dBackward(a.gradOut->data(), static_cast<const int32_t*>(a.indices->data()), a.gradIn->data(), a.dtype,
+                          a.g.p, s);
+});
+}  // namespace
 
 }  // namespace hy::cuda

@@ -6,6 +6,7 @@
 
 #include "../core/caching_allocator.h"
 #include "../core/dispatch.h"
+#include "../core/nn.h"
 
 namespace hy::cuda {
 
@@ -16,14 +17,21 @@ CachingAllocator& pinnedAllocator();
 StreamId computeStream();  // kernels run here, in order
 StreamId copyStream();     // non-blocking host<->device copies run here
 
-enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice, HostToHost };
+enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice };
 void memcpyAsync(void* dst, const void* src, size_t bytes, CopyKind kind, StreamId stream);
 EventId recordEvent(StreamId stream);
 void streamWaitEvent(StreamId stream, EventId event);
 void streamWaitStream(StreamId waiter, StreamId producer);  // waiter runs after producer's current work
 void eventSynchronize(EventId event);                       // blocks the calling thread
 void destroyEvent(EventId event);
+// Events that keep time (hy.cuda.Event); the others are created without timing, which is cheaper.
+EventId recordTimingEvent(StreamId stream);
+double elapsedMs(EventId start, EventId end);  // both must have completed
 void streamSynchronize(StreamId stream);
 void deviceSynchronize();
+
+// Returns true and the error a loss kernel recorded for an invalid target, clearing it. Only
+// meaningful after the work that wrote it has finished (a stream or event synchronisation).
+bool takeTargetError(nn::TargetOp* op, int64_t* target, uint64_t* row, uint64_t* cols);
 
 }  // namespace hy::cuda

@@ -8,7 +8,8 @@
 #include <type_traits>
 
 #include "check.cuh"
-#include "nn.h"
+#include "../ops/nn.h"
+#include "runtime.h"
 #include "common.cuh"
 
 namespace hy::cuda {
@@ -136,6 +137,12 @@ __global__ void nllLossBackwardKernel(const int32_t* target, T* gradIn, size_t r
     }
     gradIn[i] = fromFloat<T>(g);
   }
+}
+
+// With no classes every target is out of range (PyTorch: "Target t is out of bounds"); the gradient
+// is empty, so this one thread reports row 0's target where the element kernel would have.
+__global__ void noClassesKernel(const int32_t* target, uint64_t* slot) {
+  recordBadTarget(slot, nn::TargetOp::NllLossBackward, target[0], 0, 0);
 }
 
 // Fused cross-entropy for one row per group: max, sum of exp, then the loss (when rowLoss is given)
@@ -271,9 +278,15 @@ void launchNllLossBackward(const int32_t* target, void* gradIn, DType dtype, siz
                            const float* gradOut, bool perRow, float scale, StreamId stream) {
   uint64_t* slot = targetErrorSlot();
   const size_t n = rows * cols;
-  if (n == 0) return;
-  const unsigned grid = gridFor(n, kElementThreads);
   const cudaStream_t s = asStream(stream);
+  if (n == 0) {
+    if (rows > 0) {
+      HY_LAUNCH(1, 1, 0, s, noClassesKernel)(target, slot);
+      checkLaunch("nllLossBackward");
+    }
+    return;
+  }
+  const unsigned grid = gridFor(n, kElementThreads);
   if (dtype == DType::Float16) {
     HY_LAUNCH(grid, kElementThreads, 0, s, nllLossBackwardKernel<__half>)(target, static_cast<__half*>(gradIn), rows, cols, gradOut,
                                                            perRow, scale, slot);
@@ -325,5 +338,44 @@ void launchCrossEntropyBackward(const void* logits, const int32_t* target, void*
   });
   checkLaunch("crossEntropyBackward");
 }
+
+// Registered implementations (ops/nn.h).
+namespace {
+using namespace ops;
+template <typename T>
+T* ptr(const StoragePtr& s) {
+  return s ? static_cast<T*>(s->data()) : nullptr;
+}
+HY_REGISTER_OP(LogSoftmaxArgs, Cuda, "rowwise", [](const LogSoftmaxArgs& a, StreamId s) {
+  launchLogSoftmax(a.x->data(), a.out->data(), a.dtype, a.rows, a.cols, s);
+});
+HY_REGISTER_OP(LogSoftmaxBackwardArgs, Cuda, "rowwise", [](const LogSoftmaxBackwardArgs& a, StreamId s) {
+  launchLogSoftmaxBackward(a.gradOut->data(), a.out->data(), a.gradIn->data(), a.dtype, a.rows, a.cols, s);
+});
+HY_REGISTER_OP(NllLossArgs, Cuda, "rowwise", [](const NllLossArgs& a, StreamId s) {
+  launchNllLoss(a.logp->data(), ptr<int32_t>(a.target), ptr<float>(a.loss), a.dtype, a.rows, a.cols, a.reduction, s);
+});
+HY_REGISTER_OP(NllLossBackwardArgs, Cuda, "rowwise", [](const NllLossBackwardArgs& a, StreamId s) {
+  launchNllLossBackward(ptr<int32_t>(a.target), a.gradIn->data(), a.dtype, a.rows, a.cols, ptr<float>(a.grad.gradOut),
+                        a.reduction == nn::Reduction::None, a.grad.scale(a.reduction, a.rows), s);
+});
+HY_REGISTER_OP(CrossEntropyArgs, Cuda, "fused", [](const CrossEntropyArgs& a, StreamId s) {
+  // Mean and Sum need the per-row losses somewhere before the fixed-order sum; the block is reused
+  // only by work enqueued after it on the same stream, so it can go back at once.
+  StoragePtr scratch;
+  float* rowLoss = ptr<float>(a.loss);
+  if (a.reduction != nn::Reduction::None) {
+    scratch = allocate(DeviceType::Cuda, a.rows * sizeof(float), false);
+    rowLoss = ptr<float>(scratch);
+  }
+  launchCrossEntropy(a.logits->data(), ptr<int32_t>(a.target), rowLoss, ptr<float>(a.loss), ptr<void>(a.gradLogits),
+                     a.dtype, a.rows, a.cols, a.reduction, s);
+});
+HY_REGISTER_OP(CrossEntropyBackwardArgs, Cuda, "fused", [](const CrossEntropyBackwardArgs& a, StreamId s) {
+  launchCrossEntropyBackward(a.logits->data(), ptr<int32_t>(a.target), a.gradLogits->data(), a.dtype, a.rows, a.cols,
+                             ptr<float>(a.grad.gradOut), a.reduction == nn::Reduction::None,
+                             a.grad.scale(a.reduction, a.rows), s);
+});
+}  // namespace
 
 }  // namespace hy::cuda

@@ -11,7 +11,7 @@ export { Tensor, tensor, empty, zeros, ones, full, rand, randn, tidy, keep, isTe
 export type { TensorData, TensorOptions, ToOptions } from './tensor';
 export type { DType, Device } from './dtype';
 export { OutOfMemoryError, DisposedError } from './errors';
-export { add, sub, mul, div, pow, neg, exp, log, erf, sqrt, tanh, sigmoid, relu, gelu, geluUnfused, sum, mean, reshape, flatten, detach, noGrad, broadcastShapes } from './ops';
+export { add, sub, mul, div, pow, neg, exp, log, erf, sqrt, abs, tanh, sigmoid, relu, gelu, geluUnfused, sum, mean, reshape, flatten, detach, noGrad, broadcastShapes } from './ops';
 export type { GeluOptions, ReduceOptions } from './ops';
 export { matmul, linear } from './linalg';
 export { isGradEnabled } from './autograd';
@@ -19,6 +19,7 @@ export type { BackwardOptions } from './autograd';
 export * as nn from './nn/index';
 export * as memory from './memory';
 export * as cuda from './cuda';
+export * as cpu from './cpu';
 export * as data from './data/index';
 export * as optim from './optim/index';
 export * as train from './train/index';

@@ -1,9 +1,9 @@
 // matmul and linear on the GEMM kernels (tiled fp32; WMMA tensor cores for fp16), with backward.
 import { needsGrad, record } from './autograd';
-import { DTYPE_CODE } from './dtype';
 import { native } from './native';
 import { checkFloat, checkTensor, promote, sumDims } from './ops';
 import { allocTensor, numelOf, Tensor } from './tensor';
+import { sameDevice } from './validate';
 
 interface GemmArgs {
   a: Tensor;
@@ -22,10 +22,11 @@ interface GemmArgs {
 }
 
 function gemm(op: string, g: GemmArgs): void {
-  native.gemm(
-    g.a.live(op), g.b.live(op), g.c.live(op), DTYPE_CODE[g.c.dtype], g.M, g.N, g.K,
-    g.transA ?? false, g.transB ?? false, 1, g.beta ?? 0, g.batch ?? 1, g.strideA ?? 0, g.strideB ?? 0, g.strideC ?? 0,
-  );
+  native.run('gemm', {
+    a: g.a.live(op), b: g.b.live(op), c: g.c.live(op), dtype: g.c.dtype, M: g.M, N: g.N, K: g.K,
+    transA: g.transA ?? false, transB: g.transB ?? false, alpha: 1, beta: g.beta ?? 0, batch: g.batch ?? 1,
+    strideA: g.strideA ?? 0, strideB: g.strideB ?? 0, strideC: g.strideC ?? 0,
+  });
 }
 
 /**
@@ -145,16 +146,16 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   const [xs, ws] = promote(op, x, weight);
   let bs = bias ?? null;
   if (bs !== null) {
-    if (bs.device !== xs.device) throw new TypeError(`${op}: bias is on ${bs.device} but input is on ${xs.device}`);
+    sameDevice(op, 'input', xs, 'bias', bs);
     if (bs.dtype !== xs.dtype) bs = bs.to(xs.dtype);
   }
-  const rows = x.numel / inF;
+  const rows = numelOf(x.shape.slice(0, -1));  // not numel / inF, which is 0/0 for in_features 0
   const outShape = [...x.shape.slice(0, -1), outF];
   const y = allocTensor(op, outShape, xs.dtype, xs.device);
   gemm(op, { a: xs, b: ws, c: y, M: rows, N: outF, K: inF, transB: true });
   if (bs !== null) {
     // in place: each output element reads only itself and its bias entry
-    native.binary(0, y.live(op), bs.live(op), y.live(op), DTYPE_CODE[y.dtype], [rows, outF], [outF, 1], [0, 1]);
+    native.run('binary', { op: 'add', a: y.live(op), b: bs.live(op), out: y.live(op), dtype: y.dtype, shape: [rows, outF], stridesA: [outF, 1], stridesB: [0, 1] });
   }
   const grad = needsGrad(x, weight, bias ?? null);
   const sx = grad ? xs.saveForBackward() : null;

@@ -1,26 +1,22 @@
 // Differentiable tensor ops: arithmetic with broadcasting, unary math, GELU, reductions and views.
 // Each op checks its arguments, calls one binding function, and records its backward.
 import { needsGrad, noGrad, record, runBackward, setEngineOps, BackwardOptions } from './autograd';
-import { DTYPE_CODE } from './dtype';
 import { describe } from './errors';
 import { native } from './native';
 import { keep } from './scope';
 import { allocTensor, checkOptions, numelOf, Tensor, tidy } from './tensor';
+import { floatTensor, sameDevice, tensorArg } from './validate';
 
-const UNARY = { neg: 0, exp: 1, log: 2, erf: 3, relu: 4, gelu: 5, geluTanh: 6, tanh: 7, sigmoid: 8, sqrt: 9, abs: 10 } as const;
-const UNARY_GRAD = { relu: 0, gelu: 1, geluTanh: 2 } as const;
-const SCALAR = { add: 0, mul: 1, rsub: 2, rdiv: 3, pow: 4 } as const;
-const BINARY = { add: 0, sub: 1, mul: 2, div: 3 } as const;
-type BinaryName = keyof typeof BINARY;
+// Op names as the native enum lists (core/enums.h) spell them; the binding maps them to codes.
+type UnaryName = 'neg' | 'exp' | 'log' | 'erf' | 'relu' | 'gelu' | 'geluTanh' | 'tanh' | 'sigmoid' | 'sqrt' | 'abs';
+type UnaryGradName = 'relu' | 'gelu' | 'geluTanh' | 'abs';
+type ScalarName = 'add' | 'mul' | 'rsub' | 'rdiv' | 'pow';
+type BinaryName = 'add' | 'sub' | 'mul' | 'div';
 
-export function checkTensor(op: string, name: string, v: unknown): Tensor {
-  if (!(v instanceof Tensor)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${describe(v)}`);
-  v.live(op);
-  return v;
-}
+export const checkTensor = tensorArg;
 
-export function checkFloat(op: string, t: Tensor): void {
-  if (t.dtype === 'int32') throw new TypeError(`${op}: int32 tensors are not supported here; convert with .to('float32')`);
+export function checkFloat(op: string, t: Tensor, name = 'input'): void {
+  floatTensor(op, name, t);
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
@@ -81,7 +77,7 @@ export function collapse(shape: number[], sa: number[], sb: number[]): [number[]
 }
 
 export function promote(op: string, a: Tensor, b: Tensor): [Tensor, Tensor] {
-  if (a.device !== b.device) throw new TypeError(`${op}: tensors are on different devices (${a.device} and ${b.device})`);
+  sameDevice(op, 'input', a, 'other', b);
   checkFloat(op, a);
   checkFloat(op, b);
   if (a.dtype === b.dtype) return [a, b];
@@ -93,19 +89,19 @@ export function rawBinary(name: BinaryName, a: Tensor, b: Tensor, op = name): Te
   const shape = broadcastShapes(op, a.shape, b.shape);
   const out = allocTensor(op, shape, a.dtype, a.device);
   const [s, sa, sb] = collapse(shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
-  native.binary(BINARY[name], a.live(op), b.live(op), out.live(op), DTYPE_CODE[a.dtype], s, sa, sb);
+  native.run('binary', { op: name, a: a.live(op), b: b.live(op), out: out.live(op), dtype: a.dtype, shape: s, stridesA: sa, stridesB: sb });
   return out;
 }
 
-export function rawScalar(op: keyof typeof SCALAR, x: Tensor, s: number, opName: string): Tensor {
+export function rawScalar(op: ScalarName, x: Tensor, s: number, opName: string): Tensor {
   const out = allocTensor(opName, x.shape.slice(), x.dtype, x.device);
-  native.scalarOp(SCALAR[op], x.live(opName), out.live(opName), DTYPE_CODE[x.dtype], x.numel, s);
+  native.run('scalar', { op, x: x.live(opName), out: out.live(opName), dtype: x.dtype, n: x.numel, s });
   return out;
 }
 
-function rawUnary(op: keyof typeof UNARY, x: Tensor, opName: string): Tensor {
+function rawUnary(op: UnaryName, x: Tensor, opName: string): Tensor {
   const out = allocTensor(opName, x.shape.slice(), x.dtype, x.device);
-  native.unary(UNARY[op], x.live(opName), out.live(opName), DTYPE_CODE[x.dtype], x.numel);
+  native.run('unary', { op, x: x.live(opName), out: out.live(opName), dtype: x.dtype, n: x.numel });
   return out;
 }
 
@@ -145,7 +141,7 @@ export function sumDims(x: Tensor, dims: number[], scale: number): Tensor {
     const inner = numelOf(curShape.slice(hi));
     const nextShape = curShape.map((d, i) => (i >= lo && i < hi ? 1 : d));
     const out = allocTensor('sum', nextShape, x.dtype, x.device);
-    native.reduceSum(cur.live('sum'), out.live('sum'), DTYPE_CODE[x.dtype], outer, reduce, inner, r === 0 ? scale : 1);
+    native.run('reduceSum', { x: cur.live('sum'), out: out.live('sum'), dtype: x.dtype, outer, reduce, inner, scale: r === 0 ? scale : 1 });
     if (cur !== x) cur.dispose();
     cur = out;
     curShape = nextShape;
@@ -157,12 +153,12 @@ export function sumDims(x: Tensor, dims: number[], scale: number): Tensor {
 function expandTo(g: Tensor, shape: readonly number[]): Tensor {
   if (sameShape(g.shape, shape)) return g.clone();
   const zero = allocTensor('expand', [], g.dtype, g.device);
-  native.fill(zero.live('expand'), DTYPE_CODE[g.dtype], 1, 0);
+  native.run('fill', { out: zero.live('expand'), dtype: g.dtype, n: 1, value: 0 });
   const out = rawBinary('add', g, zero, 'add');
   zero.dispose();
   if (sameShape(out.shape, shape)) return out;
   const full = allocTensor('expand', shape.slice(), g.dtype, g.device);
-  native.fill(full.live('expand'), DTYPE_CODE[g.dtype], full.numel, 0);
+  native.run('fill', { out: full.live('expand'), dtype: g.dtype, n: full.numel, value: 0 });
   const res = rawBinary('add', full, out, 'add');
   full.dispose();
   out.dispose();
@@ -177,7 +173,7 @@ function binaryOp(name: BinaryName, aIn: Tensor | number, bIn: Tensor | number):
     const a = checkTensor(name, 'input', aIn);
     checkFloat(name, a);
     const [op, s] = name === 'add' ? ['add', bIn] : name === 'sub' ? ['add', -bIn] : name === 'mul' ? ['mul', bIn] : ['mul', 1 / bIn];
-    const out = rawScalar(op as keyof typeof SCALAR, a, s as number, name);
+    const out = rawScalar(op as ScalarName, a, s as number, name);
     if (needsGrad(a)) {
       record(out, name, [a], (g) => [op === 'add' ? g.clone() : rawScalar('mul', g, s as number, name)]);
     }
@@ -292,18 +288,19 @@ export function pow(x: Tensor, p: number): Tensor {
 
 // ---- unary ----
 
-function unaryOp(name: keyof typeof UNARY, x: Tensor, opName: string = name): Tensor {
+function unaryOp(name: UnaryName, x: Tensor, opName: string = name): Tensor {
   checkTensor(opName, 'input', x);
   checkFloat(opName, x);
   const out = rawUnary(name, x, opName);
   if (!needsGrad(x)) return out;
   const savedX = x.saveForBackward();
   const savedOut = out.saveForBackward();
-  const fused = name === 'relu' || name === 'gelu' || name === 'geluTanh';
+  // These have a one-kernel backward (unaryGrad); the others are composed from other ops.
+  const fused = name === 'relu' || name === 'gelu' || name === 'geluTanh' || name === 'abs';
   record(out, opName, [x], (g) => {
     if (fused) {
       const gi = allocTensor(opName, x.shape.slice(), g.dtype, g.device);
-      native.unaryGrad(UNARY_GRAD[name as keyof typeof UNARY_GRAD], savedX.live(opName), g.live(opName), gi.live(opName), DTYPE_CODE[g.dtype], g.numel);
+      native.run('unaryGrad', { op: name as UnaryGradName, x: savedX.live(opName), gradOut: g.live(opName), gradIn: gi.live(opName), dtype: g.dtype, n: g.numel });
       return [gi];
     }
     switch (name) {
@@ -359,6 +356,8 @@ export const erf = (x: Tensor): Tensor => unaryOp('erf', x);
 export const sqrt = (x: Tensor): Tensor => unaryOp('sqrt', x);
 export const tanh = (x: Tensor): Tensor => unaryOp('tanh', x);
 export const sigmoid = (x: Tensor): Tensor => unaryOp('sigmoid', x);
+/** |x|; its gradient is sign(x), 0 at 0 (as PyTorch). */
+export const abs = (x: Tensor): Tensor => unaryOp('abs', x);
 export const relu = (x: Tensor): Tensor => unaryOp('relu', x);
 
 export interface GeluOptions {
@@ -489,7 +488,7 @@ export function detach(x: Tensor): Tensor {
 setEngineOps({
   onesLike: (t) => {
     const o = allocTensor('backward', t.shape.slice(), t.dtype, t.device);
-    native.fill(o.live('backward'), DTYPE_CODE[t.dtype], o.numel, 1);
+    native.run('fill', { out: o.live('backward'), dtype: t.dtype, n: o.numel, value: 1 });
     return o;
   },
   add: (a, b) => rawBinary('add', a, b),
@@ -497,7 +496,7 @@ setEngineOps({
     const src = g.dtype === target.dtype ? g : g.to(target.dtype);
     const shape = target.shape.slice();
     const [s, sa, sb] = collapse(shape, contiguousStrides(shape), broadcastStrides(src.shape, shape));
-    native.binary(BINARY.add, target.live('backward'), src.live('backward'), target.live('backward'), DTYPE_CODE[target.dtype], s, sa, sb);
+    native.run('binary', { op: 'add', a: target.live('backward'), b: src.live('backward'), out: target.live('backward'), dtype: target.dtype, shape: s, stridesA: sa, stridesB: sb });
     if (src !== g) src.dispose();
   },
   keep: (t) => keep(t),
@@ -513,6 +512,7 @@ declare module './tensor' {
     exp(): Tensor;
     log(): Tensor;
     sqrt(): Tensor;
+    abs(): Tensor;
     pow(p: number): Tensor;
     relu(): Tensor;
     sum(dim?: number | number[], opts?: ReduceOptions): Tensor;
@@ -538,6 +538,7 @@ proto.neg = function () { return neg(this); };
 proto.exp = function () { return exp(this); };
 proto.log = function () { return log(this); };
 proto.sqrt = function () { return sqrt(this); };
+proto.abs = function () { return abs(this); };
 proto.pow = function (p) { return pow(this, p); };
 proto.relu = function () { return relu(this); };
 proto.sum = function (dim, opts) { return sum(this, dim, opts); };

@@ -1,7 +1,7 @@
 // Tensor: a shape, a dtype, a device and a reference-counted native storage.
 import { inspect } from 'node:util';
 
-import { checkDevice, checkDType, Device, DType, DTYPE_BYTES, DTYPE_CODE, isDType, isFloating } from './dtype';
+import { checkDevice, checkDType, Device, DType, DTYPE_BYTES, isDType, isFloating } from './dtype';
 import { describe, DisposedError } from './errors';
 import { native, NativeStorage } from './native';
 import { takeCounters } from './random';
@@ -164,7 +164,7 @@ export class Tensor {
     if (isDType(target)) {
       if (target === this.dtype) return this;
       const out = allocTensor('to', this.shape.slice(), target, this.device);
-      native.cast(src, DTYPE_CODE[this.dtype], out.live('to'), DTYPE_CODE[target], this.numel);
+      native.run('cast', { x: src, xDtype: this.dtype, out: out.live('to'), dtype: target, n: this.numel });
       return out;
     }
     if (typeof target !== 'string') throw new TypeError(`to: expected a device or dtype, got ${describe(target)}`);
@@ -204,7 +204,7 @@ export class Tensor {
   /** Reads the values without blocking the event loop. float16 reads back as float32. */
   data(): Promise<Float32Array | Int32Array> {
     try {
-      return native.readAsync(this.live('data'), DTYPE_CODE[this.dtype], this.numel);
+      return native.readAsync(this.live('data'), this.dtype, this.numel);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -212,7 +212,7 @@ export class Tensor {
 
   /** Reads the values, blocking until the device has produced them. */
   dataSync(): Float32Array | Int32Array {
-    return native.read(this.live('dataSync'), DTYPE_CODE[this.dtype], this.numel);
+    return native.read(this.live('dataSync'), this.dtype, this.numel);
   }
 
   /** The value of a one-element tensor. */
@@ -362,7 +362,7 @@ export function tensor(data: TensorData, opts?: TensorOptions & { shape?: number
   }
   const t = allocTensor('tensor', shape, o.dtype, o.device, o.pinMemory);
   try {
-    native.write(t.live('tensor'), DTYPE_CODE[o.dtype], host);
+    native.write(t.live('tensor'), o.dtype, host);
   } catch (e) {
     t.dispose();
     throw e;
@@ -388,7 +388,7 @@ function filled(op: string, shape: number | number[], value: number, opts: Tenso
     throw new RangeError(`${op}: ${describe(value)} does not fit in int32`);
   }
   const t = allocTensor(op, s, o.dtype, o.device, o.pinMemory);
-  native.fill(t.live(op), DTYPE_CODE[o.dtype], t.numel, value);
+  native.run('fill', { out: t.live(op), dtype: o.dtype, n: t.numel, value });
   t.requiresGrad = o.requiresGrad;
   return t;
 }
@@ -405,23 +405,23 @@ export function ones(shape: number | number[], opts?: TensorOptions): Tensor {
   return filled('ones', shape, 1, opts);
 }
 
-function randomTensor(op: string, kind: 0 | 1, shape: number | number[], opts: TensorOptions | undefined, a: number, b: number): Tensor {
+function randomTensor(op: string, kind: 'uniform' | 'normal', shape: number | number[], opts: TensorOptions | undefined, a: number, b: number): Tensor {
   const s = checkShape(op, shape);
   const o = creationOptions(op, opts, 'float32');
   if (!isFloating(o.dtype)) throw new RangeError(`${op}: dtype must be floating point, got ${o.dtype}`);
   const t = allocTensor(op, s, o.dtype, o.device, o.pinMemory);
   const [seed, offset] = takeCounters(t.numel);
-  native.random(t.live(op), DTYPE_CODE[o.dtype], t.numel, kind, seed, offset, a, b);
+  native.run('random', { out: t.live(op), dtype: o.dtype, n: t.numel, kind, seed, offset, a, b });
   t.requiresGrad = o.requiresGrad;
   return t;
 }
 
 /** Uniform values in [0, 1) from the global Philox generator (see manualSeed). */
 export function rand(shape: number | number[], opts?: TensorOptions): Tensor {
-  return randomTensor('rand', 0, shape, opts, 0, 1);
+  return randomTensor('rand', 'uniform', shape, opts, 0, 1);
 }
 
 /** Standard normal values from the global Philox generator (see manualSeed). */
 export function randn(shape: number | number[], opts?: TensorOptions): Tensor {
-  return randomTensor('randn', 1, shape, opts, 0, 1);
+  return randomTensor('randn', 'normal', shape, opts, 0, 1);
 }

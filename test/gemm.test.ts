@@ -201,7 +201,7 @@ s('bad arguments are rejected with messages naming gemm and the value', () => {
       /^gemm: a's extent must be at most 2\^52 elements, got a count that overflows$/, 'overflow');
     assertThrows(call({ c: a }), RangeError, /^gemm: c must be a storage other than a and b, got one of them$/, 'c aliases a');
     assertThrows(call({ transA: 1 }), TypeError, /^gemm: transA must be a boolean, got 1$/, 'transA');
-    assertThrows(call({ alpha: Infinity }), RangeError, /^gemm: alpha must be a finite float32, got inf$/, 'alpha');
+    assertThrows(call({ alpha: Infinity }), RangeError, /^gemm: alpha must be a finite float32, got Infinity$/, 'alpha');
     assertThrows(call({ beta: 1e300 }), RangeError, /^gemm: beta must be a finite float32/, 'beta beyond float32');
     assertThrows(call({ beta: NaN }), RangeError, /^gemm: beta must be a number other than NaN, got NaN$/, 'beta NaN');
     assertThrows(call({ b: new Float32Array(4) }), TypeError, /^gemm: b must be a Storage, got a typed array$/, 'b not a storage');

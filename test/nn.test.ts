@@ -304,7 +304,7 @@ eachBackend(s, 'bad shapes and arguments are rejected with clear errors', (devic
   assertThrows(() => pool({ pH: 2 }), RangeError, /^maxPool2d: padding must be at most half the kernel 3x3, got 2x1$/);
   assertThrows(() => pool({ kW: 0 }), RangeError, /^maxPool2d: kernel size must be positive, got 3x0$/);
   assertThrows(() => pool({ sH: 0 }), RangeError, /^maxPool2d: stride must be positive, got 0x2$/);
-  assertThrows(() => pool({ H: 1, kH: 4, pH: 1 }), RangeError, /^maxPool2d: kernel 4x3 must be no larger than the padded input 3x7, got 4x3$/);
+  assertThrows(() => pool({ H: 1, kH: 4, pH: 1 }), RangeError, /^maxPool2d: kernel size must be no larger than the padded input 3x7, got 4x3$/);
   assertThrows(() => pool({ N: 100 }), RangeError, /^maxPool2d: x must be a storage of 2500 float32 elements \(10000 bytes\), got one of 4096 bytes$/);
   const c4 = sc.alloc(16);
   const bnArgs = (N: number, C: number, HW: number, training: boolean, eps: number) => ({
@@ -314,7 +314,7 @@ eachBackend(s, 'bad shapes and arguments are rejected with clear errors', (devic
   const bn = (N: number, HW: number, training: boolean, eps = 1e-5) => native.run('batchNormForward', bnArgs(N, 4, HW, training, eps));
   assertThrows(() => bn(1, 1, true), RangeError, /^batchNormForward: N \* HW must be more than one value per channel in training, got 1$/);
   bn(1, 1, false);
-  assertThrows(() => bn(2, 2, true, -1), RangeError, /^batchNormForward: eps must be finite and non-negative, got -1(\.0*)?$/);
+  assertThrows(() => bn(2, 2, true, -1), RangeError, /^batchNormForward: eps must be finite and non-negative, got -1$/);
   assertThrows(() => native.run('batchNormForward', bnArgs(2, 5, 3, true, 1e-5)), RangeError,
     /^batchNormForward: runningMean must be a storage of 5 float32 elements \(20 bytes\), got one of 16 bytes$/);
   assertThrows(() => native.run('dropout', { x: big, out: big, mask: big, dtype: f32, n: 10, p: 1.5, seed: 1, offset: 0 }), RangeError,

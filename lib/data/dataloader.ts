@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
-import { checkDevice, Device, DTYPE_CODE } from '../dtype';
+import { checkDevice, Device } from '../dtype';
 import { describe } from '../errors';
 import { native } from '../native';
 import { takeCounters } from '../random';
@@ -440,7 +440,7 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
         const host = allocTensor('DataLoader', f.shape, f.dtype, 'cpu', this.pinMemory);
         if (this.device === 'cpu') out.push(host);
         try {
-          native.write(host.live('DataLoader'), DTYPE_CODE[f.dtype], f.data);
+          native.write(host.live('DataLoader'), f.dtype, f.data);
           if (this.device !== 'cpu') out.push(host.to(this.device, { nonBlocking: this.nonBlocking }));
         } finally {
           if (this.device !== 'cpu') host.dispose();

@@ -1,6 +1,6 @@
 // hy.nn modules: stateful layers over hy.nn.functional, with PyTorch's Module conventions
 // (parameters, buffers, train / eval, state dicts). Call a module through forward().
-import { DTYPE_BYTES, DTYPE_CODE, isDType, isFloating } from '../dtype';
+import { DTYPE_BYTES, isDType, isFloating } from '../dtype';
 import type { Device, DType } from '../dtype';
 import { describe } from '../errors';
 import { native } from '../native';
@@ -167,7 +167,7 @@ export abstract class Module {
         if (onDevice.dtype === t.dtype) {
           native.copy(t.live(op), onDevice.live(op), t.numel * DTYPE_BYTES[t.dtype], false);
         } else {
-          native.cast(onDevice.live(op), DTYPE_CODE[onDevice.dtype], t.live(op), DTYPE_CODE[t.dtype], t.numel);
+          native.run('cast', { x: onDevice.live(op), xDtype: onDevice.dtype, out: t.live(op), dtype: t.dtype, n: t.numel });
         }
         if (onDevice !== src) onDevice.dispose();
       }
@@ -220,9 +220,8 @@ export interface FactoryOptions {
 /** Uniform values in [-bound, bound) drawn through hy.rand. */
 function uniform(shape: number[], bound: number, opts: FactoryOptions): Tensor {
   const t = rand(shape, { device: opts.device, dtype: opts.dtype });
-  const code = DTYPE_CODE[t.dtype];
-  native.scalarOp(1, t.live('uniform'), t.live('uniform'), code, t.numel, 2 * bound); // mul
-  native.scalarOp(0, t.live('uniform'), t.live('uniform'), code, t.numel, -bound); // add
+  native.run('scalar', { op: 'mul', x: t.live('uniform'), out: t.live('uniform'), dtype: t.dtype, n: t.numel, s: 2 * bound });
+  native.run('scalar', { op: 'add', x: t.live('uniform'), out: t.live('uniform'), dtype: t.dtype, n: t.numel, s: -bound });
   return t;
 }
 

@@ -4,14 +4,11 @@
 // next backward writes them instead of accumulating into zeros, and the per-parameter state that
 // outlives tidy() scopes until dispose().
 import { describe } from '../errors';
+import { finiteAtLeast } from '../validate';
 import { Tensor } from '../tensor';
 
 /** v checked as a finite number >= min; errors name the optimizer and the option. */
-export function checkHyperparameter(op: string, name: string, v: unknown, min: number): number {
-  if (typeof v !== 'number') throw new TypeError(`${op}: ${name} must be a number, got ${describe(v)}`);
-  if (!Number.isFinite(v) || v < min) throw new RangeError(`${op}: ${name} must be a finite number >= ${min}, got ${describe(v)}`);
-  return v;
-}
+export const checkHyperparameter = finiteAtLeast;
 
 export abstract class Optimizer {
   readonly params: Tensor[];

@@ -1,7 +1,6 @@
 // SGD with momentum, Nesterov and weight decay (torch.optim.SGD semantics). The update runs in
 // place on the parameters' devices with the elementwise kernels; the parameter list, zeroGrad()
 // (gradients set to none) and the momentum buffers' lifetime come from Optimizer.
-import { DTYPE_CODE } from '../dtype';
 import { describe } from '../errors';
 import { native } from '../native';
 import { keep } from '../scope';
@@ -9,8 +8,6 @@ import { allocTensor, checkOptions } from '../tensor';
 import type { Tensor } from '../tensor';
 import { checkHyperparameter, Optimizer } from './optimizer';
 
-const SCALAR_MUL = 1;
-const BINARY_ADD = 0;
 
 export interface SGDOptions {
   lr: number;
@@ -28,8 +25,8 @@ function checkNumber(name: string, v: unknown, min: number): number {
 function axpy(out: Tensor, a: Tensor, alpha: number, b: Tensor): void {
   const scaled = allocTensor('SGD', b.shape.slice(), b.dtype, b.device);
   try {
-    native.scalarOp(SCALAR_MUL, b.live('SGD'), scaled.live('SGD'), DTYPE_CODE[b.dtype], b.numel, alpha);
-    native.binary(BINARY_ADD, a.live('SGD'), scaled.live('SGD'), out.live('SGD'), DTYPE_CODE[out.dtype], [out.numel], [1], [1]);
+    native.run('scalar', { op: 'mul', x: b.live('SGD'), out: scaled.live('SGD'), dtype: b.dtype, n: b.numel, s: alpha });
+    native.run('binary', { op: 'add', a: a.live('SGD'), b: scaled.live('SGD'), out: out.live('SGD'), dtype: out.dtype, shape: [out.numel], stridesA: [1], stridesB: [1] });
   } finally {
     scaled.dispose();
   }
@@ -74,7 +71,7 @@ export class SGD extends Optimizer {
           buf = keep(d.clone()); // optimizer state outlives any tidy() scope
           this.state.set(p, buf);
         } else {
-          native.scalarOp(SCALAR_MUL, buf.live('SGD'), buf.live('SGD'), DTYPE_CODE[buf.dtype], buf.numel, this.momentum);
+          native.run('scalar', { op: 'mul', x: buf.live('SGD'), out: buf.live('SGD'), dtype: buf.dtype, n: buf.numel, s: this.momentum });
           axpy(buf, buf, 1 - this.dampening, d);
         }
         if (owned) d.dispose();

@@ -43,7 +43,8 @@ export async function trainEpoch(model: Module, loader: DataLoader, optimizer: O
     const loss = tidy(() => crossEntropy(model.forward(x), y));
     loss.backward();
     optimizer.step();
-    if (steps % lossEvery === 0) lossSum += loss.item();
+    // An awaited read: the CPU queue and the GPU keep computing while the event loop runs.
+    if (steps % lossEvery === 0) lossSum += (await loss.data())[0];
     steps++;
     for (const t of [x, y, loss]) t.dispose();
   }
@@ -71,7 +72,7 @@ export async function evaluate(model: Module, loader: DataLoader): Promise<EvalR
       for (let c = 1; c < classes; c++) if (scores[r * classes + c] > scores[r * classes + best]) best = c;
       if (best === labels[r]) correct++;
     }
-    lossSum += loss.item();
+    lossSum += (await loss.data())[0];
     total += labels.length;
     for (const t of [x, y, logits, loss]) t.dispose();
   }

@@ -182,7 +182,7 @@ void pendingFreesCountUnderPressure() {
   a.free(y);
 }
 
-// Frees the block from a destructor, as Allocation's destructor and the JS finalizers do: a throw
+// Frees the block from a destructor, as Storage's destructor and the JS finalizers do: a throw
 // from free() would end the process with std::terminate.
 struct FreeOnDestruction {
   CachingAllocator& allocator;

@@ -127,7 +127,7 @@ function binaryEntry(name: 'add' | 'sub' | 'mul' | 'div', fn: (a: Tensor, b: Ten
 export function commonErrors(op: string, device: Device, call: (x: Tensor) => unknown): ErrorCase[] {
   return [
     { label: 'an object where a tensor goes', run: () => call({} as never), cls: TypeError, pattern: new RegExp(`^${op}: \\w+ must be a Tensor, got an object \\(\\[object Object\\]\\)$`) },
-    { label: 'an int32 tensor', run: () => call(hy.tensor([1, 2], { dtype: 'int32', device })), cls: TypeError, pattern: /int32 tensors are not supported here/ },
+    { label: 'an int32 tensor', run: () => call(hy.tensor([1, 2], { dtype: 'int32', device })), cls: TypeError, pattern: /must be a float32 or float16 tensor/ },
     {
       label: 'a disposed tensor',
       run: () => {
@@ -250,7 +250,7 @@ interface UnaryForm {
   extraErrors?: (device: Device) => ErrorCase[];
 }
 
-type NativeName = 'neg' | 'exp' | 'log' | 'erf' | 'relu' | 'gelu' | 'geluTanh' | 'tanh' | 'sigmoid' | 'sqrt';
+type NativeName = 'neg' | 'exp' | 'log' | 'erf' | 'relu' | 'gelu' | 'geluTanh' | 'tanh' | 'sigmoid' | 'sqrt' | 'abs';
 
 const F = hy.nn.functional;
 const sigmoidRef = (v: number): number => 1 / (1 + Math.exp(-v));
@@ -275,6 +275,7 @@ const UNARY_FORMS: UnaryForm[] = [
   },
   { name: 'tanh', errorName: 'tanh', native: ['tanh'], grad: null, fn: hy.tanh, call: hy.tanh, f: Math.tanh, lo: -3, hi: 3, specials: [Infinity, -Infinity, NaN, 50, -50, 1e-8], fuzzArity: 1 },
   { name: 'sigmoid', errorName: 'sigmoid', native: ['sigmoid'], grad: null, fn: hy.sigmoid, call: hy.sigmoid, f: sigmoidRef, lo: -5, hi: 5, specials: [Infinity, -Infinity, NaN, 100, -100, 0], fuzzArity: 1 },
+  { name: 'abs', errorName: 'abs', native: ['abs'], grad: 'unaryGrad', fn: hy.abs, call: hy.abs, f: Math.abs, lo: -3, hi: 3, gap: 1e-3, specials: [Infinity, -Infinity, NaN, -0, 0, -65504], fuzzArity: 1 },
   { name: 'sqrt', errorName: 'sqrt', native: ['sqrt'], grad: null, fn: hy.sqrt, call: hy.sqrt, f: Math.sqrt, lo: 0.1, hi: 5, specials: [0, -1, Infinity, NaN, 65504, 1e-6], fuzzArity: 1 },
 ];
 
@@ -330,7 +331,7 @@ const GELU_UNFUSED = entry<UnaryParams>({
   tol: { float32: { rtol: 1e-5, atol: 4e-6 }, float16: { rtol: 1e-2, atol: 4e-3 } },
   grad: { oracle: (x, _p, w) => [ref.finiteDiffElementwise((v) => v * 0.5 * (1 + ref.erf(v / 1.41421)), x[0], w)], tol: GRAD_TOL },
   errors: (device) => [
-    { label: 'an int32 tensor', run: () => hy.geluUnfused(hy.tensor([1], { dtype: 'int32', device })), cls: TypeError, pattern: /int32 tensors are not supported here/, op: 'mul' },
+    { label: 'an int32 tensor', run: () => hy.geluUnfused(hy.tensor([1], { dtype: 'int32', device })), cls: TypeError, pattern: /must be a float32 or float16 tensor/, op: 'mul' },
   ],
 });
 

@@ -1,7 +1,6 @@
 // Activations of hy.nn.functional: the elementwise ones live with the other elementwise ops in
 // ops.ts and are re-exported here; logSoftmax, a reduction along one dim, has its own kernel.
 import { needsGrad, record } from '../../autograd';
-import { DTYPE_CODE } from '../../dtype';
 import { describe } from '../../errors';
 import { native } from '../../native';
 import { allocTensor, numelOf } from '../../tensor';
@@ -20,8 +19,8 @@ export type { GeluOptions } from '../../ops';
 function swapInner(op: string, x: Tensor, outer: number, a: number, b: number, outShape: number[]): Tensor {
   const out = allocTensor(op, outShape, x.dtype, x.device);
   const zero = allocTensor(op, [], x.dtype, x.device);
-  native.fill(zero.live(op), DTYPE_CODE[x.dtype], 1, 0);
-  native.binary(0, x.live(op), zero.live(op), out.live(op), DTYPE_CODE[x.dtype], [outer, b, a], [a * b, 1, b], [0, 0, 0]);
+  native.run('fill', { out: zero.live(op), dtype: x.dtype, n: 1, value: 0 });
+  native.run('binary', { op: 'add', a: x.live(op), b: zero.live(op), out: out.live(op), dtype: x.dtype, shape: [outer, b, a], stridesA: [a * b, 1, b], stridesB: [0, 0, 0] });
   zero.dispose();
   return out;
 }
@@ -47,12 +46,11 @@ export function logSoftmax(x: Tensor, dim = -1): Tensor {
   const outer = numelOf(x.shape.slice(0, d));
   const inner = numelOf(x.shape.slice(d + 1));
   const rows = outer * inner;
-  const code = DTYPE_CODE[x.dtype];
   // rowsShape: x with dim moved last (the kernel's layout)
   const rowsShape = [...x.shape.slice(0, d), ...x.shape.slice(d + 1), C];
   const xr = inner === 1 ? x : swapInner(op, x, outer, C, inner, rowsShape);
   const yr = allocTensor(op, rowsShape, x.dtype, x.device);
-  native.logSoftmax(xr.live(op), yr.live(op), code, rows, C);
+  native.run('logSoftmax', { x: xr.live(op), out: yr.live(op), dtype: x.dtype, rows, cols: C });
   if (xr !== x) xr.dispose();
   let out = yr;
   if (inner !== 1) out = swapInner(op, yr, outer, inner, C, x.shape.slice());
@@ -63,7 +61,7 @@ export function logSoftmax(x: Tensor, dim = -1): Tensor {
       const g = inDtype(gOut, saved.dtype);
       const gr = inner === 1 ? g : swapInner(op, g, outer, C, inner, rowsShape);
       const gi = allocTensor(op, rowsShape, saved.dtype, saved.device);
-      native.logSoftmaxBackward(gr.live(op), saved.live(op), gi.live(op), code, rows, C);
+      native.run('logSoftmaxBackward', { gradOut: gr.live(op), out: saved.live(op), gradIn: gi.live(op), dtype: saved.dtype, rows, cols: C });
       if (gr !== g) gr.dispose();
       if (g !== gOut) g.dispose();
       if (inner === 1) return [castBack(gi, x.dtype)];

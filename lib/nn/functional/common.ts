@@ -1,7 +1,7 @@
 // Argument checks and dtype helpers shared by the functional ops: every family checks its inputs
 // the same way (errors name the op and the value) and casts gradients around float32 kernels alike.
 import type { DType } from '../../dtype';
-import { describe } from '../../errors';
+import { sameDevice as checkSameDevice } from '../../validate';
 import { checkFloat, checkTensor } from '../../ops';
 import type { Tensor } from '../../tensor';
 
@@ -28,18 +28,8 @@ export function castBack(g: Tensor | null, dtype: DType): Tensor | null {
   return c;
 }
 
-export function checkBoolean(op: string, name: string, v: unknown, dflt: boolean): boolean {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'boolean') throw new TypeError(`${op}: ${name} must be a boolean, got ${describe(v)}`);
-  return v;
-}
-
-export function checkNumber(op: string, name: string, v: unknown, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number') throw new TypeError(`${op}: ${name} must be a number, got ${describe(v)}`);
-  return v;
-}
+export { booleanArg as checkBoolean, numberArg as checkNumber } from '../../validate';
 
 export function sameDevice(op: string, x: Tensor, name: string, t: Tensor): void {
-  if (t.device !== x.device) throw new TypeError(`${op}: ${name} is on ${t.device} but input is on ${x.device}`);
+  checkSameDevice(op, 'input', x, name, t);
 }

@@ -1,7 +1,6 @@
 // Dropout of hy.nn.functional. The mask comes from the global Philox generator's counters, so a
 // seeded run drops the same elements on every backend.
 import { needsGrad, record } from '../../autograd';
-import { DTYPE_CODE } from '../../dtype';
 import { describe } from '../../errors';
 import { native } from '../../native';
 import { takeCounters } from '../../random';
@@ -31,18 +30,17 @@ export function dropout(x: Tensor, opts?: DropoutOptions): Tensor {
   const training = checkBoolean(op, 'training', o.training, true);
   if (!training || p === 0) return x;
   const n = x.numel;
-  const code = DTYPE_CODE[x.dtype];
   const out = allocTensor(op, x.shape.slice(), x.dtype, x.device);
   // One uint8 per element; tensors have no uint8 dtype, so the mask is an opaque int32 buffer.
   const mask = allocTensor(op, [Math.max(1, Math.ceil(n / 4))], 'int32', x.device);
   const [seed, offset] = takeCounters(n);
-  native.dropout(x.live(op), out.live(op), mask.live(op), code, n, p, seed, offset);
+  native.run('dropout', { x: x.live(op), out: out.live(op), mask: mask.live(op), dtype: x.dtype, n, p, seed, offset });
   if (needsGrad(x)) {
     const sm = mask.saveForBackward();
     record(out, op, [x], (gOut) => {
       const g = inDtype(gOut, x.dtype);
       const gi = allocTensor(op, x.shape.slice(), x.dtype, x.device);
-      native.dropoutBackward(g.live(op), sm.live(op), gi.live(op), code, n, p);
+      native.run('dropoutBackward', { gradOut: g.live(op), mask: sm.live(op), gradIn: gi.live(op), dtype: x.dtype, n, p });
       if (g !== gOut) g.dispose();
       return [gi];
     }, [sm]);

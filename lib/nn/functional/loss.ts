@@ -1,7 +1,6 @@
 // Losses of hy.nn.functional. The kernels compute the loss in float32 whatever the input's dtype,
 // and read the upstream gradient from the device, so a backward never waits on the host.
 import { needsGrad, record } from '../../autograd';
-import { DTYPE_CODE } from '../../dtype';
 import type { DType } from '../../dtype';
 import { describe } from '../../errors';
 import { native } from '../../native';
@@ -11,7 +10,6 @@ import type { Tensor } from '../../tensor';
 import { floatInput, inDtype, sameDevice, shapeStr } from './common';
 
 export type Reduction = 'mean' | 'sum' | 'none';
-const REDUCTION_CODE: Record<Reduction, number> = { none: 0, mean: 1, sum: 2 };
 
 export interface LossOptions {
   reduction?: Reduction;
@@ -57,10 +55,8 @@ export function nllLoss(logp: Tensor, target: Tensor, opts?: LossOptions): Tenso
   floatInput(op, 'input', logp);
   const reduction = checkReduction(op, opts);
   const [N, C] = checkClassification(op, logp, target);
-  const red = REDUCTION_CODE[reduction];
-  const code = DTYPE_CODE[logp.dtype];
   const loss32 = allocTensor(op, reduction === 'none' ? [N] : [], 'float32', logp.device);
-  native.nllLoss(logp.live(op), target.live(op), loss32.live(op), code, N, C, red);
+  native.run('nllLoss', { logp: logp.live(op), target: target.live(op), loss: loss32.live(op), dtype: logp.dtype, rows: N, cols: C, reduction });
   const out = lossTensor(op, loss32, logp.dtype);
   if (needsGrad(logp)) {
     const st = target.saveForBackward();
@@ -68,7 +64,7 @@ export function nllLoss(logp: Tensor, target: Tensor, opts?: LossOptions): Tenso
       // The upstream gradient stays on the device: the kernel reads it as a float32 storage.
       const g = inDtype(gOut, 'float32');
       const gi = allocTensor(op, [N, C], logp.dtype, logp.device);
-      native.nllLossBackward(st.live(op), gi.live(op), code, N, C, red, g.live(op));
+      native.run('nllLossBackward', { target: st.live(op), gradIn: gi.live(op), dtype: logp.dtype, rows: N, cols: C, reduction, gradScale: 1, gradOut: g.live(op) });
       if (g !== gOut) g.dispose();
       return [gi, null];
     }, [st]);
@@ -85,8 +81,6 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts?: LossOptions)
   floatInput(op, 'input', logits);
   const reduction = checkReduction(op, opts);
   const [N, C] = checkClassification(op, logits, target);
-  const red = REDUCTION_CODE[reduction];
-  const code = DTYPE_CODE[logits.dtype];
   const loss32 = allocTensor(op, reduction === 'none' ? [N] : [], 'float32', logits.device);
   // The forward does not ask the fused kernel for its gradient. That gradient is for an upstream
   // gradient of 1 and would still need a scaling pass by the real one (which lives on the device),
@@ -94,7 +88,7 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts?: LossOptions)
   // holds an N x C buffer from forward to backward. crossEntropyBackward instead re-derives the
   // row statistics from the saved logits (an alias: no copy, same memory held) and writes the
   // scaled gradient once: less memory traffic, and for float16 a single rounding.
-  native.crossEntropy(logits.live(op), target.live(op), loss32.live(op), null, code, N, C, red);
+  native.run('crossEntropy', { logits: logits.live(op), target: target.live(op), loss: loss32.live(op), gradLogits: null, dtype: logits.dtype, rows: N, cols: C, reduction });
   const out = lossTensor(op, loss32, logits.dtype);
   if (needsGrad(logits)) {
     const sx = logits.saveForBackward();
@@ -102,7 +96,7 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts?: LossOptions)
     record(out, op, [logits, null], (gOut) => {
       const g = inDtype(gOut, 'float32');
       const gi = allocTensor(op, [N, C], sx.dtype, sx.device);
-      native.crossEntropyBackward(sx.live(op), st.live(op), gi.live(op), code, N, C, red, g.live(op));
+      native.run('crossEntropyBackward', { logits: sx.live(op), target: st.live(op), gradLogits: gi.live(op), dtype: sx.dtype, rows: N, cols: C, reduction, gradScale: 1, gradOut: g.live(op) });
       if (g !== gOut) g.dispose();
       return [gi, null];
     }, [sx, st]);

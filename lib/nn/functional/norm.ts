@@ -1,7 +1,6 @@
 // Normalisation of hy.nn.functional: batch norm. Statistics and parameters are float32 inside the
 // kernels; values kept in another dtype are cast around them (and running statistics written back).
 import { needsGrad, record } from '../../autograd';
-import { DTYPE_CODE } from '../../dtype';
 import { describe } from '../../errors';
 import { native } from '../../native';
 import { rawBinary, sumDims } from '../../ops';
@@ -60,12 +59,11 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   if (training && N * HW <= 1) {
     throw new RangeError(`${op}: training needs more than one value per channel, got input of shape ${shapeStr(x)}`);
   }
-  const code = DTYPE_CODE[x.dtype];
   // float32 views of everything the kernel reads as float32; statistics without running buffers
   // (training only) go to scratch buffers that are dropped.
   const scratch = (): Tensor => {
     const t = allocTensor(op, [C], 'float32', x.device);
-    native.fill(t.live(op), 0, C, 0);
+    native.run('fill', { out: t.live(op), dtype: 'float32', n: C, value: 0 });
     return t;
   };
   const rm32 = rm === null ? scratch() : f32(rm);
@@ -75,13 +73,14 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   const out = allocTensor(op, x.shape.slice(), x.dtype, x.device);
   const saveMean = allocTensor(op, [C], 'float32', x.device);
   const saveInvStd = allocTensor(op, [C], 'float32', x.device);
-  native.batchNormForward(
-    x.live(op), w32?.live(op) ?? null, b32?.live(op) ?? null, rm32.live(op), rv32.live(op), out.live(op),
-    saveMean.live(op), saveInvStd.live(op), code, N, C, HW, training, momentum, eps,
-  );
+  native.run('batchNormForward', {
+    x: x.live(op), weight: w32?.live(op) ?? null, bias: b32?.live(op) ?? null, runningMean: rm32.live(op),
+    runningVar: rv32.live(op), out: out.live(op), saveMean: saveMean.live(op), saveInvStd: saveInvStd.live(op),
+    dtype: x.dtype, N, C, HW, training, momentum, eps,
+  });
   // Running statistics kept in another dtype get the updated values written back in place.
-  if (training && rm !== null && rm32 !== rm) native.cast(rm32.live(op), 0, rm.live(op), DTYPE_CODE[rm.dtype], C);
-  if (training && rv !== null && rv32 !== rv) native.cast(rv32.live(op), 0, rv.live(op), DTYPE_CODE[rv.dtype], C);
+  if (training && rm !== null && rm32 !== rm) native.run('cast', { x: rm32.live(op), xDtype: 'float32', out: rm.live(op), dtype: rm.dtype, n: C });
+  if (training && rv !== null && rv32 !== rv) native.run('cast', { x: rv32.live(op), xDtype: 'float32', out: rv.live(op), dtype: rv.dtype, n: C });
   if (rm32 !== rm) rm32.dispose();
   if (rv32 !== rv) rv32.dispose();
   if (b32 !== null && b32 !== bias) b32.dispose();
@@ -105,10 +104,11 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
         gx = allocTensor(op, x.shape.slice(), x.dtype, x.device);
         gw = weight === null ? null : allocTensor(op, [C], 'float32', x.device);
         gb = bias === null ? null : allocTensor(op, [C], 'float32', x.device);
-        native.batchNormBackward(
-          g.live(op), sx.live(op), sw?.live(op) ?? null, sMean.live(op), sInvStd.live(op), gx.live(op),
-          gw?.live(op) ?? null, gb?.live(op) ?? null, code, N, C, HW,
-        );
+        native.run('batchNormBackward', {
+          gradOut: g.live(op), x: sx.live(op), weight: sw?.live(op) ?? null, saveMean: sMean.live(op),
+          saveInvStd: sInvStd.live(op), gradIn: gx.live(op), gradWeight: gw?.live(op) ?? null,
+          gradBias: gb?.live(op) ?? null, dtype: x.dtype, N, C, HW,
+        });
       } else {
         [gx, gw, gb] = evalBackward(g, sx, sw, sMean, sInvStd, N, C, HW, weight !== null, bias !== null);
       }

@@ -1,7 +1,6 @@
 // Pooling of hy.nn.functional: 2-D max pooling, whose forward keeps the winners' indices so the
 // backward is a gather with no search.
 import { needsGrad, record } from '../../autograd';
-import { DTYPE_CODE } from '../../dtype';
 import { describe } from '../../errors';
 import { native } from '../../native';
 import { allocTensor, checkOptions } from '../../tensor';
@@ -44,18 +43,17 @@ function maxPool2dImpl(op: string, x: Tensor, kernelSize: unknown, opts: unknown
   const outH = Math.floor((H + 2 * pH - kH) / sH) + 1;
   const outW = Math.floor((W + 2 * pW - kW) / sW) + 1;
   const outShape = x.ndim === 4 ? [N, C, outH, outW] : [C, outH, outW];
-  const code = DTYPE_CODE[x.dtype];
   const out = allocTensor(op, outShape, x.dtype, x.device);
   const indices = allocTensor(op, outShape.slice(), 'int32', x.device);
-  const geom = [N, C, H, W, kH, kW, sH, sW, pH, pW, outH, outW] as const;
-  native.maxPool2d(x.live(op), out.live(op), indices.live(op), code, ...geom);
+  const geom = { N, C, H, W, kH, kW, sH, sW, pH, pW, outH, outW };
+  native.run('maxPool2d', { x: x.live(op), out: out.live(op), indices: indices.live(op), dtype: x.dtype, ...geom });
   if (needsGrad(x)) {
     const si = indices.saveForBackward();
     record(out, op, [x], (gOut) => {
       const g = inDtype(gOut, x.dtype);
       // The backward gathers for every input element, so gradIn needs no zeroing.
       const gi = allocTensor(op, x.shape.slice(), x.dtype, x.device);
-      native.maxPool2dBackward(g.live(op), si.live(op), gi.live(op), code, ...geom);
+      native.run('maxPool2dBackward', { gradOut: g.live(op), indices: si.live(op), gradIn: gi.live(op), dtype: x.dtype, ...geom });
       if (g !== gOut) g.dispose();
       return [gi];
     }, [si]);
