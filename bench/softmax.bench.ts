@@ -1,11 +1,11 @@
-// Log-softmax over the last dimension, forward and backward, at a wide activation (rows of 4096)
+// Softmax and log-softmax over the last dimension, forward and backward, at a wide activation (rows of 4096)
 // and at the MNIST network's logits (64 x 10, where launch cost dominates). bench/peers/softmax.py
-// times torch.nn.functional.log_softmax and its autograd backward at the same shapes.
+// times torch.nn.functional.softmax / log_softmax and their autograd backward at the same shapes.
 import * as hy from '../lib/index';
 import type { Device } from '../lib/index';
 import { backwardOf, BenchRow, benchDtypes, caseName, disposeAll, ESIZE, PlannedCase, releaseGraph, runAll, runAsMain } from './harness';
 
-export const covers = ['logSoftmax', 'logSoftmaxBackward'];
+export const covers = ['logSoftmax', 'logSoftmaxBackward', 'softmax', 'softmaxBackward'];
 
 /** [rows, cols] per device: the wide shape is 128 MiB of float32 on the GPU, 16 MiB on the CPU. */
 function shapes(device: Device): [number, number][] {
@@ -13,20 +13,22 @@ function shapes(device: Device): [number, number][] {
 }
 
 export function plan(device: Device): PlannedCase[] {
-  return shapes(device).flatMap(([rows, cols]) =>
+  const F = hy.nn.functional;
+  return (['logSoftmax', 'softmax'] as const).flatMap((name) => shapes(device).flatMap(([rows, cols]) =>
     benchDtypes(device).flatMap((dtype): PlannedCase[] => {
+      const f = name === 'softmax' ? F.softmax : F.logSoftmax;
       const shape = [rows, cols];
       const n = rows * cols;
       const es = ESIZE[dtype];
       const opts = { device, dtype };
-      const prefix = caseName(device, `logSoftmax ${rows}x${cols} ${dtype}`);
+      const prefix = caseName(device, `${name} ${rows}x${cols} ${dtype}`);
       return [
         {
           case: `${prefix} forward`,
           bytes: 2 * n * es, // read x, write out
           setup: () => {
             const x = hy.randn(shape, opts);
-            return { fn: () => hy.nn.functional.logSoftmax(x).dispose(), dispose: () => x.dispose() };
+            return { fn: () => f(x).dispose(), dispose: () => x.dispose() };
           },
         },
         {
@@ -34,14 +36,14 @@ export function plan(device: Device): PlannedCase[] {
           bytes: 3 * n * es, // read gradOut and out, write gradIn
           setup: () => {
             const x = hy.randn(shape, { ...opts, requiresGrad: true });
-            const y = hy.nn.functional.logSoftmax(x);
+            const y = f(x);
             const g = hy.randn(shape, opts);
             return { fn: backwardOf(y, g), dispose: () => (releaseGraph(y), disposeAll(x, g)) };
           },
         },
       ];
     }),
-  );
+  ));
 }
 
 export function caseNames(device: Device): string[] {

@@ -88,6 +88,28 @@ void logSoftmaxBackward(const void* gradOut, const void* out, void* gradIn, DTyp
   }
 }
 
+void softmax(const void* x, void* out, DType dtype, size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t base = r * cols;
+    const RowStats st = rowStats(x, dtype, base, cols);
+    for (size_t j = 0; j < cols; ++j) {
+      store(out, dtype, base + j, static_cast<float>(std::exp(static_cast<double>(load(x, dtype, base + j) - st.max)) / st.sumExp));
+    }
+  }
+}
+
+void softmaxBackward(const void* gradOut, const void* out, void* gradIn, DType dtype, size_t rows, size_t cols) {
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t base = r * cols;
+    double dot = 0;
+    for (size_t j = 0; j < cols; ++j) dot += static_cast<double>(load(gradOut, dtype, base + j)) * load(out, dtype, base + j);
+    for (size_t j = 0; j < cols; ++j) {
+      const double y = load(out, dtype, base + j);
+      store(gradIn, dtype, base + j, static_cast<float>(y * (load(gradOut, dtype, base + j) - dot)));
+    }
+  }
+}
+
 void nllLoss(const void* logp, const int32_t* target, float* loss, DType dtype, size_t rows, size_t cols,
              nn::Reduction reduction) {
   checkTargets(nn::TargetOp::NllLoss, target, rows, cols);
@@ -281,6 +303,12 @@ HY_REGISTER_OP(LogSoftmaxArgs, Cpu, "rowwise", [](const LogSoftmaxArgs& a, Strea
 });
 HY_REGISTER_OP(LogSoftmaxBackwardArgs, Cpu, "rowwise", [](const LogSoftmaxBackwardArgs& a, StreamId) {
   logSoftmaxBackward(a.gradOut->data(), a.out->data(), a.gradIn->data(), a.dtype, a.rows, a.cols);
+});
+HY_REGISTER_OP(SoftmaxArgs, Cpu, "rowwise", [](const SoftmaxArgs& a, StreamId) {
+  softmax(a.x->data(), a.out->data(), a.dtype, a.rows, a.cols);
+});
+HY_REGISTER_OP(SoftmaxBackwardArgs, Cpu, "rowwise", [](const SoftmaxBackwardArgs& a, StreamId) {
+  softmaxBackward(a.gradOut->data(), a.out->data(), a.gradIn->data(), a.dtype, a.rows, a.cols);
 });
 HY_REGISTER_OP(NllLossArgs, Cpu, "rowwise", [](const NllLossArgs& a, StreamId) {
   nllLoss(a.logp->data(), ptr<int32_t>(a.target), ptr<float>(a.loss), a.dtype, a.rows, a.cols, a.reduction);

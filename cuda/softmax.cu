@@ -85,6 +85,36 @@ __global__ void logSoftmaxBackwardKernel(const T* gradOut, const T* out, T* grad
   }
 }
 
+template <typename T, bool kWarp>
+__global__ void softmaxKernel(const T* x, T* out, size_t rows, size_t cols) {
+  using G = RowGroup<kWarp>;
+  for (size_t row = G::firstRow(); row < rows; row += G::rowStep()) {
+    const T* xr = x + row * cols;
+    T* outr = out + row * cols;
+    float m = -INFINITY;
+    for (size_t j = G::rank(); j < cols; j += G::size()) m = fmaxf(m, toFloat(xr[j]));
+    m = G::max(m);
+    float s = 0;
+    for (size_t j = G::rank(); j < cols; j += G::size()) s += expf(toFloat(xr[j]) - m);
+    const float inv = 1.0f / G::sum(s);
+    for (size_t j = G::rank(); j < cols; j += G::size()) outr[j] = fromFloat<T>(expf(toFloat(xr[j]) - m) * inv);
+  }
+}
+
+template <typename T, bool kWarp>
+__global__ void softmaxBackwardKernel(const T* gradOut, const T* out, T* gradIn, size_t rows, size_t cols) {
+  using G = RowGroup<kWarp>;
+  for (size_t row = G::firstRow(); row < rows; row += G::rowStep()) {
+    const size_t base = row * cols;
+    float dot = 0;
+    for (size_t j = G::rank(); j < cols; j += G::size()) dot += toFloat(gradOut[base + j]) * toFloat(out[base + j]);
+    dot = G::sum(dot);
+    for (size_t j = G::rank(); j < cols; j += G::size()) {
+      gradIn[base + j] = fromFloat<T>(toFloat(out[base + j]) * (toFloat(gradOut[base + j]) - dot));
+    }
+  }
+}
+
 // One row per loss: reduction None, grid-stride over rows.
 template <typename T>
 __global__ void nllLossRowsKernel(const T* logp, const int32_t* target, float* loss, size_t rows, size_t cols,
@@ -248,6 +278,35 @@ void launchLogSoftmaxBackward(const void* gradOut, const void* out, void* gradIn
   checkLaunch("logSoftmaxBackward");
 }
 
+void launchSoftmax(const void* x, void* out, DType dtype, size_t rows, size_t cols, StreamId stream) {
+  launchRows(rows, cols, stream, [&](auto warp, unsigned grid, unsigned threads, cudaStream_t s) {
+    constexpr bool kWarp = decltype(warp)::value;
+    if (dtype == DType::Float16) {
+      HY_LAUNCH(grid, threads, 0, s, softmaxKernel<__half, kWarp>)(static_cast<const __half*>(x), static_cast<__half*>(out),
+                                                            rows, cols);
+    } else {
+      HY_LAUNCH(grid, threads, 0, s, softmaxKernel<float, kWarp>)(static_cast<const float*>(x), static_cast<float*>(out),
+                                                           rows, cols);
+    }
+  });
+  checkLaunch("softmax");
+}
+
+void launchSoftmaxBackward(const void* gradOut, const void* out, void* gradIn, DType dtype, size_t rows, size_t cols,
+                           StreamId stream) {
+  launchRows(rows, cols, stream, [&](auto warp, unsigned grid, unsigned threads, cudaStream_t s) {
+    constexpr bool kWarp = decltype(warp)::value;
+    if (dtype == DType::Float16) {
+      HY_LAUNCH(grid, threads, 0, s, softmaxBackwardKernel<__half, kWarp>)(
+          static_cast<const __half*>(gradOut), static_cast<const __half*>(out), static_cast<__half*>(gradIn), rows, cols);
+    } else {
+      HY_LAUNCH(grid, threads, 0, s, softmaxBackwardKernel<float, kWarp>)(
+          static_cast<const float*>(gradOut), static_cast<const float*>(out), static_cast<float*>(gradIn), rows, cols);
+    }
+  });
+  checkLaunch("softmaxBackward");
+}
+
 void launchNllLoss(const void* logp, const int32_t* target, float* loss, DType dtype, size_t rows, size_t cols,
                    nn::Reduction reduction, StreamId stream) {
   uint64_t* slot = targetErrorSlot();
@@ -351,6 +410,12 @@ HY_REGISTER_OP(LogSoftmaxArgs, Cuda, "rowwise", [](const LogSoftmaxArgs& a, Stre
 });
 HY_REGISTER_OP(LogSoftmaxBackwardArgs, Cuda, "rowwise", [](const LogSoftmaxBackwardArgs& a, StreamId s) {
   launchLogSoftmaxBackward(a.gradOut->data(), a.out->data(), a.gradIn->data(), a.dtype, a.rows, a.cols, s);
+});
+HY_REGISTER_OP(SoftmaxArgs, Cuda, "rowwise", [](const SoftmaxArgs& a, StreamId s) {
+  launchSoftmax(a.x->data(), a.out->data(), a.dtype, a.rows, a.cols, s);
+});
+HY_REGISTER_OP(SoftmaxBackwardArgs, Cuda, "rowwise", [](const SoftmaxBackwardArgs& a, StreamId s) {
+  launchSoftmaxBackward(a.gradOut->data(), a.out->data(), a.gradIn->data(), a.dtype, a.rows, a.cols, s);
 });
 HY_REGISTER_OP(NllLossArgs, Cuda, "rowwise", [](const NllLossArgs& a, StreamId s) {
   launchNllLoss(a.logp->data(), ptr<int32_t>(a.target), ptr<float>(a.loss), a.dtype, a.rows, a.cols, a.reduction, s);

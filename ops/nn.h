@@ -57,6 +57,16 @@ struct LogSoftmaxBackwardArgs {
   }
 };
 
+// softmax(x) row-wise over the last dim: exp(x - max) / sum(exp(x - max)).
+struct SoftmaxArgs : LogSoftmaxArgs {
+  static constexpr const char* kName = "softmax";
+};
+
+// gradIn = out * (gradOut - rowsum(gradOut * out))
+struct SoftmaxBackwardArgs : LogSoftmaxBackwardArgs {
+  static constexpr const char* kName = "softmaxBackward";
+};
+
 inline uint64_t lossElements(nn::Reduction r, uint64_t rows) { return r == nn::Reduction::None ? rows : 1; }
 
 // The upstream gradient of a loss: gradScale times, when gradOut is given, gradOut[row] (reduction

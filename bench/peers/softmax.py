@@ -1,4 +1,4 @@
-"""PyTorch peer of bench/softmax.bench.ts: torch.nn.functional.log_softmax over the last dimension,
+"""PyTorch peer of bench/softmax.bench.ts: torch.nn.functional.softmax and log_softmax over the last dimension,
 forward and autograd backward, at the same shapes, dtypes and devices (CPU, and CUDA where torch has
 it). Prints one JSON row per case in the schema of bench/harness.ts."""
 from _common import case_name, devices, dtypes, require_torch, run_cases
@@ -12,30 +12,34 @@ def shapes(device):
     return [(8192, 4096) if device == "cuda" else (1024, 4096), (64, 10)]
 
 
-def forward(device, dtype, shape):
+FUNCTIONS = {"logSoftmax": F.log_softmax, "softmax": F.softmax}
+
+
+def forward(f, device, dtype, shape):
     def setup():
         x = torch.randn(shape, device=device, dtype=dtype)
-        return lambda: F.log_softmax(x, dim=-1)
+        return lambda: f(x, dim=-1)
     return setup
 
 
-def backward(device, dtype, shape):
+def backward(f, device, dtype, shape):
     def setup():
         x = torch.randn(shape, device=device, dtype=dtype, requires_grad=True)
-        y = F.log_softmax(x, dim=-1)
+        y = f(x, dim=-1)
         g = torch.randn(shape, device=device, dtype=dtype)
         return lambda: torch.autograd.grad(y, x, g, retain_graph=True)
     return setup
 
 
 def cases():
-    for device in devices(torch):
-        for rows, cols in shapes(device):
-            for name, dtype in dtypes(torch, device):
-                n, es = rows * cols, torch.tensor([], dtype=dtype).element_size()
-                prefix = case_name(device, f"logSoftmax {rows}x{cols} {name}")
-                yield device, f"{prefix} forward", 2 * n * es, forward(device, dtype, (rows, cols))
-                yield device, f"{prefix} backward", 3 * n * es, backward(device, dtype, (rows, cols))
+    for op, f in FUNCTIONS.items():
+        for device in devices(torch):
+            for rows, cols in shapes(device):
+                for name, dtype in dtypes(torch, device):
+                    n, es = rows * cols, torch.tensor([], dtype=dtype).element_size()
+                    prefix = case_name(device, f"{op} {rows}x{cols} {name}")
+                    yield device, f"{prefix} forward", 2 * n * es, forward(f, device, dtype, (rows, cols))
+                    yield device, f"{prefix} backward", 3 * n * es, backward(f, device, dtype, (rows, cols))
 
 
 if __name__ == "__main__":

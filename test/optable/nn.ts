@@ -1,4 +1,4 @@
-// Op-table entries of hy.nn.functional's kernels: logSoftmax along any dim, nllLoss and
+// Op-table entries of hy.nn.functional's kernels: softmax and logSoftmax along any dim, nllLoss and
 // crossEntropy for every reduction, maxPool2d (odd geometry, padding, 3-D input, indices),
 // batchNorm in training and eval (running statistics, no affine, no running buffers) and
 // dropout (Philox mask). Oracles: test/reference/nn.ts and philox.ts; gradients in closed form
@@ -43,12 +43,16 @@ interface SoftmaxParams {
   dim: number;
 }
 
-const LOG_SOFTMAX = entry<SoftmaxParams>({
-  name: 'logSoftmax',
-  errorName: 'logSoftmax',
-  native: [{ op: 'logSoftmax' }, { op: 'logSoftmaxBackward' }, { op: 'binary', values: ['add'] }],
+function rowEntry(name: 'logSoftmax' | 'softmax'): OpEntry {
+  const fwd = name === 'softmax' ? ref.softmax : ref.logSoftmax;
+  const bwd = name === 'softmax' ? ref.softmaxBackward : ref.logSoftmaxBackward;
+  const fn = name === 'softmax' ? F.softmax : F.logSoftmax;
+  return entry<SoftmaxParams>({
+  name,
+  errorName: name,
+  native: [{ op: name }, { op: `${name}Backward` }, { op: 'binary', values: ['add'] }],
   dtypes: FLOATS,
-  fn: F.logSoftmax,
+  fn,
   fuzzArity: 2,
   sample(rng, size) {
     const cases: [number[], number, number][] =
@@ -61,21 +65,22 @@ const LOG_SOFTMAX = entry<SoftmaxParams>({
       params: { shape, dim },
     }));
   },
-  call: ([x], p) => F.logSoftmax(x, p.dim),
-  oracle: (x, p) => ({ shape: p.shape, values: alongDim(p.shape, p.dim, (r, c, v) => ref.logSoftmax(v, r, c), x[0]) }),
+  call: ([x], p) => fn(x, p.dim),
+  oracle: (x, p) => ({ shape: p.shape, values: alongDim(p.shape, p.dim, (r, c, v) => fwd(v, r, c), x[0]) }),
   tol: { float32: { rtol: 1e-5, atol: 1e-5 }, float16: { rtol: 1e-2, atol: 2e-3 } },
   grad: {
-    oracle: (x, p, w) => [alongDim(p.shape, p.dim, (r, c, v, g) => ref.logSoftmaxBackward(v, g, r, c), x[0], w)],
+    oracle: (x, p, w) => [alongDim(p.shape, p.dim, (r, c, v, g) => bwd(v, g, r, c), x[0], w)],
     tol: GRAD,
     checkOracle: true,
   },
   errors: (device) => [
-    ...commonErrors('logSoftmax', device, (t) => F.logSoftmax(t, 0)),
-    { label: 'dim out of range', run: () => F.logSoftmax(hy.ones([4, 3], { device }), 2), cls: RangeError, pattern: /^logSoftmax: dim 2 is out of range for a tensor of 2 dimensions$/ },
-    { label: 'a 0-d input', run: () => F.logSoftmax(hy.ones([], { device }), 0), cls: RangeError, pattern: /^logSoftmax: dim 0 is out of range for a tensor of 0 dimensions$/ },
-    { label: 'fractional dim', run: () => F.logSoftmax(hy.ones([4, 3], { device }), 0.5), cls: TypeError, pattern: /^logSoftmax: dim must be an integer, got 0\.5$/ },
+    ...commonErrors(name, device, (t) => fn(t, 0)),
+    { label: 'dim out of range', run: () => fn(hy.ones([4, 3], { device }), 2), cls: RangeError, pattern: new RegExp(`^${name}: dim 2 is out of range for a tensor of 2 dimensions$`) },
+    { label: 'a 0-d input', run: () => fn(hy.ones([], { device }), 0), cls: RangeError, pattern: new RegExp(`^${name}: dim 0 is out of range for a tensor of 0 dimensions$`) },
+    { label: 'fractional dim', run: () => fn(hy.ones([4, 3], { device }), 0.5), cls: TypeError, pattern: new RegExp(`^${name}: dim must be an integer, got 0\\.5$`) },
   ],
 });
+}
 
 // ---- losses ----
 
@@ -474,4 +479,4 @@ const DROPOUT = entry<DropoutParams>({
   ],
 });
 
-export const NN: OpEntry[] = [LOG_SOFTMAX, NLL_LOSS, CROSS_ENTROPY, MAX_POOL, MAX_POOL_INDICES, normEntry(true), normEntry(false), DROPOUT];
+export const NN: OpEntry[] = [rowEntry('logSoftmax'), rowEntry('softmax'), NLL_LOSS, CROSS_ENTROPY, MAX_POOL, MAX_POOL_INDICES, normEntry(true), normEntry(false), DROPOUT];

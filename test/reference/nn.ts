@@ -26,6 +26,23 @@ export function logSoftmaxBackward(x: ArrayLike<number>, g: ArrayLike<number>, r
   return out;
 }
 
+/** softmax per row: exp(logSoftmax). */
+export function softmax(x: ArrayLike<number>, rows: number, cols: number): Float64Array {
+  return logSoftmax(x, rows, cols).map(Math.exp);
+}
+
+/** Gradient of sum(g * softmax(x)) with respect to x, per row: y * (g - sum(g * y)). */
+export function softmaxBackward(x: ArrayLike<number>, g: ArrayLike<number>, rows: number, cols: number): Float64Array {
+  const y = softmax(x, rows, cols);
+  const out = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    let dot = 0;
+    for (let j = 0; j < cols; j++) dot += g[r * cols + j] * y[r * cols + j];
+    for (let j = 0; j < cols; j++) out[r * cols + j] = y[r * cols + j] * (g[r * cols + j] - dot);
+  }
+  return out;
+}
+
 /**
  * Gradient of sum(up * crossEntropy(logits, target)) with respect to the logits:
  * (softmax(row) - onehot(target)) times the row's weight, which is up[r] (reduction 0, none),

@@ -1,5 +1,6 @@
 // Activations of hy.nn.functional: the elementwise ones live with the other elementwise ops in
-// ops.ts and are re-exported here; logSoftmax, a reduction along one dim, has its own kernel.
+// ops.ts and are re-exported here; softmax and logSoftmax, reductions along one dim, have kernels
+// of their own.
 import { needsGrad, record } from '../../autograd';
 import { describe } from '../../errors';
 import { native } from '../../native';
@@ -10,7 +11,7 @@ import { castBack, floatInput, inDtype } from './common';
 export { gelu, geluUnfused, relu } from '../../ops';
 export type { GeluOptions } from '../../ops';
 
-// ---- log-softmax ----
+// ---- softmax and log-softmax ----
 
 /**
  * Copies x, seen as [outer, a, b], into [outer, b, a] (a transpose of the two inner dimensions),
@@ -35,11 +36,11 @@ function checkDim(op: string, x: Tensor, dim: unknown): number {
 }
 
 /**
- * log(softmax(x)) along dim, computed stably in one kernel. A dim other than the last is moved
- * last by a transposing copy (and the result moved back), so the kernel always sees rows.
+ * A row kernel (softmax, logSoftmax) along dim. A dim other than the last is moved last by a
+ * transposing copy (and the result moved back), so the kernel always sees rows; the backward
+ * kernel reads the saved output.
  */
-export function logSoftmax(x: Tensor, dim = -1): Tensor {
-  const op = 'logSoftmax';
+function alongDim(op: 'softmax' | 'logSoftmax', x: Tensor, dim: unknown): Tensor {
   floatInput(op, 'input', x);
   const d = checkDim(op, x, dim);
   const C = x.shape[d];
@@ -50,7 +51,7 @@ export function logSoftmax(x: Tensor, dim = -1): Tensor {
   const rowsShape = [...x.shape.slice(0, d), ...x.shape.slice(d + 1), C];
   const xr = inner === 1 ? x : swapInner(op, x, outer, C, inner, rowsShape);
   const yr = allocTensor(op, rowsShape, x.dtype, x.device);
-  native.run('logSoftmax', { x: xr.live(op), out: yr.live(op), dtype: x.dtype, rows, cols: C });
+  native.run(op, { x: xr.live(op), out: yr.live(op), dtype: x.dtype, rows, cols: C });
   if (xr !== x) xr.dispose();
   let out = yr;
   if (inner !== 1) out = swapInner(op, yr, outer, inner, C, x.shape.slice());
@@ -61,7 +62,7 @@ export function logSoftmax(x: Tensor, dim = -1): Tensor {
       const g = inDtype(gOut, saved.dtype);
       const gr = inner === 1 ? g : swapInner(op, g, outer, C, inner, rowsShape);
       const gi = allocTensor(op, rowsShape, saved.dtype, saved.device);
-      native.run('logSoftmaxBackward', { gradOut: gr.live(op), out: saved.live(op), gradIn: gi.live(op), dtype: saved.dtype, rows, cols: C });
+      native.run(`${op}Backward`, { gradOut: gr.live(op), out: saved.live(op), gradIn: gi.live(op), dtype: saved.dtype, rows, cols: C });
       if (gr !== g) gr.dispose();
       if (g !== gOut) g.dispose();
       if (inner === 1) return [castBack(gi, x.dtype)];
@@ -71,4 +72,14 @@ export function logSoftmax(x: Tensor, dim = -1): Tensor {
     }, [saved]);
   }
   return out;
+}
+
+/** log(softmax(x)) along dim (default the last), computed stably in one kernel. */
+export function logSoftmax(x: Tensor, dim = -1): Tensor {
+  return alongDim('logSoftmax', x, dim);
+}
+
+/** softmax(x) along dim (default the last): exp(x - max) / sum(exp(x - max)), one kernel each way. */
+export function softmax(x: Tensor, dim = -1): Tensor {
+  return alongDim('softmax', x, dim);
 }
