@@ -1,7 +1,7 @@
 // matmul and linear on the GEMM kernels (tiled fp32; WMMA tensor cores for fp16), with backward.
-import { needsGrad, record } from './autograd';
 import { native } from './native';
-import { checkFloat, checkTensor, promote, sumDims } from './ops';
+import { checkFloat, checkTensor, sumDims } from './ops';
+import { runOp } from './policy';
 import { allocTensor, numelOf, Tensor } from './tensor';
 import { sameDevice } from './validate';
 
@@ -37,7 +37,11 @@ export function matmul(aIn: Tensor, bIn: Tensor): Tensor {
   const op = 'matmul';
   checkTensor(op, 'input', aIn);
   checkTensor(op, 'other', bIn);
-  const [a0, b0] = promote(op, aIn, bIn);
+  sameDevice(op, 'input', aIn, 'other', bIn);
+  checkFloat(op, aIn);
+  checkFloat(op, bIn, 'other');
+  const a0 = aIn;
+  const b0 = bIn;
   if (a0.ndim === 0 || b0.ndim === 0) throw new RangeError(`${op}: both arguments need at least one dimension, got shapes [${aIn.shape.join(', ')}] and [${bIn.shape.join(', ')}]`);
   const aShape = a0.ndim === 1 ? [1, a0.shape[0]] : a0.shape.slice();
   const bShape = b0.ndim === 1 ? [b0.shape[0], 1] : b0.shape.slice();
@@ -55,57 +59,57 @@ export function matmul(aIn: Tensor, bIn: Tensor): Tensor {
   else throw new RangeError(`${op}: batch dimensions [${aBatch.join(', ')}] and [${bBatch.join(', ')}] differ; broadcasting is supported only against a 2-D operand`);
   const batch = numelOf(batchShape);
   const outShape = [...batchShape, M, N];
-  const c = allocTensor(op, outShape, a0.dtype, a0.device);
   const strideA = aBatch.length === 0 ? 0 : M * K;
   const strideB = bBatch.length === 0 ? 0 : K * N;
-  gemm(op, { a: a0, b: b0, c, M, N, K, batch, strideA, strideB, strideC: M * N });
   let finalShape = outShape;
   if (a0.ndim === 1) finalShape = finalShape.filter((_, i) => i !== finalShape.length - 2);
   if (b0.ndim === 1) finalShape = finalShape.slice(0, -1);
-  const out = finalShape.length === outShape.length ? c : reshaped(c, finalShape);
-  const sa = needsGrad(aIn, bIn) ? a0.saveForBackward() : null;
-  const sb = needsGrad(aIn, bIn) ? b0.saveForBackward() : null;
-  if (a0 !== aIn) a0.dispose();
-  if (b0 !== bIn) b0.dispose();
-  if (sa !== null && sb !== null) {
-    record(out, op, [aIn, bIn], (gOut) => {
-      const g = gOut.dtype === sa.dtype ? gOut : gOut.to(sa.dtype);
-      let ga: Tensor | null = null;
-      let gb: Tensor | null = null;
-      if (aIn.requiresGrad) {
-        // dA = dC @ B^T; a shared (2-D) A sums over the batch: one GEMM over the stacked rows.
-        const full = allocTensor(op, [batch, M, K], sa.dtype, sa.device);
-        gemm(op, { a: g, b: sb, c: full, M, N: K, K: N, transB: true, batch, strideA: M * N, strideB: strideB, strideC: M * K });
-        if (aBatch.length === 0 && batch > 1) {
-          ga = reshaped(sumRows(full, batch, [M, K]), aIn.shape);
-          full.dispose();
-        } else {
-          ga = reshaped(full, aIn.shape);
-        }
+  return runOp({
+    op,
+    rule: 'promote',
+    inputs: [aIn, bIn],
+    forward: ([a, b]) => {
+      const c = allocTensor(op, outShape, a!.dtype, a!.device);
+      gemm(op, { a: a!, b: b!, c, M, N, K, batch, strideA, strideB, strideC: M * N });
+      const out = finalShape.length === outShape.length ? c : reshaped(c, finalShape);
+      return { out, save: [a!, b!], backward: (g, [sa, sb]) => matmulBackward(g, sa, sb) };
+    },
+  });
+
+  function matmulBackward(g: Tensor, sa: Tensor, sb: Tensor): (Tensor | null)[] {
+    let ga: Tensor | null = null;
+    let gb: Tensor | null = null;
+    if (aIn.requiresGrad) {
+      // dA = dC @ B^T; a shared (2-D) A sums over the batch: one GEMM over the stacked rows.
+      const full = allocTensor(op, [batch, M, K], sa.dtype, sa.device);
+      gemm(op, { a: g, b: sb, c: full, M, N: K, K: N, transB: true, batch, strideA: M * N, strideB: strideB, strideC: M * K });
+      if (aBatch.length === 0 && batch > 1) {
+        ga = reshaped(sumRows(full, batch, [M, K]), aIn.shape);
+        full.dispose();
+      } else {
+        ga = reshaped(full, aIn.shape);
       }
-      if (bIn.requiresGrad) {
-        if (bBatch.length === 0) {
-          // dB = sum_p A_p^T dC_p = A_stacked^T @ dC_stacked when A is batched; else per item.
-          const gbm = allocTensor(op, [K, N], sb.dtype, sb.device);
-          if (strideA === 0) {
-            const gsum = batch > 1 ? sumRows(g, batch, [M, N]) : g;
-            gemm(op, { a: sa, b: gsum, c: gbm, M: K, N, K: M, transA: true });
-            if (gsum !== g) gsum.dispose();
-          } else {
-            gemm(op, { a: sa, b: g, c: gbm, M: K, N, K: batch * M, transA: true });
-          }
-          gb = reshaped(gbm, bIn.shape);
+    }
+    if (bIn.requiresGrad) {
+      if (bBatch.length === 0) {
+        // dB = sum_p A_p^T dC_p = A_stacked^T @ dC_stacked when A is batched; else per item.
+        const gbm = allocTensor(op, [K, N], sb.dtype, sb.device);
+        if (strideA === 0) {
+          const gsum = batch > 1 ? sumRows(g, batch, [M, N]) : g;
+          gemm(op, { a: sa, b: gsum, c: gbm, M: K, N, K: M, transA: true });
+          if (gsum !== g) gsum.dispose();
         } else {
-          const full = allocTensor(op, [batch, K, N], sb.dtype, sb.device);
-          gemm(op, { a: sa, b: g, c: full, M: K, N, K: M, transA: true, batch, strideA, strideB: M * N, strideC: K * N });
-          gb = reshaped(full, bIn.shape);
+          gemm(op, { a: sa, b: g, c: gbm, M: K, N, K: batch * M, transA: true });
         }
+        gb = reshaped(gbm, bIn.shape);
+      } else {
+        const full = allocTensor(op, [batch, K, N], sb.dtype, sb.device);
+        gemm(op, { a: sa, b: g, c: full, M: K, N, K: M, transA: true, batch, strideA, strideB: M * N, strideC: K * N });
+        gb = reshaped(full, bIn.shape);
       }
-      if (g !== gOut) g.dispose();
-      return [castTo(ga, aIn), castTo(gb, bIn)];
-    }, [sa, sb]);
+    }
+    return [ga, gb];
   }
-  return out;
 }
 
 /** t with a new shape; t itself is disposed (the storage lives on in the result). */
@@ -123,13 +127,6 @@ function sumRows(g: Tensor, rows: number, rest: number[]): Tensor {
   return reshaped(s, rest);
 }
 
-function castTo(g: Tensor | null, like: Tensor): Tensor | null {
-  if (g === null || g.dtype === like.dtype) return g;
-  const c = g.to(like.dtype);
-  g.dispose();
-  return c;
-}
-
 /** y = x @ weight^T + bias, weight of shape [out, in], as torch.nn.functional.linear. */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   const op = 'linear';
@@ -143,50 +140,45 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     throw new RangeError(`${op}: input's last dimension ${x.shape[x.ndim - 1]} does not match weight's in_features ${inF} (input [${x.shape.join(', ')}], weight [${weight.shape.join(', ')}])`);
   }
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== outF)) throw new RangeError(`${op}: bias must have shape [${outF}], got [${bias.shape.join(', ')}]`);
-  const [xs, ws] = promote(op, x, weight);
-  let bs = bias ?? null;
-  if (bs !== null) {
-    sameDevice(op, 'input', xs, 'bias', bs);
-    if (bs.dtype !== xs.dtype) bs = bs.to(xs.dtype);
+  sameDevice(op, 'input', x, 'weight', weight);
+  checkFloat(op, weight, 'weight');
+  if (bias) {
+    sameDevice(op, 'input', x, 'bias', bias);
+    checkFloat(op, bias, 'bias');
   }
-  const rows = numelOf(x.shape.slice(0, -1));  // not numel / inF, which is 0/0 for in_features 0
+  const rows = numelOf(x.shape.slice(0, -1)); // not numel / inF, which is 0/0 for in_features 0
   const outShape = [...x.shape.slice(0, -1), outF];
-  const y = allocTensor(op, outShape, xs.dtype, xs.device);
-  gemm(op, { a: xs, b: ws, c: y, M: rows, N: outF, K: inF, transB: true });
-  if (bs !== null) {
-    // in place: each output element reads only itself and its bias entry
-    native.run('binary', { op: 'add', a: y.live(op), b: bs.live(op), out: y.live(op), dtype: y.dtype, shape: [rows, outF], stridesA: [outF, 1], stridesB: [0, 1] });
-  }
-  const grad = needsGrad(x, weight, bias ?? null);
-  const sx = grad ? xs.saveForBackward() : null;
-  const sw = grad ? ws.saveForBackward() : null;
-  if (xs !== x) xs.dispose();
-  if (ws !== weight) ws.dispose();
-  if (bs !== null && bs !== bias) bs.dispose();
-  if (sx !== null && sw !== null) {
-    record(y, op, [x, weight, bias ?? null], (gOut) => {
-      const g = gOut.dtype === sx.dtype ? gOut : gOut.to(sx.dtype);
-      let gx: Tensor | null = null;
-      let gw: Tensor | null = null;
-      let gbias: Tensor | null = null;
-      if (x.requiresGrad) {
-        const t = allocTensor(op, x.shape.slice(), sx.dtype, sx.device);
-        gemm(op, { a: g, b: sw, c: t, M: rows, N: inF, K: outF }); // dX = dY @ W
-        gx = t;
+  return runOp({
+    op,
+    rule: 'promote',
+    inputs: [x, weight, bias ?? null],
+    forward: ([xs, ws, bs]) => {
+      const y = allocTensor(op, outShape, xs!.dtype, xs!.device);
+      gemm(op, { a: xs!, b: ws!, c: y, M: rows, N: outF, K: inF, transB: true });
+      if (bs !== null) {
+        // in place: each output element reads only itself and its bias entry
+        native.run('binary', { op: 'add', a: y.live(op), b: bs.live(op), out: y.live(op), dtype: y.dtype, shape: [rows, outF], stridesA: [outF, 1], stridesB: [0, 1] });
       }
-      if (weight.requiresGrad) {
-        const t = allocTensor(op, [outF, inF], sw.dtype, sw.device);
-        gemm(op, { a: g, b: sx, c: t, M: outF, N: inF, K: rows, transA: true }); // dW = dY^T @ X
-        gw = t;
-      }
-      if (bias && bias.requiresGrad) {
-        gbias = sumRows(g, rows, [outF]);
-      }
-      if (g !== gOut) g.dispose();
-      return [castTo(gx, x), castTo(gw, weight), gbias === null ? null : castTo(gbias, bias!)];
-    }, [sx, sw]);
-  }
-  return y;
+      return {
+        out: y,
+        save: [xs!, ws!],
+        backward: (g, [sx, sw]) => {
+          let gx: Tensor | null = null;
+          let gw: Tensor | null = null;
+          if (x.requiresGrad) {
+            gx = allocTensor(op, x.shape.slice(), sx.dtype, sx.device);
+            gemm(op, { a: g, b: sw, c: gx, M: rows, N: inF, K: outF }); // dX = dY @ W
+          }
+          if (weight.requiresGrad) {
+            gw = allocTensor(op, [outF, inF], sw.dtype, sw.device);
+            gemm(op, { a: g, b: sx, c: gw, M: outF, N: inF, K: rows, transA: true }); // dW = dY^T @ X
+          }
+          const gbias = bias && bias.requiresGrad ? sumRows(g, rows, [outF]) : null;
+          return [gx, gw, gbias];
+        },
+      };
+    },
+  });
 }
 
 

@@ -1,8 +1,10 @@
 // Differentiable tensor ops: arithmetic with broadcasting, unary math, GELU, reductions and views.
-// Each op checks its arguments, calls one binding function, and records its backward.
+// Each op checks its arguments (lib/validate.ts) and runs through runOp (lib/policy.ts), which
+// applies its dtype rule and records its backward; the kernels are native.run calls.
 import { needsGrad, noGrad, record, runBackward, setEngineOps, BackwardOptions } from './autograd';
 import { describe } from './errors';
 import { native } from './native';
+import { runOp } from './policy';
 import { keep } from './scope';
 import { allocTensor, checkOptions, numelOf, Tensor, tidy } from './tensor';
 import { floatTensor, sameDevice, tensorArg } from './validate';
@@ -74,15 +76,6 @@ export function collapse(shape: number[], sa: number[], sb: number[]): [number[]
     }
   }
   return [rs, ra, rb];
-}
-
-export function promote(op: string, a: Tensor, b: Tensor): [Tensor, Tensor] {
-  sameDevice(op, 'input', a, 'other', b);
-  checkFloat(op, a);
-  checkFloat(op, b);
-  if (a.dtype === b.dtype) return [a, b];
-  // float16 with float32 computes in float32, as in PyTorch.
-  return a.dtype === 'float16' ? [a.to('float32'), b] : [a, b.to('float32')];
 }
 
 export function rawBinary(name: BinaryName, a: Tensor, b: Tensor, op = name): Tensor {
@@ -205,60 +198,59 @@ function binaryOp(name: BinaryName, aIn: Tensor | number, bIn: Tensor | number):
   }
   const a0 = checkTensor(name, 'input', aIn);
   const b0 = checkTensor(name, 'other', bIn);
-  const [a, b] = promote(name, a0, b0);
-  const out = rawBinary(name, a, b);
-  if (a !== a0) a.dispose();
-  if (b !== b0) b.dispose();
-  if (needsGrad(a0, b0)) {
-    const aShape = a0.shape;
-    const bShape = b0.shape;
-    const castBack = (g: Tensor, like: Tensor): Tensor => {
-      if (g.dtype === like.dtype) return g;
-      const c = g.to(like.dtype);
-      g.dispose();
-      return c;
-    };
-    const reduceTo = (g: Tensor, shape: readonly number[], like: Tensor): Tensor => {
-      const r = sumToShape(g, shape);
-      if (r !== g) g.dispose();
-      return castBack(r, like);
-    };
-    if (name === 'add' || name === 'sub') {
-      record(out, name, [a0, b0], (g) => [
-        a0.requiresGrad ? reduceTo(g.clone(), aShape, a0) : null,
-        b0.requiresGrad ? reduceTo(name === 'add' ? g.clone() : rawScalar('mul', g, -1, name), bShape, b0) : null,
-      ]);
-    } else {
-      const sa = a0.saveForBackward();
-      const sb = b0.saveForBackward();
-      record(out, name, [a0, b0], (g) => {
-        const A = sa.dtype === g.dtype ? sa : sa.to(g.dtype);
-        const B = sb.dtype === g.dtype ? sb : sb.to(g.dtype);
-        let ga: Tensor | null = null;
-        let gb: Tensor | null = null;
-        if (name === 'mul') {
-          if (a0.requiresGrad) ga = reduceTo(rawBinary('mul', g, B), aShape, a0);
-          if (b0.requiresGrad) gb = reduceTo(rawBinary('mul', g, A), bShape, b0);
-        } else {
-          if (a0.requiresGrad) ga = reduceTo(rawBinary('div', g, B), aShape, a0);
-          if (b0.requiresGrad) {
-            // d(a/b)/db = -a / b^2
-            const ga2 = rawBinary('mul', g, A);
-            const q = rawBinary('div', ga2, B);
-            ga2.dispose();
-            const q2 = rawBinary('div', q, B);
-            q.dispose();
-            gb = reduceTo(rawScalar('mul', q2, -1, name), bShape, b0);
-            q2.dispose();
+  sameDevice(name, 'input', a0, 'other', b0);
+  checkFloat(name, a0);
+  checkFloat(name, b0, 'other');
+  const aShape = a0.shape;
+  const bShape = b0.shape;
+  // The gradient of a broadcast input sums over the dimensions it was broadcast along.
+  const reduceTo = (g: Tensor, shape: readonly number[]): Tensor => {
+    const r = sumToShape(g, shape);
+    if (r !== g) g.dispose();
+    return r;
+  };
+  return runOp({
+    op: name,
+    rule: 'promote',
+    inputs: [a0, b0],
+    forward: ([a, b]) => {
+      const out = rawBinary(name, a!, b!);
+      if (name === 'add' || name === 'sub') {
+        return {
+          out,
+          backward: (g) => [
+            a0.requiresGrad ? reduceTo(g.clone(), aShape) : null,
+            b0.requiresGrad ? reduceTo(name === 'add' ? g.clone() : rawScalar('mul', g, -1, name), bShape) : null,
+          ],
+        };
+      }
+      return {
+        out,
+        save: [a!, b!],
+        backward: (g, [A, B]) => {
+          let ga: Tensor | null = null;
+          let gb: Tensor | null = null;
+          if (name === 'mul') {
+            if (a0.requiresGrad) ga = reduceTo(rawBinary('mul', g, B), aShape);
+            if (b0.requiresGrad) gb = reduceTo(rawBinary('mul', g, A), bShape);
+          } else {
+            if (a0.requiresGrad) ga = reduceTo(rawBinary('div', g, B), aShape);
+            if (b0.requiresGrad) {
+              // d(a/b)/db = -a / b^2
+              const ga2 = rawBinary('mul', g, A);
+              const q = rawBinary('div', ga2, B);
+              ga2.dispose();
+              const q2 = rawBinary('div', q, B);
+              q.dispose();
+              gb = reduceTo(rawScalar('mul', q2, -1, name), bShape);
+              q2.dispose();
+            }
           }
-        }
-        if (A !== sa) A.dispose();
-        if (B !== sb) B.dispose();
-        return [ga, gb];
-      }, [sa, sb]);
-    }
-  }
-  return out;
+          return [ga, gb];
+        },
+      };
+    },
+  });
 }
 
 export const add = (a: Tensor | number, b: Tensor | number): Tensor => binaryOp('add', a, b);
@@ -288,65 +280,71 @@ export function pow(x: Tensor, p: number): Tensor {
 
 // ---- unary ----
 
+// These have a one-kernel backward (unaryGrad); the others are composed from other ops.
+const FUSED_GRAD: ReadonlySet<UnaryName> = new Set<UnaryName>(['relu', 'gelu', 'geluTanh', 'abs']);
+
+function unaryBackward(name: UnaryName, opName: string, g: Tensor, savedX: Tensor, savedOut: Tensor): Tensor[] {
+  if (FUSED_GRAD.has(name)) {
+    const gi = allocTensor(opName, g.shape.slice(), g.dtype, g.device);
+    native.run('unaryGrad', { op: name as UnaryGradName, x: savedX.live(opName), gradOut: g.live(opName), gradIn: gi.live(opName), dtype: g.dtype, n: g.numel });
+    return [gi];
+  }
+  switch (name) {
+    case 'neg': return [rawScalar('mul', g, -1, opName)];
+    case 'exp': return [rawBinary('mul', g, savedOut)];
+    case 'log': return [rawBinary('div', g, savedX)];
+    case 'sqrt': {
+      const q = rawBinary('div', g, savedOut);
+      const r = rawScalar('mul', q, 0.5, opName);
+      q.dispose();
+      return [r];
+    }
+    case 'tanh': {
+      const sq = rawBinary('mul', savedOut, savedOut);
+      const d = rawScalar('rsub', sq, 1, opName);
+      sq.dispose();
+      const r = rawBinary('mul', g, d);
+      d.dispose();
+      return [r];
+    }
+    case 'sigmoid': {
+      const one = rawScalar('rsub', savedOut, 1, opName);
+      const d = rawBinary('mul', savedOut, one);
+      one.dispose();
+      const r = rawBinary('mul', g, d);
+      d.dispose();
+      return [r];
+    }
+    case 'erf': {
+      // d/dx erf(x) = 2/sqrt(pi) * exp(-x^2)
+      const x2 = rawBinary('mul', savedX, savedX);
+      const nx2 = rawScalar('mul', x2, -1, opName);
+      x2.dispose();
+      const e = rawUnary('exp', nx2, opName);
+      nx2.dispose();
+      const d = rawScalar('mul', e, 1.1283791670955126, opName);
+      e.dispose();
+      const r = rawBinary('mul', g, d);
+      d.dispose();
+      return [r];
+    }
+    default:
+      throw new Error(`${opName}: no backward`);
+  }
+}
+
 function unaryOp(name: UnaryName, x: Tensor, opName: string = name): Tensor {
   checkTensor(opName, 'input', x);
   checkFloat(opName, x);
-  const out = rawUnary(name, x, opName);
-  if (!needsGrad(x)) return out;
-  const savedX = x.saveForBackward();
-  const savedOut = out.saveForBackward();
-  // These have a one-kernel backward (unaryGrad); the others are composed from other ops.
-  const fused = name === 'relu' || name === 'gelu' || name === 'geluTanh' || name === 'abs';
-  record(out, opName, [x], (g) => {
-    if (fused) {
-      const gi = allocTensor(opName, x.shape.slice(), g.dtype, g.device);
-      native.run('unaryGrad', { op: name as UnaryGradName, x: savedX.live(opName), gradOut: g.live(opName), gradIn: gi.live(opName), dtype: g.dtype, n: g.numel });
-      return [gi];
-    }
-    switch (name) {
-      case 'neg': return [rawScalar('mul', g, -1, opName)];
-      case 'exp': return [rawBinary('mul', g, savedOut)];
-      case 'log': return [rawBinary('div', g, savedX)];
-      case 'sqrt': {
-        const q = rawBinary('div', g, savedOut);
-        const r = rawScalar('mul', q, 0.5, opName);
-        q.dispose();
-        return [r];
-      }
-      case 'tanh': {
-        const sq = rawBinary('mul', savedOut, savedOut);
-        const d = rawScalar('rsub', sq, 1, opName);
-        sq.dispose();
-        const r = rawBinary('mul', g, d);
-        d.dispose();
-        return [r];
-      }
-      case 'sigmoid': {
-        const one = rawScalar('rsub', savedOut, 1, opName);
-        const d = rawBinary('mul', savedOut, one);
-        one.dispose();
-        const r = rawBinary('mul', g, d);
-        d.dispose();
-        return [r];
-      }
-      case 'erf': {
-        // d/dx erf(x) = 2/sqrt(pi) * exp(-x^2)
-        const x2 = rawBinary('mul', savedX, savedX);
-        const nx2 = rawScalar('mul', x2, -1, opName);
-        x2.dispose();
-        const e = rawUnary('exp', nx2, opName);
-        nx2.dispose();
-        const d = rawScalar('mul', e, 1.1283791670955126, opName);
-        e.dispose();
-        const r = rawBinary('mul', g, d);
-        d.dispose();
-        return [r];
-      }
-      default:
-        throw new Error(`${opName}: no backward`);
-    }
-  }, [savedX, savedOut]);
-  return out;
+  return runOp({
+    op: opName,
+    rule: 'input',
+    inputs: [x],
+    forward: ([xi]) => {
+      const out = rawUnary(name, xi!, opName);
+      return { out, save: [xi!, out], backward: (g, [savedX, savedOut]) => unaryBackward(name, opName, g, savedX, savedOut) };
+    },
+  });
 }
 
 export const neg = (x: Tensor): Tensor => unaryOp('neg', x);

@@ -1,12 +1,12 @@
 // Activations of hy.nn.functional: the elementwise ones live with the other elementwise ops in
 // ops.ts and are re-exported here; softmax and logSoftmax, reductions along one dim, have kernels
 // of their own.
-import { needsGrad, record } from '../../autograd';
 import { describe } from '../../errors';
 import { native } from '../../native';
+import { runOp } from '../../policy';
 import { allocTensor, numelOf } from '../../tensor';
 import type { Tensor } from '../../tensor';
-import { castBack, floatInput, inDtype } from './common';
+import { floatInput } from './common';
 
 export { gelu, geluUnfused, relu } from '../../ops';
 export type { GeluOptions } from '../../ops';
@@ -49,29 +49,33 @@ function alongDim(op: 'softmax' | 'logSoftmax', x: Tensor, dim: unknown): Tensor
   const rows = outer * inner;
   // rowsShape: x with dim moved last (the kernel's layout)
   const rowsShape = [...x.shape.slice(0, d), ...x.shape.slice(d + 1), C];
-  const xr = inner === 1 ? x : swapInner(op, x, outer, C, inner, rowsShape);
-  const yr = allocTensor(op, rowsShape, x.dtype, x.device);
-  native.run(op, { x: xr.live(op), out: yr.live(op), dtype: x.dtype, rows, cols: C });
-  if (xr !== x) xr.dispose();
-  let out = yr;
-  if (inner !== 1) out = swapInner(op, yr, outer, inner, C, x.shape.slice());
-  const saved = needsGrad(x) ? yr.saveForBackward() : null;
-  if (out !== yr) yr.dispose();
-  if (saved !== null) {
-    record(out, op, [x], (gOut) => {
-      const g = inDtype(gOut, saved.dtype);
-      const gr = inner === 1 ? g : swapInner(op, g, outer, C, inner, rowsShape);
-      const gi = allocTensor(op, rowsShape, saved.dtype, saved.device);
-      native.run(`${op}Backward`, { gradOut: gr.live(op), out: saved.live(op), gradIn: gi.live(op), dtype: saved.dtype, rows, cols: C });
-      if (gr !== g) gr.dispose();
-      if (g !== gOut) g.dispose();
-      if (inner === 1) return [castBack(gi, x.dtype)];
-      const back = swapInner(op, gi, outer, inner, C, x.shape.slice());
-      gi.dispose();
-      return [castBack(back, x.dtype)];
-    }, [saved]);
-  }
-  return out;
+  return runOp({
+    op,
+    rule: 'input',
+    inputs: [x],
+    forward: ([xi]) => {
+      const xr = inner === 1 ? xi! : swapInner(op, xi!, outer, C, inner, rowsShape);
+      const yr = allocTensor(op, rowsShape, xr.dtype, xr.device);
+      native.run(op, { x: xr.live(op), out: yr.live(op), dtype: xr.dtype, rows, cols: C });
+      if (xr !== xi) xr.dispose();
+      const out = inner === 1 ? yr : swapInner(op, yr, outer, inner, C, x.shape.slice());
+      return {
+        out,
+        save: [yr],
+        temps: out === yr ? [] : [yr],
+        backward: (g, [saved]) => {
+          const gr = inner === 1 ? g : swapInner(op, g, outer, C, inner, rowsShape);
+          const gi = allocTensor(op, rowsShape, saved.dtype, saved.device);
+          native.run(`${op}Backward`, { gradOut: gr.live(op), out: saved.live(op), gradIn: gi.live(op), dtype: saved.dtype, rows, cols: C });
+          if (gr !== g) gr.dispose();
+          if (inner === 1) return [gi];
+          const back = swapInner(op, gi, outer, inner, C, x.shape.slice());
+          gi.dispose();
+          return [back];
+        },
+      };
+    },
+  });
 }
 
 /** log(softmax(x)) along dim (default the last), computed stably in one kernel. */

@@ -1,12 +1,12 @@
 // Dropout of hy.nn.functional. The mask comes from the global Philox generator's counters, so a
 // seeded run drops the same elements on every backend.
-import { needsGrad, record } from '../../autograd';
 import { describe } from '../../errors';
 import { native } from '../../native';
+import { runOp } from '../../policy';
 import { takeCounters } from '../../random';
 import { allocTensor, checkOptions } from '../../tensor';
 import type { Tensor } from '../../tensor';
-import { checkBoolean, checkNumber, floatInput, inDtype } from './common';
+import { checkBoolean, checkNumber, floatInput } from './common';
 
 // ---- dropout ----
 
@@ -30,21 +30,26 @@ export function dropout(x: Tensor, opts?: DropoutOptions): Tensor {
   const training = checkBoolean(op, 'training', o.training, true);
   if (!training || p === 0) return x;
   const n = x.numel;
-  const out = allocTensor(op, x.shape.slice(), x.dtype, x.device);
   // One uint8 per element; tensors have no uint8 dtype, so the mask is an opaque int32 buffer.
   const mask = allocTensor(op, [Math.max(1, Math.ceil(n / 4))], 'int32', x.device);
   const [seed, offset] = takeCounters(n);
-  native.run('dropout', { x: x.live(op), out: out.live(op), mask: mask.live(op), dtype: x.dtype, n, p, seed, offset });
-  if (needsGrad(x)) {
-    const sm = mask.saveForBackward();
-    record(out, op, [x], (gOut) => {
-      const g = inDtype(gOut, x.dtype);
-      const gi = allocTensor(op, x.shape.slice(), x.dtype, x.device);
-      native.run('dropoutBackward', { gradOut: g.live(op), mask: sm.live(op), gradIn: gi.live(op), dtype: x.dtype, n, p });
-      if (g !== gOut) g.dispose();
-      return [gi];
-    }, [sm]);
-  }
-  mask.dispose();
-  return out;
+  return runOp({
+    op,
+    rule: 'input',
+    inputs: [x],
+    forward: ([xi]) => {
+      const out = allocTensor(op, x.shape.slice(), xi!.dtype, xi!.device);
+      native.run('dropout', { x: xi!.live(op), out: out.live(op), mask: mask.live(op), dtype: xi!.dtype, n, p, seed, offset });
+      return {
+        out,
+        save: [mask],
+        temps: [mask],
+        backward: (g, [sm]) => {
+          const gi = allocTensor(op, x.shape.slice(), g.dtype, g.device);
+          native.run('dropoutBackward', { gradOut: g.live(op), mask: sm.live(op), gradIn: gi.live(op), dtype: g.dtype, n, p });
+          return [gi];
+        },
+      };
+    },
+  });
 }

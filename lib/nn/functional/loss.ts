@@ -1,13 +1,12 @@
 // Losses of hy.nn.functional. The kernels compute the loss in float32 whatever the input's dtype,
 // and read the upstream gradient from the device, so a backward never waits on the host.
-import { needsGrad, record } from '../../autograd';
-import type { DType } from '../../dtype';
 import { describe } from '../../errors';
 import { native } from '../../native';
+import { runOp } from '../../policy';
 import { checkTensor } from '../../ops';
 import { allocTensor, checkOptions } from '../../tensor';
 import type { Tensor } from '../../tensor';
-import { floatInput, inDtype, sameDevice, shapeStr } from './common';
+import { floatInput, sameDevice, shapeStr } from './common';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -38,14 +37,6 @@ function checkClassification(op: string, input: Tensor, target: unknown): [numbe
   return [N, C];
 }
 
-/** The kernel's float32 loss as a tensor of the input's dtype and the reduction's shape. */
-function lossTensor(op: string, loss32: Tensor, dtype: DType): Tensor {
-  if (dtype === 'float32') return loss32;
-  const l = loss32.to(dtype);
-  loss32.dispose();
-  return l;
-}
-
 /**
  * The negative log-likelihood of target under log-probabilities logp [N, C] (target: int32 [N]).
  * The loss has the input's dtype: [N] for reduction 'none', a scalar otherwise.
@@ -55,21 +46,27 @@ export function nllLoss(logp: Tensor, target: Tensor, opts?: LossOptions): Tenso
   floatInput(op, 'input', logp);
   const reduction = checkReduction(op, opts);
   const [N, C] = checkClassification(op, logp, target);
-  const loss32 = allocTensor(op, reduction === 'none' ? [N] : [], 'float32', logp.device);
-  native.run('nllLoss', { logp: logp.live(op), target: target.live(op), loss: loss32.live(op), dtype: logp.dtype, rows: N, cols: C, reduction });
-  const out = lossTensor(op, loss32, logp.dtype);
-  if (needsGrad(logp)) {
-    const st = target.saveForBackward();
-    record(out, op, [logp, null], (gOut) => {
-      // The upstream gradient stays on the device: the kernel reads it as a float32 storage.
-      const g = inDtype(gOut, 'float32');
-      const gi = allocTensor(op, [N, C], logp.dtype, logp.device);
-      native.run('nllLossBackward', { target: st.live(op), gradIn: gi.live(op), dtype: logp.dtype, rows: N, cols: C, reduction, gradScale: 1, gradOut: g.live(op) });
-      if (g !== gOut) g.dispose();
-      return [gi, null];
-    }, [st]);
-  }
-  return out;
+  return runOp({
+    op,
+    rule: 'input',
+    inputs: [logp, target],
+    outDtype: logp.dtype,
+    forward: ([lp, t]) => {
+      const loss32 = allocTensor(op, reduction === 'none' ? [N] : [], 'float32', lp!.device);
+      native.run('nllLoss', { logp: lp!.live(op), target: t!.live(op), loss: loss32.live(op), dtype: lp!.dtype, rows: N, cols: C, reduction });
+      const dtype = lp!.dtype;
+      return {
+        out: loss32,
+        save: [t!],
+        // The upstream gradient (float32, the loss kernel's dtype) stays on the device: the kernel reads it.
+        backward: (g, [st]) => {
+          const gi = allocTensor(op, [N, C], dtype, g.device);
+          native.run('nllLossBackward', { target: st.live(op), gradIn: gi.live(op), dtype, rows: N, cols: C, reduction, gradScale: 1, gradOut: g.live(op) });
+          return [gi, null];
+        },
+      };
+    },
+  });
 }
 
 /**
@@ -81,25 +78,29 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts?: LossOptions)
   floatInput(op, 'input', logits);
   const reduction = checkReduction(op, opts);
   const [N, C] = checkClassification(op, logits, target);
-  const loss32 = allocTensor(op, reduction === 'none' ? [N] : [], 'float32', logits.device);
   // The forward does not ask the fused kernel for its gradient. That gradient is for an upstream
   // gradient of 1 and would still need a scaling pass by the real one (which lives on the device),
   // so it costs an extra N x C write in the forward plus a read and a write in the backward, and
   // holds an N x C buffer from forward to backward. crossEntropyBackward instead re-derives the
   // row statistics from the saved logits (an alias: no copy, same memory held) and writes the
   // scaled gradient once: less memory traffic, and for float16 a single rounding.
-  native.run('crossEntropy', { logits: logits.live(op), target: target.live(op), loss: loss32.live(op), gradLogits: null, dtype: logits.dtype, rows: N, cols: C, reduction });
-  const out = lossTensor(op, loss32, logits.dtype);
-  if (needsGrad(logits)) {
-    const sx = logits.saveForBackward();
-    const st = target.saveForBackward();
-    record(out, op, [logits, null], (gOut) => {
-      const g = inDtype(gOut, 'float32');
-      const gi = allocTensor(op, [N, C], sx.dtype, sx.device);
-      native.run('crossEntropyBackward', { logits: sx.live(op), target: st.live(op), gradLogits: gi.live(op), dtype: sx.dtype, rows: N, cols: C, reduction, gradScale: 1, gradOut: g.live(op) });
-      if (g !== gOut) g.dispose();
-      return [gi, null];
-    }, [sx, st]);
-  }
-  return out;
+  return runOp({
+    op,
+    rule: 'input',
+    inputs: [logits, target],
+    outDtype: logits.dtype,
+    forward: ([x, t]) => {
+      const loss32 = allocTensor(op, reduction === 'none' ? [N] : [], 'float32', x!.device);
+      native.run('crossEntropy', { logits: x!.live(op), target: t!.live(op), loss: loss32.live(op), gradLogits: null, dtype: x!.dtype, rows: N, cols: C, reduction });
+      return {
+        out: loss32,
+        save: [x!, t!],
+        backward: (g, [sx, st]) => {
+          const gi = allocTensor(op, [N, C], sx.dtype, sx.device);
+          native.run('crossEntropyBackward', { logits: sx.live(op), target: st.live(op), gradLogits: gi.live(op), dtype: sx.dtype, rows: N, cols: C, reduction, gradScale: 1, gradOut: g.live(op) });
+          return [gi, null];
+        },
+      };
+    },
+  });
 }

@@ -1,11 +1,11 @@
 // Pooling of hy.nn.functional: 2-D max pooling, whose forward keeps the winners' indices so the
 // backward is a gather with no search.
-import { needsGrad, record } from '../../autograd';
 import { describe } from '../../errors';
 import { native } from '../../native';
+import { runOp } from '../../policy';
 import { allocTensor, checkOptions } from '../../tensor';
 import type { Tensor } from '../../tensor';
-import { floatInput, inDtype, shapeStr } from './common';
+import { floatInput, shapeStr } from './common';
 
 // ---- max pooling ----
 
@@ -43,21 +43,27 @@ function maxPool2dImpl(op: string, x: Tensor, kernelSize: unknown, opts: unknown
   const outH = Math.floor((H + 2 * pH - kH) / sH) + 1;
   const outW = Math.floor((W + 2 * pW - kW) / sW) + 1;
   const outShape = x.ndim === 4 ? [N, C, outH, outW] : [C, outH, outW];
-  const out = allocTensor(op, outShape, x.dtype, x.device);
-  const indices = allocTensor(op, outShape.slice(), 'int32', x.device);
   const geom = { N, C, H, W, kH, kW, sH, sW, pH, pW, outH, outW };
-  native.run('maxPool2d', { x: x.live(op), out: out.live(op), indices: indices.live(op), dtype: x.dtype, ...geom });
-  if (needsGrad(x)) {
-    const si = indices.saveForBackward();
-    record(out, op, [x], (gOut) => {
-      const g = inDtype(gOut, x.dtype);
-      // The backward gathers for every input element, so gradIn needs no zeroing.
-      const gi = allocTensor(op, x.shape.slice(), x.dtype, x.device);
-      native.run('maxPool2dBackward', { gradOut: g.live(op), indices: si.live(op), gradIn: gi.live(op), dtype: x.dtype, ...geom });
-      if (g !== gOut) g.dispose();
-      return [gi];
-    }, [si]);
-  }
+  const indices = allocTensor(op, outShape.slice(), 'int32', x.device);
+  const out = runOp({
+    op,
+    rule: 'input',
+    inputs: [x],
+    forward: ([xi]) => {
+      const y = allocTensor(op, outShape, xi!.dtype, xi!.device);
+      native.run('maxPool2d', { x: xi!.live(op), out: y.live(op), indices: indices.live(op), dtype: xi!.dtype, ...geom });
+      return {
+        out: y,
+        save: [indices],
+        backward: (g, [si]) => {
+          // The backward gathers for every input element, so gradIn needs no zeroing.
+          const gi = allocTensor(op, x.shape.slice(), g.dtype, g.device);
+          native.run('maxPool2dBackward', { gradOut: g.live(op), indices: si.live(op), gradIn: gi.live(op), dtype: g.dtype, ...geom });
+          return [gi];
+        },
+      };
+    },
+  });
   if (wantIndices) return [out, indices];
   indices.dispose();
   return [out, null];
