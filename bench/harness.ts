@@ -47,7 +47,11 @@ export function deviceLabel(device: Device): string {
 
 /** The backends to measure: CUDA first where present, then the CPU. */
 export function benchDevices(): Device[] {
-  return hy.cuda.isAvailable() ? ['cuda', 'cpu'] : ['cpu'];
+  const present: Device[] = hy.cuda.isAvailable() ? ['cuda', 'cpu'] : ['cpu'];
+  // HY_BENCH_DEVICES=cuda (a comma list) measures only those devices: the device check times the
+  // GPU rows alone, CI and this machine the CPU rows.
+  const wanted = (process.env.HY_BENCH_DEVICES ?? '').split(',').map((d) => d.trim()).filter((d) => d !== '');
+  return wanted.length === 0 ? present : present.filter((d) => wanted.includes(d));
 }
 
 /** What a case must move or compute per iteration: the floor its throughput is measured against. */

@@ -74,8 +74,11 @@ def require_torch(peer):
 
 
 def devices(torch):
-    """The devices to measure, CUDA first where torch has it, as the TypeScript benchmarks do."""
-    return ["cuda", "cpu"] if torch.cuda.is_available() else ["cpu"]
+    """The devices to measure, CUDA first where torch has it, as the TypeScript benchmarks do;
+    HY_BENCH_DEVICES (a comma list) keeps only those, as bench/harness.ts's benchDevices."""
+    present = ["cuda", "cpu"] if torch.cuda.is_available() else ["cpu"]
+    wanted = [d.strip() for d in os.environ.get("HY_BENCH_DEVICES", "").split(",") if d.strip()]
+    return [d for d in present if d in wanted] if wanted else present
 
 
 def dtypes(torch, device):
