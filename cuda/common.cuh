@@ -1,4 +1,5 @@
-// Helpers shared by the CUDA kernels: float32/float16 element access (fp32 math), and
+// Helpers shared by the CUDA kernels: float32/float16 element access (fp32 math), the dtype
+// dispatch of launchers (withFloatType), and
 // warp and block all-reductions. Every reduction must be reached by all threads of its warp or
 // block: callers keep their loops uniform over the group (no early returns before a reduction).
 #pragma once
@@ -9,7 +10,26 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "../core/dtype.h"
+
 namespace hy::cuda {
+
+template <typename T>
+struct TypeTag {
+  using type = T;
+};
+
+// Runs f with the element type a float dtype is stored as (__half for float16, else float), so a
+// launcher writes its launch once:
+//   withFloatType(dtype, [&](auto tag) { using T = typename decltype(tag)::type; ... kernel<T> ... });
+template <typename F>
+void withFloatType(DType dtype, F&& f) {
+  if (dtype == DType::Float16) {
+    f(TypeTag<__half>{});
+  } else {
+    f(TypeTag<float>{});
+  }
+}
 
 __device__ __forceinline__ float toFloat(float v) { return v; }
 __device__ __forceinline__ float toFloat(__half v) { return __half2float(v); }

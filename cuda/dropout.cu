@@ -45,13 +45,11 @@ void launchDropout(const void* x, void* out, uint8_t* mask, DType dtype, size_t 
                    uint64_t offset, StreamId stream) {
   if (n == 0) return;
   const unsigned grid = gridFor(philoxBlocks(n), kThreads);
-  if (dtype == DType::Float16) {
-    HY_LAUNCH(grid, kThreads, 0, asStream(stream), dropoutKernel<__half>)(static_cast<const __half*>(x), static_cast<__half*>(out),
+  withFloatType(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    HY_LAUNCH(grid, kThreads, 0, asStream(stream), dropoutKernel<T>)(static_cast<const T*>(x), static_cast<T*>(out),
                                                            mask, n, p, scale, seed, offset);
-  } else {
-    HY_LAUNCH(grid, kThreads, 0, asStream(stream), dropoutKernel<float>)(static_cast<const float*>(x), static_cast<float*>(out), mask,
-                                                           n, p, scale, seed, offset);
-  }
+  });
   checkLaunch("dropout");
 }
 
@@ -59,13 +57,11 @@ void launchDropoutBackward(const void* gradOut, const uint8_t* mask, void* gradI
                            StreamId stream) {
   if (n == 0) return;
   const unsigned grid = gridFor(n, kThreads);
-  if (dtype == DType::Float16) {
-    HY_LAUNCH(grid, kThreads, 0, asStream(stream), dropoutBackwardKernel<__half>)(static_cast<const __half*>(gradOut), mask,
-                                                                   static_cast<__half*>(gradIn), n, scale);
-  } else {
-    HY_LAUNCH(grid, kThreads, 0, asStream(stream), dropoutBackwardKernel<float>)(static_cast<const float*>(gradOut), mask,
-                                                                   static_cast<float*>(gradIn), n, scale);
-  }
+  withFloatType(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    HY_LAUNCH(grid, kThreads, 0, asStream(stream), dropoutBackwardKernel<T>)(static_cast<const T*>(gradOut), mask,
+                                                                   static_cast<T*>(gradIn), n, scale);
+  });
   checkLaunch("dropoutBackward");
 }
 

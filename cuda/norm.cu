@@ -116,25 +116,20 @@ void launchBatchNormForward(const void* x, const float* weight, const float* bia
   const cudaStream_t st = asStream(stream);
   if (training) {
     const unsigned grid = gridFor(s.C, 1);
-    if (dtype == DType::Float16) {
-      HY_LAUNCH(grid, kChannelThreads, 0, st, batchNormTrainKernel<__half>)(static_cast<const __half*>(x), weight, bias, runningMean,
-                                                             runningVar, static_cast<__half*>(out), saveMean,
+    withFloatType(dtype, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      HY_LAUNCH(grid, kChannelThreads, 0, st, batchNormTrainKernel<T>)(static_cast<const T*>(x), weight, bias, runningMean,
+                                                             runningVar, static_cast<T*>(out), saveMean,
                                                              saveInvStd, s, momentum, eps);
-    } else {
-      HY_LAUNCH(grid, kChannelThreads, 0, st, batchNormTrainKernel<float>)(static_cast<const float*>(x), weight, bias, runningMean,
-                                                             runningVar, static_cast<float*>(out), saveMean, saveInvStd,
-                                                             s, momentum, eps);
-    }
+    });
   } else {
     const size_t total = s.N * s.C * s.HW;
     const unsigned grid = gridFor(total > s.C ? total : s.C, kThreads);
-    if (dtype == DType::Float16) {
-      HY_LAUNCH(grid, kThreads, 0, st, batchNormEvalKernel<__half>)(static_cast<const __half*>(x), weight, bias, runningMean,
-                                                     runningVar, static_cast<__half*>(out), saveMean, saveInvStd, s, eps);
-    } else {
-      HY_LAUNCH(grid, kThreads, 0, st, batchNormEvalKernel<float>)(static_cast<const float*>(x), weight, bias, runningMean,
-                                                     runningVar, static_cast<float*>(out), saveMean, saveInvStd, s, eps);
-    }
+    withFloatType(dtype, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      HY_LAUNCH(grid, kThreads, 0, st, batchNormEvalKernel<T>)(static_cast<const T*>(x), weight, bias, runningMean,
+                                                     runningVar, static_cast<T*>(out), saveMean, saveInvStd, s, eps);
+    });
   }
   checkLaunch("batchNormForward");
 }
@@ -145,15 +140,12 @@ void launchBatchNormBackward(const void* gradOut, const void* x, const float* we
   if (s.C == 0) return;
   const unsigned grid = gridFor(s.C, 1);
   const cudaStream_t st = asStream(stream);
-  if (dtype == DType::Float16) {
-    HY_LAUNCH(grid, kChannelThreads, 0, st, batchNormBackwardKernel<__half>)(
-        static_cast<const __half*>(gradOut), static_cast<const __half*>(x), weight, saveMean, saveInvStd,
-        static_cast<__half*>(gradIn), gradWeight, gradBias, s);
-  } else {
-    HY_LAUNCH(grid, kChannelThreads, 0, st, batchNormBackwardKernel<float>)(
-        static_cast<const float*>(gradOut), static_cast<const float*>(x), weight, saveMean, saveInvStd,
-        static_cast<float*>(gradIn), gradWeight, gradBias, s);
-  }
+  withFloatType(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    HY_LAUNCH(grid, kChannelThreads, 0, st, batchNormBackwardKernel<T>)(
+        static_cast<const T*>(gradOut), static_cast<const T*>(x), weight, saveMean, saveInvStd,
+        static_cast<T*>(gradIn), gradWeight, gradBias, s);
+  });
   checkLaunch("batchNormBackward");
 }
 

@@ -63,13 +63,11 @@ void launchMaxPool2d(const void* x, void* out, int32_t* indices, DType dtype, co
   const size_t total = p.N * p.C * p.outH * p.outW;
   if (total == 0) return;
   const unsigned grid = gridFor(total, kThreads);
-  if (dtype == DType::Float16) {
-    HY_LAUNCH(grid, kThreads, 0, asStream(stream), maxPool2dKernel<__half>)(static_cast<const __half*>(x), static_cast<__half*>(out),
+  withFloatType(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    HY_LAUNCH(grid, kThreads, 0, asStream(stream), maxPool2dKernel<T>)(static_cast<const T*>(x), static_cast<T*>(out),
                                                              indices, p);
-  } else {
-    HY_LAUNCH(grid, kThreads, 0, asStream(stream), maxPool2dKernel<float>)(static_cast<const float*>(x), static_cast<float*>(out),
-                                                             indices, p);
-  }
+  });
   checkLaunch("maxPool2d");
 }
 
@@ -78,13 +76,11 @@ void launchMaxPool2dBackward(const void* gradOut, const int32_t* indices, void* 
   const size_t total = p.N * p.C * p.H * p.W;
   if (total == 0) return;
   const unsigned grid = gridFor(total, kThreads);
-  if (dtype == DType::Float16) {
-    HY_LAUNCH(grid, kThreads, 0, asStream(stream), maxPool2dBackwardKernel<__half>)(static_cast<const __half*>(gradOut), indices,
-                                                                     static_cast<__half*>(gradIn), p);
-  } else {
-    HY_LAUNCH(grid, kThreads, 0, asStream(stream), maxPool2dBackwardKernel<float>)(static_cast<const float*>(gradOut), indices,
-                                                                     static_cast<float*>(gradIn), p);
-  }
+  withFloatType(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    HY_LAUNCH(grid, kThreads, 0, asStream(stream), maxPool2dBackwardKernel<T>)(static_cast<const T*>(gradOut), indices,
+                                                                     static_cast<T*>(gradIn), p);
+  });
   checkLaunch("maxPool2dBackward");
 }
 

@@ -252,13 +252,11 @@ bool takeTargetError(nn::TargetOp* op, int64_t* target, uint64_t* row, uint64_t*
 void launchLogSoftmax(const void* x, void* out, DType dtype, size_t rows, size_t cols, StreamId stream) {
   launchRows(rows, cols, stream, [&](auto warp, unsigned grid, unsigned threads, cudaStream_t s) {
     constexpr bool kWarp = decltype(warp)::value;
-    if (dtype == DType::Float16) {
-      HY_LAUNCH(grid, threads, 0, s, logSoftmaxKernel<__half, kWarp>)(static_cast<const __half*>(x), static_cast<__half*>(out),
+    withFloatType(dtype, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      HY_LAUNCH(grid, threads, 0, s, logSoftmaxKernel<T, kWarp>)(static_cast<const T*>(x), static_cast<T*>(out),
                                                                rows, cols);
-    } else {
-      HY_LAUNCH(grid, threads, 0, s, logSoftmaxKernel<float, kWarp>)(static_cast<const float*>(x), static_cast<float*>(out),
-                                                              rows, cols);
-    }
+    });
   });
   checkLaunch("logSoftmax");
 }
@@ -267,13 +265,11 @@ void launchLogSoftmaxBackward(const void* gradOut, const void* out, void* gradIn
                               StreamId stream) {
   launchRows(rows, cols, stream, [&](auto warp, unsigned grid, unsigned threads, cudaStream_t s) {
     constexpr bool kWarp = decltype(warp)::value;
-    if (dtype == DType::Float16) {
-      HY_LAUNCH(grid, threads, 0, s, logSoftmaxBackwardKernel<__half, kWarp>)(
-          static_cast<const __half*>(gradOut), static_cast<const __half*>(out), static_cast<__half*>(gradIn), rows, cols);
-    } else {
-      HY_LAUNCH(grid, threads, 0, s, logSoftmaxBackwardKernel<float, kWarp>)(
-          static_cast<const float*>(gradOut), static_cast<const float*>(out), static_cast<float*>(gradIn), rows, cols);
-    }
+    withFloatType(dtype, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      HY_LAUNCH(grid, threads, 0, s, logSoftmaxBackwardKernel<T, kWarp>)(
+          static_cast<const T*>(gradOut), static_cast<const T*>(out), static_cast<T*>(gradIn), rows, cols);
+    });
   });
   checkLaunch("logSoftmaxBackward");
 }
@@ -281,13 +277,11 @@ void launchLogSoftmaxBackward(const void* gradOut, const void* out, void* gradIn
 void launchSoftmax(const void* x, void* out, DType dtype, size_t rows, size_t cols, StreamId stream) {
   launchRows(rows, cols, stream, [&](auto warp, unsigned grid, unsigned threads, cudaStream_t s) {
     constexpr bool kWarp = decltype(warp)::value;
-    if (dtype == DType::Float16) {
-      HY_LAUNCH(grid, threads, 0, s, softmaxKernel<__half, kWarp>)(static_cast<const __half*>(x), static_cast<__half*>(out),
+    withFloatType(dtype, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      HY_LAUNCH(grid, threads, 0, s, softmaxKernel<T, kWarp>)(static_cast<const T*>(x), static_cast<T*>(out),
                                                             rows, cols);
-    } else {
-      HY_LAUNCH(grid, threads, 0, s, softmaxKernel<float, kWarp>)(static_cast<const float*>(x), static_cast<float*>(out),
-                                                           rows, cols);
-    }
+    });
   });
   checkLaunch("softmax");
 }
@@ -296,13 +290,11 @@ void launchSoftmaxBackward(const void* gradOut, const void* out, void* gradIn, D
                            StreamId stream) {
   launchRows(rows, cols, stream, [&](auto warp, unsigned grid, unsigned threads, cudaStream_t s) {
     constexpr bool kWarp = decltype(warp)::value;
-    if (dtype == DType::Float16) {
-      HY_LAUNCH(grid, threads, 0, s, softmaxBackwardKernel<__half, kWarp>)(
-          static_cast<const __half*>(gradOut), static_cast<const __half*>(out), static_cast<__half*>(gradIn), rows, cols);
-    } else {
-      HY_LAUNCH(grid, threads, 0, s, softmaxBackwardKernel<float, kWarp>)(
-          static_cast<const float*>(gradOut), static_cast<const float*>(out), static_cast<float*>(gradIn), rows, cols);
-    }
+    withFloatType(dtype, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      HY_LAUNCH(grid, threads, 0, s, softmaxBackwardKernel<T, kWarp>)(
+          static_cast<const T*>(gradOut), static_cast<const T*>(out), static_cast<T*>(gradIn), rows, cols);
+    });
   });
   checkLaunch("softmaxBackward");
 }
@@ -314,21 +306,18 @@ void launchNllLoss(const void* logp, const int32_t* target, float* loss, DType d
   if (reduction == nn::Reduction::None) {
     if (rows == 0) return;
     const unsigned grid = gridFor(rows, kElementThreads);
-    if (dtype == DType::Float16) {
-      HY_LAUNCH(grid, kElementThreads, 0, s, nllLossRowsKernel<__half>)(static_cast<const __half*>(logp), target, loss, rows, cols, slot);
-    } else {
-      HY_LAUNCH(grid, kElementThreads, 0, s, nllLossRowsKernel<float>)(static_cast<const float*>(logp), target, loss, rows, cols, slot);
-    }
+    withFloatType(dtype, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      HY_LAUNCH(grid, kElementThreads, 0, s, nllLossRowsKernel<T>)(static_cast<const T*>(logp), target, loss, rows, cols, slot);
+    });
   } else {
     // Runs for rows == 0 too, so the loss is written (NaN for Mean, 0 for Sum).
     const bool mean = reduction == nn::Reduction::Mean;
-    if (dtype == DType::Float16) {
-      HY_LAUNCH(1, kReduceThreads, 0, s, nllLossReduceKernel<__half>)(static_cast<const __half*>(logp), target, loss, rows, cols, mean,
+    withFloatType(dtype, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      HY_LAUNCH(1, kReduceThreads, 0, s, nllLossReduceKernel<T>)(static_cast<const T*>(logp), target, loss, rows, cols, mean,
                                                        slot);
-    } else {
-      HY_LAUNCH(1, kReduceThreads, 0, s, nllLossReduceKernel<float>)(static_cast<const float*>(logp), target, loss, rows, cols, mean,
-                                                       slot);
-    }
+    });
   }
   checkLaunch("nllLoss");
 }
@@ -346,13 +335,11 @@ void launchNllLossBackward(const int32_t* target, void* gradIn, DType dtype, siz
     return;
   }
   const unsigned grid = gridFor(n, kElementThreads);
-  if (dtype == DType::Float16) {
-    HY_LAUNCH(grid, kElementThreads, 0, s, nllLossBackwardKernel<__half>)(target, static_cast<__half*>(gradIn), rows, cols, gradOut,
+  withFloatType(dtype, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    HY_LAUNCH(grid, kElementThreads, 0, s, nllLossBackwardKernel<T>)(target, static_cast<T*>(gradIn), rows, cols, gradOut,
                                                            perRow, scale, slot);
-  } else {
-    HY_LAUNCH(grid, kElementThreads, 0, s, nllLossBackwardKernel<float>)(target, static_cast<float*>(gradIn), rows, cols, gradOut,
-                                                           perRow, scale, slot);
-  }
+  });
   checkLaunch("nllLossBackward");
 }
 
@@ -363,15 +350,12 @@ void launchCrossEntropy(const void* logits, const int32_t* target, float* rowLos
   const float scale = mean ? static_cast<float>(1.0 / static_cast<double>(rows)) : 1.0f;
   launchRows(rows, cols, stream, [&](auto warp, unsigned grid, unsigned threads, cudaStream_t s) {
     constexpr bool kWarp = decltype(warp)::value;
-    if (dtype == DType::Float16) {
-      HY_LAUNCH(grid, threads, 0, s, crossEntropyKernel<__half, kWarp>)(
-          static_cast<const __half*>(logits), target, rowLoss, static_cast<__half*>(gradLogits), rows, cols, nullptr,
+    withFloatType(dtype, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      HY_LAUNCH(grid, threads, 0, s, crossEntropyKernel<T, kWarp>)(
+          static_cast<const T*>(logits), target, rowLoss, static_cast<T*>(gradLogits), rows, cols, nullptr,
           false, scale, nn::TargetOp::CrossEntropy, slot);
-    } else {
-      HY_LAUNCH(grid, threads, 0, s, crossEntropyKernel<float, kWarp>)(
-          static_cast<const float*>(logits), target, rowLoss, static_cast<float*>(gradLogits), rows, cols, nullptr,
-          false, scale, nn::TargetOp::CrossEntropy, slot);
-    }
+    });
   });
   checkLaunch("crossEntropy");
   if (reduction != nn::Reduction::None) {
@@ -385,15 +369,12 @@ void launchCrossEntropyBackward(const void* logits, const int32_t* target, void*
   uint64_t* slot = targetErrorSlot();
   launchRows(rows, cols, stream, [&](auto warp, unsigned grid, unsigned threads, cudaStream_t s) {
     constexpr bool kWarp = decltype(warp)::value;
-    if (dtype == DType::Float16) {
-      HY_LAUNCH(grid, threads, 0, s, crossEntropyKernel<__half, kWarp>)(
-          static_cast<const __half*>(logits), target, nullptr, static_cast<__half*>(gradLogits), rows, cols, gradOut,
+    withFloatType(dtype, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      HY_LAUNCH(grid, threads, 0, s, crossEntropyKernel<T, kWarp>)(
+          static_cast<const T*>(logits), target, nullptr, static_cast<T*>(gradLogits), rows, cols, gradOut,
           perRow, scale, nn::TargetOp::CrossEntropyBackward, slot);
-    } else {
-      HY_LAUNCH(grid, threads, 0, s, crossEntropyKernel<float, kWarp>)(
-          static_cast<const float*>(logits), target, nullptr, static_cast<float*>(gradLogits), rows, cols, gradOut,
-          perRow, scale, nn::TargetOp::CrossEntropyBackward, slot);
-    }
+    });
   });
   checkLaunch("crossEntropyBackward");
 }

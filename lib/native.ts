@@ -8,7 +8,8 @@ import * as path from 'path';
 
 import type { DType } from './dtype';
 
-export interface NativeStorage {
+/** The binding's handle to one native storage (binding/storage.h); lib/tensor.ts's Storage owns one. */
+export interface StorageHandle {
   readonly nbytes: number;
   readonly device: 'cpu' | 'cuda' | 'disposed';
   readonly pinned: boolean;
@@ -76,18 +77,18 @@ export interface NativeEnums {
 }
 
 /** An op's argument object: fields by name as `native.ops()` lists them, plus an optional `impl`. */
-export type OpArgs = Record<string, NativeStorage | number | boolean | string | number[] | null | undefined>;
+export type OpArgs = Record<string, StorageHandle | number | boolean | string | number[] | null | undefined>;
 
 export interface NativeBinding {
-  Storage: new (...args: unknown[]) => NativeStorage;
+  Storage: new (...args: unknown[]) => StorageHandle;
   info(): NativeCudaInfo;
-  alloc(device: 'cpu' | 'cuda', nbytes: number, pinned?: boolean): NativeStorage;
-  copy(dst: NativeStorage, src: NativeStorage, nbytes: number, nonBlocking: boolean): void;
+  alloc(device: 'cpu' | 'cuda', nbytes: number, pinned?: boolean): StorageHandle;
+  copy(dst: StorageHandle, src: StorageHandle, nbytes: number, nonBlocking: boolean): void;
   /** A new cuda storage holding src's first nbytes; from pinned memory with nonBlocking it overlaps compute. */
-  toDevice(src: NativeStorage, nbytes: number, nonBlocking: boolean): NativeStorage;
-  write(s: NativeStorage, dtype: DType, data: Float32Array | Int32Array): void;
-  read(s: NativeStorage, dtype: DType, n: number): Float32Array | Int32Array;
-  readAsync(s: NativeStorage, dtype: DType, n: number): Promise<Float32Array | Int32Array>;
+  toDevice(src: StorageHandle, nbytes: number, nonBlocking: boolean): StorageHandle;
+  write(s: StorageHandle, dtype: DType, data: Float32Array | Int32Array): void;
+  read(s: StorageHandle, dtype: DType, n: number): Float32Array | Int32Array;
+  readAsync(s: StorageHandle, dtype: DType, n: number): Promise<Float32Array | Int32Array>;
   memoryStats(pool: MemoryPool): NativeMemoryStats;
   emptyCache(pool: MemoryPool): void;
   resetPeakStats(pool: MemoryPool): void;

@@ -3,7 +3,7 @@ import { inspect } from 'node:util';
 
 import { checkDevice, checkDType, Device, DType, DTYPE_BYTES, isDType, isFloating } from './dtype';
 import { describe, DisposedError } from './errors';
-import { native, NativeStorage } from './native';
+import { native, StorageHandle } from './native';
 import { takeCounters } from './random';
 import type { GradNode } from './autograd';
 import { keep, runScoped, track } from './scope';
@@ -25,10 +25,13 @@ export interface ToOptions {
   nonBlocking?: boolean;
 }
 
-/** Native storage shared by a tensor and its views; freed when the last one is disposed. */
-export class StorageRef {
+/**
+ * One storage (an allocation on one device), shared by a tensor and its views; `native` is the
+ * binding's handle to it (hy::Storage in C++). Freed when the last tensor over it is disposed.
+ */
+export class Storage {
   refs = 1;
-  constructor(readonly native: NativeStorage) {}
+  constructor(readonly native: StorageHandle) {}
   retain(): this {
     this.refs++;
     return this;
@@ -93,7 +96,7 @@ function requireDevice(op: string, device: Device): void {
 export function allocTensor(op: string, shape: number[], dtype: DType, device: Device, pinned = false): Tensor {
   requireDevice(op, device);
   const bytes = numelOf(shape) * DTYPE_BYTES[dtype];
-  const storage = new StorageRef(native.alloc(device, bytes, pinned && device === 'cpu' && cudaState().available));
+  const storage = new Storage(native.alloc(device, bytes, pinned && device === 'cpu' && cudaState().available));
   return new Tensor(storage, shape, dtype, device);
 }
 
@@ -107,10 +110,10 @@ export class Tensor {
   /** The autograd node that produced this tensor (null for leaves). */
   gradFn: GradNode | null = null;
   /** @internal */
-  storage: StorageRef | null;
+  storage: Storage | null;
 
   /** @internal Use hy.tensor / hy.zeros / ... to make tensors. */
-  constructor(storage: StorageRef, shape: readonly number[], dtype: DType, device: Device, tracked = true) {
+  constructor(storage: Storage, shape: readonly number[], dtype: DType, device: Device, tracked = true) {
     this.storage = storage;
     this.shape = Object.freeze(shape.slice());
     this.dtype = dtype;
@@ -150,7 +153,7 @@ export class Tensor {
   }
 
   /** @internal The native storage, or a DisposedError naming op. */
-  live(op: string): NativeStorage {
+  live(op: string): StorageHandle {
     if (this.storage === null) throw new DisposedError(op);
     return this.storage.native;
   }
@@ -176,7 +179,7 @@ export class Tensor {
     const bytes = this.numel * DTYPE_BYTES[this.dtype];
     if (device === 'cuda') {
       requireDevice('to', 'cuda');
-      return new Tensor(new StorageRef(native.toDevice(src, bytes, nonBlocking)), this.shape, this.dtype, 'cuda');
+      return new Tensor(new Storage(native.toDevice(src, bytes, nonBlocking)), this.shape, this.dtype, 'cuda');
     }
     // A non-blocking device-to-host copy lands in pinned memory, as in PyTorch; reading it waits.
     const out = allocTensor('to', this.shape.slice(), this.dtype, device, nonBlocking);

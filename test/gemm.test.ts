@@ -2,7 +2,7 @@
 import * as assert from 'uvu/assert';
 
 import { info, type Device } from '../lib/index';
-import { native, NativeStorage, type OpArgs } from '../lib/native';
+import { native, StorageHandle, type OpArgs } from '../lib/native';
 import { assertThrows, eachBackend, presentBackends, randomArray, skipped, suite, tolerance } from './harness';
 import { roundToHalf } from './reference/half';
 import { gemm as gemmOracle, GemmArgs } from './reference/gemm';
@@ -25,13 +25,13 @@ function representable(dtype: GemmDType, x: ArrayLike<number>): Float64Array {
   return Float64Array.from(x, dtype === 'float16' ? roundToHalf : Math.fround);
 }
 
-function upload(device: Device, dtype: GemmDType, values: ArrayLike<number>): NativeStorage {
+function upload(device: Device, dtype: GemmDType, values: ArrayLike<number>): StorageHandle {
   const storage = native.alloc(device, Math.max(1, values.length) * BYTES[dtype]);
   if (values.length > 0) native.write(storage, dtype, Float32Array.from(values));
   return storage;
 }
 
-function callGemm(a: NativeStorage, b: NativeStorage, c: NativeStorage, dtype: GemmDType, g: GemmArgs): void {
+function callGemm(a: StorageHandle, b: StorageHandle, c: StorageHandle, dtype: GemmDType, g: GemmArgs): void {
   native.run('gemm', { a, b, c, dtype, ...g });
 }
 
@@ -220,7 +220,7 @@ if (presentBackends.includes('cuda')) {
     const b = native.alloc('cuda', 16);
     const c = native.alloc('cpu', 16);
     try {
-      const gemm = (x: NativeStorage, y: NativeStorage, z: NativeStorage) => () => native.run('gemm', {
+      const gemm = (x: StorageHandle, y: StorageHandle, z: StorageHandle) => () => native.run('gemm', {
         a: x, b: y, c: z, dtype: 'float32', M: 2, N: 2, K: 1, transA: false, transB: false, alpha: 1, beta: 0, batch: 1, strideA: 0, strideB: 0, strideC: 0,
       });
       assertThrows(gemm(a, b, c), RangeError, /^gemm: b must be on cpu like a, got cuda$/, 'b on cuda');

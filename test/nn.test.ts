@@ -4,7 +4,7 @@
 import * as assert from 'uvu/assert';
 
 import type { Device } from '../lib/index';
-import { native, type NativeStorage } from '../lib/native';
+import { native, type StorageHandle } from '../lib/native';
 import { assertClose, assertThrows, eachBackend, randomArray, rng, suite, tolerance } from './harness';
 import { roundToHalf } from './reference/half';
 import * as ref from './reference/nn';
@@ -19,33 +19,33 @@ const REDUCTIONS = ['none', 'mean', 'sum'] as const;
 
 /** Storages of one test, disposed together at its end. */
 class Scope {
-  private readonly live: NativeStorage[] = [];
+  private readonly live: StorageHandle[] = [];
   constructor(readonly device: Device) {}
 
-  alloc(bytes: number): NativeStorage {
+  alloc(bytes: number): StorageHandle {
     const st = native.alloc(this.device, Math.max(bytes, 4));
     this.live.push(st);
     return st;
   }
   /** Float data rounded to the storage type; returns the storage and the values it holds. */
-  floats(dtype: FloatType, data: ArrayLike<number>): { st: NativeStorage; values: Float64Array } {
+  floats(dtype: FloatType, data: ArrayLike<number>): { st: StorageHandle; values: Float64Array } {
     const values = Float64Array.from(data, (v) => (dtype === 'float16' ? roundToHalf(v) : Math.fround(v)));
     const st = this.alloc(data.length * (dtype === 'float16' ? 2 : 4));
     native.write(st, dtype, Float32Array.from(values));
     return { st, values };
   }
-  ints(data: ArrayLike<number>): NativeStorage {
+  ints(data: ArrayLike<number>): StorageHandle {
     const st = this.alloc(data.length * 4);
     native.write(st, 'int32', Int32Array.from(data));
     return st;
   }
   /** Output storage filled with NaN (int32: -7), so an element the kernel skips fails the test. */
-  poisoned(dtype: FloatType | 'int32', n: number): NativeStorage {
+  poisoned(dtype: FloatType | 'int32', n: number): StorageHandle {
     const st = this.alloc(n * (dtype === 'float16' ? 2 : 4));
     native.run('fill', { out: st, dtype, n, value: dtype === 'int32' ? -7 : NaN });
     return st;
   }
-  read(st: NativeStorage, dtype: FloatType | 'int32', n: number): Float32Array | Int32Array {
+  read(st: StorageHandle, dtype: FloatType | 'int32', n: number): Float32Array | Int32Array {
     return native.read(st, dtype, n);
   }
   dispose(): void {
@@ -387,7 +387,7 @@ eachBackend(s, 'batchNorm forward (training and eval) and backward', (device) =>
         const invStd = sc.poisoned('float32', C);
         const momentum = 0.1;
         const eps = 1e-5;
-        const forward = (training: boolean, o: NativeStorage) => native.run('batchNormForward', {
+        const forward = (training: boolean, o: StorageHandle) => native.run('batchNormForward', {
           x: x.st, weight: w?.st ?? null, bias: b?.st ?? null, runningMean: rm, runningVar: rv, out: o, saveMean: mean, saveInvStd: invStd,
           dtype, N, C, HW, training, momentum, eps,
         });
