@@ -8,6 +8,7 @@
 #include <string>
 
 #include "../core/op_registry.h"
+#include "addon_data.h"
 #include "args.h"
 #include "errors.h"
 #include "registry.h"
@@ -20,24 +21,15 @@ namespace {
 class JsFields : public ops::Fields {
  public:
   using ops::Fields::number;
-  JsFields(Napi::Object args, std::string op) : args_(args), op_(std::move(op)) {}
+  JsFields(Napi::Object args, const char* op) : args_(args), op_(op) {}
 
-  void storage(const char* name, StoragePtr& v) override { v = StorageHandle::fromValue(get(name), where(name).c_str()); }
+  void storage(const char* name, StoragePtr& v) override { v = StorageHandle::fromValue(get(name), op_, name); }
   void optionalStorage(const char* name, StoragePtr& v) override {
     const Napi::Value x = get(name);
-    v = x.IsNull() || x.IsUndefined() ? nullptr : StorageHandle::fromValue(x, where(name).c_str());
+    v = x.IsNull() || x.IsUndefined() ? nullptr : StorageHandle::fromValue(x, op_, name);
   }
   void dtype(const char* name, DType& v, uint32_t allowed) override {
-    const Napi::Value x = get(name);
-    const EnumNames& e = enumNames<DType>();
-    std::string expected;
-    for (int32_t i = 0; i < e.count; ++i) {
-      if (allowed & (1u << i)) expected += std::string(expected.empty() ? "'" : ", '") + e.names[i] + "'";
-    }
-    if (!x.IsString()) fail(name, "one of " + expected, x, true);
-    const int32_t code = e.find(x.As<Napi::String>().Utf8Value().c_str());
-    if (code < 0 || !(allowed & (1u << code))) fail(name, "one of " + expected, x, false);
-    v = static_cast<DType>(code);
+    v = static_cast<DType>(choose(name, enumNames<DType>(), allowed));
   }
   void size(const char* name, uint64_t& v) override {
     const Napi::Value x = get(name);
@@ -59,15 +51,7 @@ class JsFields : public ops::Fields {
     if (!x.IsBoolean()) fail(name, "a boolean", x, true);
     v = x.As<Napi::Boolean>().Value();
   }
-  void enumeration(const char* name, int32_t& v, const EnumNames& e) override {
-    const Napi::Value x = get(name);
-    std::string expected;
-    for (int32_t i = 0; i < e.count; ++i) expected += std::string(i == 0 ? "'" : ", '") + e.names[i] + "'";
-    if (!x.IsString()) fail(name, "one of " + expected, x, true);
-    const int32_t code = e.find(x.As<Napi::String>().Utf8Value().c_str());
-    if (code < 0) fail(name, "one of " + expected, x, false);
-    v = code;
-  }
+  void enumeration(const char* name, int32_t& v, const EnumNames& e) override { v = choose(name, e, ~0u); }
   void dims(const char* name, ops::Dims& v) override {
     const Napi::Value x = get(name);
     if (!x.IsArray()) fail(name, "an array of sizes", x, true);
@@ -87,24 +71,65 @@ class JsFields : public ops::Fields {
   }
 
  private:
-  Napi::Value get(const char* name) { return args_.Get(name); }
-  std::string where(const char* name) const { return op_ + ": " + name; }
+  Napi::Value get(const char* name) {
+    Napi::Env env = args_.Env();
+    AddonData& data = addonData(env);
+    if (data.fieldKeys.IsEmpty()) data.fieldKeys = Napi::Persistent(Napi::Array::New(env).As<Napi::Object>());
+    Napi::Object keys = data.fieldKeys.Value();
+    auto it = data.fieldKeyIndex.find(name);
+    if (it == data.fieldKeyIndex.end()) {
+      const uint32_t i = static_cast<uint32_t>(data.fieldKeyIndex.size());
+      keys.Set(i, Napi::String::New(env, name));
+      it = data.fieldKeyIndex.emplace(name, i).first;
+    }
+    return args_.Get(keys.Get(it->second));
+  }
+
+  // The code of the name field `name` holds, among the codes set in `allowed`.
+  int32_t choose(const char* name, const EnumNames& e, uint32_t allowed) {
+    const Napi::Value x = get(name);
+    int32_t code = -1;
+    if (x.IsString()) {
+      char buf[32];
+      shortString(x, buf);
+      code = e.find(buf);
+    }
+    if (code < 0 || !(allowed & (1u << code))) {
+      std::string expected;
+      for (int32_t i = 0; i < e.count; ++i) {
+        if (allowed & (1u << i)) expected += std::string(expected.empty() ? "'" : ", '") + e.names[i] + "'";
+      }
+      fail(name, "one of " + expected, x, !x.IsString());
+    }
+    return code;
+  }
   [[noreturn]] void fail(const char* name, const std::string& expected, const Napi::Value& got, bool typeError) const {
-    const std::string m = op_ + ": " + name + " must be " + expected + ", got " + describe(got);
+    const std::string m = std::string(op_) + ": " + name + " must be " + expected + ", got " + describe(got);
     if (typeError) throwType(m);
     throwRange(m);
   }
 
+  // A short string field (an enum value, a dtype) into a stack buffer: no allocation per call.
+  // Longer strings are truncated, which no valid name is.
+  static void shortString(const Napi::Value& v, char (&buf)[32]) {
+    size_t len = 0;
+    if (napi_get_value_string_utf8(v.Env(), v, buf, sizeof buf, &len) != napi_ok) buf[0] = 0;
+  }
+
   Napi::Object args_;
-  std::string op_;
+  const char* op_;
 };
 
 // run(op, args)
 Napi::Value runFn(const Napi::CallbackInfo& info) {
   const Napi::Value name = arg(info, 0);
   if (!name.IsString()) throwType("run: op must be the name of a registered op, got " + describe(name));
-  const std::string op = name.As<Napi::String>().Utf8Value();
-  if (ops::findOp(op) == nullptr) throwRange("run: op must be the name of a registered op, got '" + op + "'");
+  char opName[64];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(info.Env(), name, opName, sizeof opName, &len) != napi_ok) opName[0] = 0;
+  const std::string op(opName, len);
+  const ops::OpInfo* info_ = ops::findOp(op);
+  if (info_ == nullptr) throwRange("run: op must be the name of a registered op, got '" + op + "'");
   const Napi::Value args = arg(info, 1);
   if (!args.IsObject() || args.IsArray() || args.IsFunction()) {
     throwType(op + ": arguments must be an object of named fields, got " + describe(args));
@@ -116,8 +141,8 @@ Napi::Value runFn(const Napi::CallbackInfo& info) {
     if (!implValue.IsString()) throwType(op + ": impl must be an implementation's name, got " + describe(implValue));
     impl = implValue.As<Napi::String>().Utf8Value();
   }
-  JsFields fields(obj, op);
-  ops::run(op, fields, impl);
+  JsFields fields(obj, info_->name.c_str());
+  info_->run(fields, impl);
   return info.Env().Undefined();
 }
 

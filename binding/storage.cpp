@@ -52,25 +52,27 @@ void StorageHandle::release() {
   }
 }
 
-StoragePtr StorageHandle::fromValue(const Napi::Value& v, const char* where) {
+StoragePtr StorageHandle::fromValue(const Napi::Value& v, const char* op, const char* name) {
   Napi::Env env = v.Env();
+  // Built only on failure: this runs for every storage of every op call.
+  const auto where = [&] { return std::string(op) + ": " + name; };
   if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(addonData(env).storageClass.Value())) {
-    throwType(std::string(where) + " must be a Storage, got " + describe(v));
+    throwType(where() + " must be a Storage, got " + describe(v));
   }
   // An object that only inherits from Storage.prototype passes InstanceOf but wraps nothing.
   void* wrapped = nullptr;
   if (napi_unwrap(env, v, &wrapped) != napi_ok || wrapped == nullptr) {
     napi_value ignored;
     napi_get_and_clear_last_exception(env, &ignored);
-    throwType(std::string(where) + " must be a Storage, got an object that is not one");
+    throwType(where() + " must be a Storage, got an object that is not one");
   }
   StorageHandle* s = static_cast<StorageHandle*>(wrapped);
-  if (!s->storage_) throwRuntime(std::string(where) + ": the tensor's storage was disposed", "ERR_TENSOR_DISPOSED");
+  if (!s->storage_) throwRuntime(where() + ": the tensor's storage was disposed", "ERR_TENSOR_DISPOSED");
   return s->storage_;
 }
 
 StoragePtr StorageHandle::fromArg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
-  return fromValue(arg(info, i), (std::string(op) + ": " + name).c_str());
+  return fromValue(arg(info, i), op, name);
 }
 
 Napi::Value StorageHandle::nbytes(const Napi::CallbackInfo& info) {

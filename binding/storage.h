@@ -11,8 +11,8 @@ class StorageHandle : public Napi::ObjectWrap<StorageHandle> {
  public:
   static Napi::Function define(Napi::Env env);
   static Napi::Object create(Napi::Env env, StoragePtr allocation);
-  // The live storage `value` holds, or a JS error: "<where> must be a Storage, got ...".
-  static StoragePtr fromValue(const Napi::Value& value, const char* where);
+  // The live storage `value` holds, or a JS error: "<op>: <name> must be a Storage, got ...".
+  static StoragePtr fromValue(const Napi::Value& value, const char* op, const char* name);
   // The same for argument i of a binding function, named "<op>: <name>".
   static StoragePtr fromArg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
 

@@ -1,6 +1,8 @@
 #include "op_registry.h"
 
 #include <deque>
+#include <mutex>
+#include <unordered_map>
 #include <string>
 
 #include "../cpu/queue.h"
@@ -53,11 +55,13 @@ class Describer : public Fields {
   }
 };
 
-class Collector : public Fields {
+// Visitors that see only the storages.
+class StorageVisitor : public Fields {
  public:
-  std::vector<std::pair<const char*, Storage*>> storages;
-  void storage(const char* name, StoragePtr& v) override { push(name, v); }
-  void optionalStorage(const char* name, StoragePtr& v) override { push(name, v); }
+  void storage(const char* name, StoragePtr& v) override { visit(name, v.get()); }
+  void optionalStorage(const char* name, StoragePtr& v) override {
+    if (v) visit(name, v.get());
+  }
   void dtype(const char*, DType&, uint32_t) override {}
   void size(const char*, uint64_t&) override {}
   void number(const char*, double&, bool) override {}
@@ -65,10 +69,34 @@ class Collector : public Fields {
   void enumeration(const char*, int32_t&, const EnumNames&) override {}
   void dims(const char*, Dims&) override {}
 
- private:
-  void push(const char* name, const StoragePtr& v) {
-    if (v) storages.emplace_back(name, v.get());
+ protected:
+  virtual void visit(const char* name, Storage* s) = 0;
+};
+
+class DeviceFinder : public StorageVisitor {
+ public:
+  explicit DeviceFinder(const char* op) : op_(op) {}
+  const char* first = nullptr;
+  DeviceType device = DeviceType::Cpu;
+
+ protected:
+  void visit(const char* name, Storage* s) override {
+    if (first == nullptr) {
+      first = name;
+      device = s->device;
+    } else if (s->device != device) {
+      throwRange(std::string(op_) + ": " + name + " must be on " + deviceName(device) + " like " + first + ", got " +
+                 deviceName(s->device));
+    }
   }
+
+ private:
+  const char* op_;
+};
+
+class HostWaiter : public StorageVisitor {
+ protected:
+  void visit(const char*, Storage* s) override { s->waitForHost(); }
 };
 
 std::string joined(const std::vector<std::string>& names) {
@@ -127,10 +155,16 @@ const std::vector<OpInfo>& allOps() {
 }
 
 const OpInfo* findOp(const std::string& name) {
-  for (const OpInfo& op : registry()) {
-    if (op.name == name) return &op;
+  // Built once registration (static initialisation) is over; rebuilt if an op was added since.
+  static std::unordered_map<std::string, const OpInfo*>* index = new std::unordered_map<std::string, const OpInfo*>();
+  static std::mutex mutex;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (index->size() != registry().size()) {
+    index->clear();
+    for (const OpInfo& op : registry()) (*index)[op.name] = &op;
   }
-  return nullptr;
+  const auto it = index->find(name);
+  return it == index->end() ? nullptr : it->second;
 }
 
 void run(const std::string& name, Fields& source, const std::string& impl) {
@@ -155,22 +189,16 @@ OpInfo& addOp(const char* name, void (*runFn)(Fields&, const std::string&), std:
   return registry().back();
 }
 
-std::vector<std::pair<const char*, Storage*>> collectStorages(void (*visit)(void*, Fields&), void* args) {
-  Collector c;
-  visit(args, c);
-  return std::move(c.storages);
+DeviceType commonDevice(const char* op, void (*visit)(void*, Fields&), void* args) {
+  DeviceFinder d(op);
+  visit(args, d);
+  if (d.first == nullptr) throwRange(std::string(op) + ": no storage given");
+  return d.device;
 }
 
-DeviceType commonDevice(const char* op, const std::vector<std::pair<const char*, Storage*>>& storages) {
-  if (storages.empty()) throwRange(std::string(op) + ": no storage given");
-  const auto& first = storages.front();
-  for (const auto& s : storages) {
-    if (s.second->device != first.second->device) {
-      throwRange(std::string(op) + ": " + s.first + " must be on " + deviceName(first.second->device) + " like " +
-                 first.first + ", got " + deviceName(s.second->device));
-    }
-  }
-  return first.second->device;
+void waitForHost(void (*visit)(void*, Fields&), void* args) {
+  HostWaiter w;
+  visit(args, w);
 }
 
 void unknownImpl(const char* op, DeviceType device, const std::string& impl, const std::vector<std::string>& names) {
@@ -187,19 +215,12 @@ void noImplementation(const char* op, DeviceType device) {
   throwRange(std::string(op) + ": no " + deviceName(device) + " implementation applies to these arguments");
 }
 
-void submit(DeviceType device, std::function<void(StreamId)> launch, std::vector<Storage*> storages) {
-  if (device == DeviceType::Cuda) {
-    if (!cudaAvailable()) throwNoCuda();
-    launch(computeStream());
-    return;
-  }
-  // The task owns the argument struct (and so every storage) until it has run; the raw pointers
-  // stay valid as long as it does.
-  cpu::queue().enqueue([launch = std::move(launch), storages = std::move(storages)] {
-    for (Storage* s : storages) s->waitForHost();
-    launch(0);
-  });
+StreamId cudaStream() {
+  if (!cudaAvailable()) throwNoCuda();
+  return computeStream();
 }
+
+void enqueueCpu(std::function<void()> task) { cpu::queue().enqueue(std::move(task)); }
 
 }  // namespace detail
 

@@ -116,15 +116,19 @@ std::vector<Impl<Args>>& implsOf(DeviceType device) {
 std::vector<FieldInfo> describeFields(void (*visit)(Fields&));
 OpInfo& addOp(const char* name, void (*run)(Fields&, const std::string&), std::vector<FieldInfo> fields);
 // The one device every storage in `storages` is on, or a RangeError naming the op and both fields.
-DeviceType commonDevice(const char* op, const std::vector<std::pair<const char*, Storage*>>& storages);
-std::vector<std::pair<const char*, Storage*>> collectStorages(void (*visit)(void* args, Fields&), void* args);
+// The one device every storage of the argument struct is on, or a RangeError naming the op and
+// both fields. `visit` walks the struct's fields.
+DeviceType commonDevice(const char* op, void (*visit)(void* args, Fields&), void* args);
+// Waits for any pending device-to-host copy into the struct's host storages (on the CPU queue).
+void waitForHost(void (*visit)(void* args, Fields&), void* args);
 [[noreturn]] void unknownImpl(const char* op, DeviceType device, const std::string& impl,
                               const std::vector<std::string>& names);
 [[noreturn]] void implDoesNotApply(const char* op, const std::string& impl);
 [[noreturn]] void noImplementation(const char* op, DeviceType device);
-// CUDA: runs `launch` now with the compute stream. CPU: enqueues it on the CPU queue, where it runs
-// after waiting for any pending device-to-host copy into `storages`.
-void submit(DeviceType device, std::function<void(StreamId)> launch, std::vector<Storage*> storages);
+// The CUDA compute stream, or the error that CUDA is absent.
+StreamId cudaStream();
+// Enqueues a task on the CPU queue (cpu/queue.h).
+void enqueueCpu(std::function<void()> task);
 
 template <typename Args>
 void visitArgs(void* args, Fields& f) {
@@ -142,8 +146,7 @@ void runOp(Fields& source, const std::string& implName) {
   Args a;
   a.fields(source);
   const bool hasWork = a.check(Check(Args::kName));
-  auto storages = collectStorages(&visitArgs<Args>, &a);
-  const DeviceType device = commonDevice(Args::kName, storages);
+  const DeviceType device = commonDevice(Args::kName, &visitArgs<Args>, &a);
   const std::vector<Impl<Args>>& impls = implsOf<Args>(device);
   const Impl<Args>* chosen = nullptr;
   if (!implName.empty()) {
@@ -166,11 +169,16 @@ void runOp(Fields& source, const std::string& implName) {
     if (chosen == nullptr) noImplementation(Args::kName, device);
   }
   if (!hasWork) return;
-  std::vector<Storage*> raw;
-  raw.reserve(storages.size());
-  for (const auto& s : storages) raw.push_back(s.second);
   const ImplFn<Args> fn = chosen->run;
-  submit(device, [a = std::move(a), fn](StreamId stream) { fn(a, stream); }, std::move(raw));
+  if (device == DeviceType::Cuda) {
+    fn(a, cudaStream());
+    return;
+  }
+  // The task owns the argument struct, and so every storage, until it has run.
+  enqueueCpu([a = std::move(a), fn]() mutable {
+    waitForHost(&visitArgs<Args>, &a);
+    fn(a, 0);
+  });
 }
 
 template <typename Args>

@@ -1,12 +1,13 @@
 // Normalisation of hy.nn.functional: batch norm. Statistics and parameters are float32 inside the
-// kernels; values kept in another dtype are cast around them (and running statistics written back).
-import { needsGrad, record } from '../../autograd';
+// kernels: runOp casts weight and bias, and running statistics kept in another dtype are read as
+// float32 copies and written back.
 import { describe } from '../../errors';
 import { native } from '../../native';
+import { runOp } from '../../policy';
 import { rawBinary, sumDims } from '../../ops';
 import { allocTensor, checkOptions, numelOf } from '../../tensor';
 import type { Tensor } from '../../tensor';
-import { castBack, checkBoolean, checkNumber, floatInput, inDtype, sameDevice, shapeStr } from './common';
+import { checkBoolean, checkNumber, floatInput, sameDevice, shapeStr } from './common';
 
 // ---- batch norm ----
 
@@ -59,68 +60,54 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   if (training && N * HW <= 1) {
     throw new RangeError(`${op}: training needs more than one value per channel, got input of shape ${shapeStr(x)}`);
   }
-  // float32 views of everything the kernel reads as float32; statistics without running buffers
-  // (training only) go to scratch buffers that are dropped.
+  // Statistics without running buffers (training only) go to scratch buffers that are dropped;
+  // running buffers kept in another dtype are read as float32 copies and written back.
   const scratch = (): Tensor => {
     const t = allocTensor(op, [C], 'float32', x.device);
     native.run('fill', { out: t.live(op), dtype: 'float32', n: C, value: 0 });
     return t;
   };
-  const rm32 = rm === null ? scratch() : f32(rm);
-  const rv32 = rv === null ? scratch() : f32(rv);
-  const w32 = weight === null ? null : f32(weight);
-  const b32 = bias === null ? null : f32(bias);
-  const out = allocTensor(op, x.shape.slice(), x.dtype, x.device);
-  const saveMean = allocTensor(op, [C], 'float32', x.device);
-  const saveInvStd = allocTensor(op, [C], 'float32', x.device);
-  native.run('batchNormForward', {
-    x: x.live(op), weight: w32?.live(op) ?? null, bias: b32?.live(op) ?? null, runningMean: rm32.live(op),
-    runningVar: rv32.live(op), out: out.live(op), saveMean: saveMean.live(op), saveInvStd: saveInvStd.live(op),
-    dtype: x.dtype, N, C, HW, training, momentum, eps,
+  return runOp({
+    op,
+    rule: 'input',
+    inputs: [x, weight, bias],
+    float32: [1, 2], // weight and bias: the kernels read parameters as float32
+    forward: ([xi, w32, b32]) => {
+      const rm32 = rm === null ? scratch() : f32(rm);
+      const rv32 = rv === null ? scratch() : f32(rv);
+      const out = allocTensor(op, x.shape.slice(), xi!.dtype, x.device);
+      const saveMean = allocTensor(op, [C], 'float32', x.device);
+      const saveInvStd = allocTensor(op, [C], 'float32', x.device);
+      native.run('batchNormForward', {
+        x: xi!.live(op), weight: w32?.live(op) ?? null, bias: b32?.live(op) ?? null, runningMean: rm32.live(op),
+        runningVar: rv32.live(op), out: out.live(op), saveMean: saveMean.live(op), saveInvStd: saveInvStd.live(op),
+        dtype: xi!.dtype, N, C, HW, training, momentum, eps,
+      });
+      if (training && rm !== null && rm32 !== rm) native.run('cast', { x: rm32.live(op), xDtype: 'float32', out: rm.live(op), dtype: rm.dtype, n: C });
+      if (training && rv !== null && rv32 !== rv) native.run('cast', { x: rv32.live(op), xDtype: 'float32', out: rv.live(op), dtype: rv.dtype, n: C });
+      if (rm32 !== rm) rm32.dispose();
+      if (rv32 !== rv) rv32.dispose();
+      return {
+        out,
+        save: w32 === null ? [xi!, saveMean, saveInvStd] : [xi!, saveMean, saveInvStd, w32],
+        temps: [saveMean, saveInvStd],
+        backward: (g, [sx, sMean, sInvStd, sw]) => {
+          const sw32 = sw ?? null;
+          if (!training) return evalBackward(g, sx, sw32, sMean, sInvStd, N, C, HW, weight !== null, bias !== null);
+          // One kernel gives all three (the input gradient through the batch statistics).
+          const gx = allocTensor(op, x.shape.slice(), g.dtype, x.device);
+          const gw = weight === null ? null : allocTensor(op, [C], 'float32', x.device);
+          const gb = bias === null ? null : allocTensor(op, [C], 'float32', x.device);
+          native.run('batchNormBackward', {
+            gradOut: g.live(op), x: sx.live(op), weight: sw32?.live(op) ?? null, saveMean: sMean.live(op),
+            saveInvStd: sInvStd.live(op), gradIn: gx.live(op), gradWeight: gw?.live(op) ?? null,
+            gradBias: gb?.live(op) ?? null, dtype: g.dtype, N, C, HW,
+          });
+          return [gx, gw, gb];
+        },
+      };
+    },
   });
-  // Running statistics kept in another dtype get the updated values written back in place.
-  if (training && rm !== null && rm32 !== rm) native.run('cast', { x: rm32.live(op), xDtype: 'float32', out: rm.live(op), dtype: rm.dtype, n: C });
-  if (training && rv !== null && rv32 !== rv) native.run('cast', { x: rv32.live(op), xDtype: 'float32', out: rv.live(op), dtype: rv.dtype, n: C });
-  if (rm32 !== rm) rm32.dispose();
-  if (rv32 !== rv) rv32.dispose();
-  if (b32 !== null && b32 !== bias) b32.dispose();
-  const grad = needsGrad(x, weight, bias);
-  // Backward keeps untracked aliases only, so no tidy() scope can free what it reads.
-  const sx = grad ? x.saveForBackward() : null;
-  const sw = grad && w32 !== null ? w32.saveForBackward() : null;
-  const sMean = grad ? saveMean.saveForBackward() : null;
-  const sInvStd = grad ? saveInvStd.saveForBackward() : null;
-  if (w32 !== null && w32 !== weight) w32.dispose();
-  saveMean.dispose();
-  saveInvStd.dispose();
-  if (sx !== null && sMean !== null && sInvStd !== null) {
-    record(out, op, [x, weight, bias], (gOut) => {
-      const g = inDtype(gOut, x.dtype);
-      let gx: Tensor | null = null;
-      let gw: Tensor | null = null;
-      let gb: Tensor | null = null;
-      if (training) {
-        // One kernel gives all three (the input gradient through the batch statistics).
-        gx = allocTensor(op, x.shape.slice(), x.dtype, x.device);
-        gw = weight === null ? null : allocTensor(op, [C], 'float32', x.device);
-        gb = bias === null ? null : allocTensor(op, [C], 'float32', x.device);
-        native.run('batchNormBackward', {
-          gradOut: g.live(op), x: sx.live(op), weight: sw?.live(op) ?? null, saveMean: sMean.live(op),
-          saveInvStd: sInvStd.live(op), gradIn: gx.live(op), gradWeight: gw?.live(op) ?? null,
-          gradBias: gb?.live(op) ?? null, dtype: x.dtype, N, C, HW,
-        });
-      } else {
-        [gx, gw, gb] = evalBackward(g, sx, sw, sMean, sInvStd, N, C, HW, weight !== null, bias !== null);
-      }
-      if (g !== gOut) g.dispose();
-      return [
-        x.requiresGrad ? gx : (gx?.dispose(), null),
-        weight !== null && weight.requiresGrad ? castBack(gw, weight.dtype) : (gw?.dispose(), null),
-        bias !== null && bias.requiresGrad ? castBack(gb, bias.dtype) : (gb?.dispose(), null),
-      ];
-    }, sw === null ? [sx, sMean, sInvStd] : [sx, sw, sMean, sInvStd]);
-  }
-  return out;
 }
 
 /**
@@ -144,7 +131,11 @@ function evalBackward(
   const gx3 = rawBinary('mul', g3, scale);
   const gx = gx3.aliasAs(x.shape);
   gx3.dispose();
-  const gxOut = castBack(gx, g.dtype)!;
+  const gxOut = gx.dtype === g.dtype ? gx : (() => {
+    const c = gx.to(g.dtype);
+    gx.dispose();
+    return c;
+  })();
   let gw: Tensor | null = null;
   if (wantW) {
     const x32 = f32(x);
