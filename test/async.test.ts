@@ -45,4 +45,46 @@ eachBackend(s, 'disposing a tensor while its read is pending is safe', async (de
   assert.is(v[(1 << 20) - 1], 2);
 });
 
+eachBackend(s, 'a read is ordered against later writes: it sees the values of its place in the queue', async (device) => {
+  const model = new hy.nn.Linear(256, 256).to(device);
+  const before = Float32Array.from(model.weight.dataSync());
+  const read = model.weight.data();
+  // loadStateDict writes the weights in place after the read was queued: the read must not tear.
+  const zeros = { weight: hy.zeros([256, 256], { device }), bias: hy.zeros([256], { device }) };
+  model.loadStateDict(zeros);
+  const got = await read;
+  assert.equal(Array.from(got.subarray(0, 8)), Array.from(before.subarray(0, 8)));
+  let same = 0;
+  for (let i = 0; i < got.length; i++) if (got[i] === before[i]) same++;
+  assert.is(same, before.length, 'every value is the one before the write');
+  assert.is(model.weight.dataSync()[0], 0, 'and the write landed after it');
+  model.dispose();
+  for (const t of Object.values(zeros)) t.dispose();
+});
+
+eachBackend(s, 'an error a queued op raises surfaces at the next read, once', async (device) => {
+  const logits = hy.ones([3, 4], { device });
+  const bad = hy.tensor(Int32Array.from([0, 9, 1]), { device });
+  const loss = hy.nn.functional.crossEntropy(logits, bad); // returns: the kernel finds the target later
+  let err: unknown;
+  await loss.data().catch((e) => (err = e));
+  assert.instance(err, RangeError);
+  assert.match((err as Error).message, /^crossEntropy: target 9 at row 1 is outside \[0, 4\)$/);
+  const fine = hy.ones([2], { device });
+  assert.equal(Array.from(await fine.data()), [1, 1], 'the error was reported once; the next read succeeds');
+  for (const t of [logits, bad, loss, fine]) t.dispose();
+});
+
+s('hy.cpu.synchronize waits for the CPU queue without reading, and raises its errors', async () => {
+  const a = hy.rand([512, 512]);
+  const c = hy.matmul(a, a);
+  await hy.cpu.synchronize();
+  const loss = hy.nn.functional.nllLoss(hy.zeros([2, 3]), hy.tensor(Int32Array.from([0, 3])));
+  let err: unknown;
+  await hy.cpu.synchronize().catch((e) => (err = e));
+  assert.instance(err, RangeError);
+  await hy.cpu.synchronize(); // cleared: it resolves
+  for (const t of [a, c, loss]) t.dispose();
+});
+
 s.run();

@@ -4,6 +4,7 @@ import * as hy from '../lib/index';
 import { native } from '../lib/native';
 import type { OpArgs, OpDescriptor, OpField } from '../lib/native';
 import { rng } from './harness';
+import { TABLE } from './optable/table';
 
 interface Summary {
   calls: number;
@@ -12,6 +13,8 @@ interface Summary {
   bad: string[];
   /** The registered ops whose run() was fuzzed. */
   ops?: string[];
+  /** The op-table entries whose public function was fuzzed. */
+  tableEntries?: number;
 }
 
 const summary: Summary = { calls: 0, cleanErrors: 0, returned: 0, bad: [] };
@@ -131,6 +134,14 @@ async function main(): Promise<void> {
     }
   }
   summary.ops = ops.map((d) => d.name);
+  // Every public op of the table, at its arity.
+  for (const e of TABLE) await fuzz(`table ${e.name}`, e.fn as (...a: unknown[]) => unknown, e.errorName, e.fuzzArity, seed++);
+  try {
+    await native.cpuSynchronizeAsync();
+  } catch (e) {
+    record('queued table ops', [], e, '');
+  }
+  summary.tableEntries = TABLE.length;
   await fuzz('new Storage', (...a) => new native.Storage(...a), 'Storage', 2, seed++);
   const api: [string, (...a: unknown[]) => unknown, number][] = [
     ['tensor', hy.tensor as never, 2], ['zeros', hy.zeros as never, 2], ['ones', hy.ones as never, 2],
