@@ -8,6 +8,7 @@
 #include "../core/elementwise_math.h"
 #include "../core/half.h"
 #include "../ops/elementwise.h"
+#include "parallel.h"
 
 namespace hy::cpu {
 
@@ -191,13 +192,33 @@ void reduceSum(const void* in, void* out, DType dtype, size_t outer, size_t redu
 // Registered implementations (ops/elementwise.h).
 namespace {
 using namespace ops;
-HY_REGISTER_OP(UnaryArgs, Cpu, "vectorized",
-               [](const UnaryArgs& a, StreamId) { unary(a.op, a.x->data(), a.out->data(), a.dtype, a.n); });
+// Elementwise work splits over the thread pool in chunks of at least this many elements: below it
+// a chunk costs less than handing it to another thread. Results do not depend on the split.
+constexpr size_t kParallelGrain = size_t(1) << 17;
+
+// p advanced by `elements` of dtype.
+template <typename P>
+P* at(P* p, DType dtype, size_t elements) {
+  using Byte = std::conditional_t<std::is_const_v<P>, const char, char>;
+  return reinterpret_cast<P*>(reinterpret_cast<Byte*>(p) + elements * dtypeSize(dtype));
+}
+
+HY_REGISTER_OP(UnaryArgs, Cpu, "vectorized", [](const UnaryArgs& a, StreamId) {
+  parallelFor(a.n, kParallelGrain, [&](size_t b, size_t e) {
+    unary(a.op, at<const void>(a.x->data(), a.dtype, b), at<void>(a.out->data(), a.dtype, b), a.dtype, e - b);
+  });
+});
 HY_REGISTER_OP(UnaryGradArgs, Cpu, "vectorized", [](const UnaryGradArgs& a, StreamId) {
-  unaryGrad(a.op, a.x->data(), a.gradOut->data(), a.gradIn->data(), a.dtype, a.n);
+  parallelFor(a.n, kParallelGrain, [&](size_t b, size_t e) {
+    unaryGrad(a.op, at<const void>(a.x->data(), a.dtype, b), at<const void>(a.gradOut->data(), a.dtype, b),
+              at<void>(a.gradIn->data(), a.dtype, b), a.dtype, e - b);
+  });
 });
 HY_REGISTER_OP(ScalarArgs, Cpu, "vectorized", [](const ScalarArgs& a, StreamId) {
-  scalar(a.op, a.x->data(), a.out->data(), a.dtype, a.n, static_cast<float>(a.s));
+  parallelFor(a.n, kParallelGrain, [&](size_t b, size_t e) {
+    scalar(a.op, at<const void>(a.x->data(), a.dtype, b), at<void>(a.out->data(), a.dtype, b), a.dtype, e - b,
+           static_cast<float>(a.s));
+  });
 });
 HY_REGISTER_OP(BinaryArgs, Cpu, "strided", [](const BinaryArgs& a, StreamId) {
   binary(a.op, a.a->data(), a.b->data(), a.out->data(), a.dtype, a.layout);
