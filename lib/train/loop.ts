@@ -32,6 +32,11 @@ export interface EvalResult {
   accuracy: number;
 }
 
+/** Resolves on the event loop's next turn (after timers and I/O that are due). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** One pass over loader: zeroGrad, forward, cross-entropy, backward and step for every batch. */
 export async function trainEpoch(model: Module, loader: DataLoader, optimizer: Optimizer, opts: TrainEpochOptions = {}): Promise<EpochResult> {
   const lossEvery = opts.lossEvery ?? 20;
@@ -45,6 +50,9 @@ export async function trainEpoch(model: Module, loader: DataLoader, optimizer: O
     optimizer.step();
     // An awaited read: the CPU queue and the GPU keep computing while the event loop runs.
     if (steps % lossEvery === 0) lossSum += (await loss.data())[0];
+    // A turn of the event loop every step: the device queues keep the compute going meanwhile,
+    // and timers and I/O never wait for more than one step's JavaScript.
+    else await nextTurn();
     steps++;
     for (const t of [x, y, loss]) t.dispose();
   }
