@@ -129,19 +129,18 @@ void Check::holds(const char* name, const StoragePtr& s, uint64_t n, DType dtype
 }
 
 uint64_t Check::product(std::initializer_list<uint64_t> factors, const char* what) const {
+  // The non-zero factors must not overflow even when a zero factor makes the product empty.
   uint64_t n = 1;
   bool zero = false;
-  uint64_t big = 1;  // the product of the non-zero factors, saturated: a zero factor wins only if nothing overflowed
   for (uint64_t f : factors) {
     if (f == 0) {
       zero = true;
-      continue;
+    } else {
+      if (n > (uint64_t(1) << 52) / f) fail(what, "at most 2^52", "a product that overflows");
+      n *= f;
     }
-    if (big > (uint64_t(1) << 52) / f) fail(what, "at most 2^52", "a product that overflows");
-    big *= f;
   }
-  n = zero ? 0 : big;
-  return n;
+  return zero ? 0 : n;
 }
 
 void Check::fitsInt(const char* name, uint64_t v) const {
@@ -165,12 +164,6 @@ const OpInfo* findOp(const std::string& name) {
   }
   const auto it = index->find(name);
   return it == index->end() ? nullptr : it->second;
-}
-
-void run(const std::string& name, Fields& source, const std::string& impl) {
-  const OpInfo* op = findOp(name);
-  if (op == nullptr) throwRange("run: op must be the name of a registered op, got '" + name + "'");
-  op->run(source, impl);
 }
 
 namespace detail {

@@ -102,8 +102,6 @@ struct OpInfo {
 // Every registered op, in registration order.
 const std::vector<OpInfo>& allOps();
 const OpInfo* findOp(const std::string& name);
-// Reads op `name`'s arguments from `source`, checks them and enqueues it on its device.
-void run(const std::string& name, Fields& source, const std::string& impl);
 
 namespace detail {
 

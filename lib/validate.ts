@@ -70,24 +70,3 @@ export function finiteAtLeast(op: string, name: string, v: unknown, min: number)
   if (!Number.isFinite(v) || v < min) fail('range', op, name, `a finite number >= ${min}`, v);
   return v;
 }
-
-/** One of `values` (a string option such as a reduction). */
-export function oneOf<T extends string>(op: string, name: string, v: unknown, values: readonly T[], dflt?: T): T {
-  if (v === undefined && dflt !== undefined) return dflt;
-  const expected = `one of ${values.map((x) => `'${x}'`).join(', ')}`;
-  if (typeof v !== 'string') fail('type', op, name, expected, v);
-  if (!(values as readonly string[]).includes(v)) fail('range', op, name, expected, v);
-  return v as T;
-}
-
-/** A plain options object with only the `allowed` keys (own properties; inherited ones are not options). */
-export function optionsArg(op: string, opts: unknown, allowed: readonly string[]): Record<string, unknown> {
-  if (opts === undefined) return {};
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) fail('type', op, 'options', 'an object', opts);
-  const own: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(opts)) {
-    if (!allowed.includes(k)) fail('type', op, `option '${k}'`, `one of the known options (${allowed.join(', ')})`, k);
-    own[k] = v;
-  }
-  return own;
-}

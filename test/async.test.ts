@@ -79,12 +79,14 @@ s('hy.cpu.synchronize waits for the CPU queue without reading, and raises its er
   const a = hy.rand([512, 512]);
   const c = hy.matmul(a, a);
   await hy.cpu.synchronize();
-  const loss = hy.nn.functional.nllLoss(hy.zeros([2, 3]), hy.tensor(Int32Array.from([0, 3])));
+  const logp = hy.zeros([2, 3]);
+  const target = hy.tensor(Int32Array.from([0, 3]));
+  const loss = hy.nn.functional.nllLoss(logp, target);
   let err: unknown;
   await hy.cpu.synchronize().catch((e) => (err = e));
   assert.instance(err, RangeError);
   await hy.cpu.synchronize(); // cleared: it resolves
-  for (const t of [a, c, loss]) t.dispose();
+  for (const t of [a, c, logp, target, loss]) t.dispose();
 });
 
 s.run();

@@ -65,7 +65,9 @@ s('a CPU training epoch leaves the event loop free', async () => {
   console.log(`    training epoch (${steps} steps): ${r.ms.toFixed(0)} ms, longest event-loop wait ${r.maxGap.toFixed(1)} ms, ${r.ticks} ticks`);
   assert.is(steps, n / 64);
   assert.ok(r.maxGap < BOUND_MS, `the event loop waited ${r.maxGap.toFixed(1)} ms during a ${r.ms.toFixed(0)} ms epoch`);
-  await loader.close?.();
+  await loader.close();
+  opt.dispose();
+  model.dispose();
   for (const t of [x, y]) t.dispose();
 });
 

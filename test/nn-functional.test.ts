@@ -280,9 +280,11 @@ eachBackend(s, 'bad arguments are rejected with messages naming the op and the v
   {
     // An invalid target is found by the kernel, on the device's queue: the call returns and the
     // next read raises it, on the CPU as on CUDA.
-    const loss = F.crossEntropy(x, hy.tensor(Int32Array.from([0, 1, 3, 0]), { device }));
+    const bad = hy.tensor(Int32Array.from([0, 1, 3, 0]), { device });
+    const loss = F.crossEntropy(x, bad);
     assertThrows(() => loss.item(), RangeError, /^crossEntropy: target 3 at row 2 is outside \[0, 3\)$/);
     loss.dispose();
+    bad.dispose();
   }
   const img = hy.ones([1, 1, 4, 4], { device });
   assertThrows(() => F.maxPool2d(x, 2), RangeError, /^maxPool2d: input must be 3-D \[C, H, W\] or 4-D \[N, C, H, W\], got shape \[4, 3\]$/);
