@@ -1,6 +1,7 @@
 #include "queue.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -19,9 +20,10 @@ inline void cpuRelax() {
 #endif
 }
 
-// After a task, the worker polls this many times (about 20 us) before it sleeps: a training step
-// enqueues ops a few microseconds apart, and a sleeping worker costs each of them a wake-up.
-constexpr int kSpins = 4000;
+// After a task, the worker polls for this long before it sleeps: a training step enqueues ops a few
+// microseconds apart, and a sleeping worker costs each of them a wake-up. Bounded by time, not by
+// iterations, since a pause instruction takes from 10 to 140 cycles depending on the CPU.
+constexpr auto kSpin = std::chrono::microseconds(50);
 
 }  // namespace
 
@@ -52,7 +54,13 @@ Queue& queue() {
 void Queue::loop() {
   State& s = *state_;
   for (;;) {
-    for (int i = 0; i < kSpins && s.queued.load(std::memory_order_acquire) == 0; ++i) cpuRelax();
+    if (s.queued.load(std::memory_order_acquire) == 0) {
+      const auto until = std::chrono::steady_clock::now() + kSpin;
+      for (int i = 1; s.queued.load(std::memory_order_acquire) == 0; ++i) {
+        cpuRelax();
+        if (i % 32 == 0 && std::chrono::steady_clock::now() >= until) break;
+      }
+    }
     std::function<void()> task;
     bool notify = false;
     {
