@@ -31,8 +31,8 @@ function upload(device: Device, dtype: GemmDType, values: ArrayLike<number>): St
   return storage;
 }
 
-function callGemm(a: StorageHandle, b: StorageHandle, c: StorageHandle, dtype: GemmDType, g: GemmArgs): void {
-  native.run('gemm', { a, b, c, dtype, ...g });
+function callGemm(a: StorageHandle, b: StorageHandle, c: StorageHandle, dtype: GemmDType, g: GemmArgs, impl?: string): void {
+  native.run('gemm', { a, b, c, dtype, ...g, ...(impl === undefined ? {} : { impl }) });
 }
 
 function maxAbs(x: ArrayLike<number>): number {
@@ -48,7 +48,7 @@ function maxAbs(x: ArrayLike<number>): number {
  * size rather than with the (possibly cancelled) result. fp16 adds one rounding of the output,
  * which the relative 1e-2 covers.
  */
-function check(device: Device, dtype: GemmDType, g: GemmArgs, seed: number, c0: 'nan' | 'random' | ArrayLike<number>, what: string, a0?: ArrayLike<number>): void {
+function check(device: Device, dtype: GemmDType, g: GemmArgs, seed: number, c0: 'nan' | 'random' | ArrayLike<number>, what: string, a0?: ArrayLike<number>, impl?: string): void {
   const nA = extent(g.batch, g.strideA, g.M * g.K);
   const nB = extent(g.batch, g.strideB, g.K * g.N);
   const nC = extent(g.batch, g.strideC, g.M * g.N);
@@ -57,7 +57,7 @@ function check(device: Device, dtype: GemmDType, g: GemmArgs, seed: number, c0: 
   const c = typeof c0 !== 'string' ? c0 : c0 === 'nan' ? new Float64Array(nC).fill(NaN) : representable(dtype, randomArray(nC, seed + 2, -2, 2));
   const [sa, sb, sc] = [upload(device, dtype, a), upload(device, dtype, b), upload(device, dtype, c)];
   try {
-    callGemm(sa, sb, sc, dtype, g);
+    callGemm(sa, sb, sc, dtype, g, impl);
     const got = native.read(sc, dtype, nC);
     const expected = gemmOracle(a, b, c, g);
     const tol = tolerance(dtype);
@@ -99,6 +99,55 @@ eachBackend(s, 'matches the oracle at odd sizes in all four transpose combinatio
       }
     }
   }
+});
+
+// Each CPU micro-kernel (portable, AVX2, AVX-512: register tiles MR x NR, cache blocks MC, KC, NC)
+// at the sizes that select its edges: 1, one past a tile, one past each cache block, and all three.
+const CPU_GEMM_BLOCKS: Record<string, { MR: number; NR: number; MC: number; KC: number; NC: number }> = {
+  portable: { MR: 4, NR: 8, MC: 64, KC: 256, NC: 256 },
+  avx2: { MR: 6, NR: 16, MC: 96, KC: 128, NC: 512 },
+  avx512: { MR: 8, NR: 32, MC: 128, KC: 128, NC: 512 },
+};
+
+s('every CPU gemm implementation matches the oracle at its tile and block edges', () => {
+  const impls = native.ops().find((o) => o.name === 'gemm')!.impls.cpu;
+  assert.equal([...impls].sort(), Object.keys(CPU_GEMM_BLOCKS).sort(), 'the CPU implementations this test knows');
+  let seed = 7000;
+  let ran = 0;
+  for (const impl of impls) {
+    const probe = upload('cpu', 'float32', [1]);
+    const out = upload('cpu', 'float32', [0]);
+    let applies = true;
+    try {
+      callGemm(probe, probe, out, 'float32', args(1, 1, 1), impl);
+    } catch (e) {
+      if (!(e instanceof RangeError) || !/does not apply/.test(e.message)) throw e;
+      applies = false;
+    }
+    probe.dispose();
+    out.dispose();
+    if (!applies) {
+      skipped.push(`gemm > every CPU gemm implementation: '${impl}' does not apply on this CPU`);
+      continue;
+    }
+    const b = CPU_GEMM_BLOCKS[impl];
+    const shapes: [number, number, number][] = [
+      [1, 1, 1], [7, 33, 7], [b.MR + 1, b.NR + 1, 3], [b.MR - 1, b.NR - 1, b.KC + 1],
+      [b.MC + 1, 7, 33], [5, b.NC + 1, 9], [b.MC + 1, b.NC + 1, b.KC + 1],
+    ];
+    for (const dtype of DTYPES) {
+      for (const [M, N, K] of shapes) {
+        for (const [transA, transB] of [[false, false], [true, true]] as const) {
+          const g = args(M, N, K, { transA, transB });
+          check('cpu', dtype, g, (seed += 3), 'nan', `${impl} ${label(dtype, g)}`, undefined, impl);
+        }
+      }
+      const batched = args(b.MR + 1, b.NR + 1, 5, { batch: 3, strideA: 0, strideC: (b.MR + 1) * (b.NR + 1) + 2, alpha: 0.5, beta: 1 });
+      check('cpu', dtype, batched, (seed += 3), 'random', `${impl} ${label(dtype, batched)}`, undefined, impl);
+    }
+    ran++;
+  }
+  assert.ok(ran >= 1, 'the portable implementation always applies');
 });
 
 eachBackend(s, 'batch 3 with padded strides, a broadcast (stride 0) operand, and beta 1 accumulating', (device) => {

@@ -1,0 +1,54 @@
+// The GEMM micro-kernel for AVX-512F: an 8 x 32 register tile (16 zmm accumulators, two B vectors
+// and one broadcast A value of the 32 registers), fp16 through F16C. Built with -mavx512f -mfma
+// -mf16c (CMakeLists.txt) and run only where the CPU has them (gemm.cpp checks at load time).
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "gemm_kernel.h"
+
+namespace hy::cpu {
+
+namespace {
+
+inline float halfToFloat(uint16_t h) { return _cvtsh_ss(h); }
+inline uint16_t floatToHalf(float f) { return static_cast<uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT)); }
+
+struct Kernel {
+  static constexpr int64_t MR = 8, NR = 32;
+  // A KC x NR B micro-panel (16 KiB) stays in L1 while the MC x KC A block (64 KiB) streams from
+  // L2; the KC x NC B block (256 KiB) and the MC x NC accumulators (256 KiB) live in L2.
+  static constexpr int64_t MC = 128, KC = 128, NC = 512;
+
+  static void run(int64_t kc, const float* __restrict a, const float* __restrict b, float* __restrict acc,
+                  int64_t ldAcc) {
+    __m512 c[MR][2];
+    for (int r = 0; r < MR; ++r) c[r][0] = c[r][1] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; ++k) {
+      const __m512 b0 = _mm512_loadu_ps(b + k * NR);
+      const __m512 b1 = _mm512_loadu_ps(b + k * NR + 16);
+      for (int r = 0; r < MR; ++r) {
+        const __m512 av = _mm512_set1_ps(a[k * MR + r]);
+        c[r][0] = _mm512_fmadd_ps(av, b0, c[r][0]);
+        c[r][1] = _mm512_fmadd_ps(av, b1, c[r][1]);
+      }
+    }
+    for (int r = 0; r < MR; ++r) {
+      float* row = acc + r * ldAcc;
+      _mm512_storeu_ps(row, _mm512_add_ps(_mm512_loadu_ps(row), c[r][0]));
+      _mm512_storeu_ps(row + 16, _mm512_add_ps(_mm512_loadu_ps(row + 16), c[r][1]));
+    }
+  }
+};
+static_assert(Kernel::MC % Kernel::MR == 0 && Kernel::NC % Kernel::NR == 0, "blocks hold whole tiles");
+
+#include "gemm_blocked.inc"
+
+}  // namespace
+
+const GemmKernel kGemmAvx512{"avx512", Kernel::MR, Kernel::NR, Kernel::MC, Kernel::KC, Kernel::NC, &runBlocks<Kernel>};
+
+}  // namespace hy::cpu
+#endif

@@ -1,0 +1,27 @@
+// The CPU GEMM's micro-kernels, one per instruction set (gemm.cpp: the x86-64 baseline;
+// gemm_avx2.cpp: AVX2 + FMA; gemm_avx512.cpp: AVX-512F), each compiled with its own target flags.
+// gemm.cpp registers each as a named implementation of the gemm op, the best one the running CPU
+// supports first, and splits the blocks over the thread pool.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "../core/gemm.h"
+
+namespace hy::cpu {
+
+// One compiled variant: its register tile, its cache blocking, and the function that computes blocks
+// [begin, end) of the batch x ceil(M / MC) x ceil(N / NC) grid with caller-provided scratch of
+// mc x kc (aPack), kc x nc (bPack) and mc x nc (acc) floats, where mc = min(MC, M rounded up to
+// MR), kc = min(KC, K) and nc = min(NC, N rounded up to NR).
+struct GemmKernel {
+  const char* name;
+  int64_t MR, NR, MC, KC, NC;
+  void (*blocks)(const void* a, const void* b, void* c, bool half, const GemmParams& p, size_t begin, size_t end,
+                 float* aPack, float* bPack, float* acc);
+};
+
+extern const GemmKernel kGemmAvx2;    // gemm_avx2.cpp
+extern const GemmKernel kGemmAvx512;  // gemm_avx512.cpp
+
+}  // namespace hy::cpu
