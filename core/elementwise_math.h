@@ -78,11 +78,18 @@ HY_HD float tanhApprox(float x) {
 #endif
 }
 
-HY_HD float geluErf(float x) { return 0.5f * x * (1.0f + erfApprox(x * kSqrtHalf)); }
+// Phi(x) = (1 + erf(x / sqrt 2)) / 2, never below 0: the approximate erf overshoots -1 by up to
+// 4e-7 far out in the negative tail, which gave gelu(x) the wrong sign below x = -5.5.
+HY_HD float normalCdf(float x) {
+  const float cdf = 0.5f * (1.0f + erfApprox(x * kSqrtHalf));
+  return cdf > 0.0f ? cdf : 0.0f;
+}
+
+HY_HD float geluErf(float x) { return x * normalCdf(x); }
 
 // d/dx [x * Phi(x)] = Phi(x) + x * phi(x)
 HY_HD float geluErfGrad(float x) {
-  const float cdf = 0.5f * (1.0f + erfApprox(x * kSqrtHalf));
+  const float cdf = normalCdf(x);
   const float pdf = kInvSqrt2Pi * expBounded(-0.5f * x * x);
   return cdf + x * pdf;
 }

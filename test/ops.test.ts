@@ -222,4 +222,27 @@ eachBackend(s, 'float16 with float32 computes in float32', async (device) => {
   assert.equal(Array.from(await y.data()), [1.5, 2.25, 3.125]);
 });
 
+eachBackend(s, 'gelu keeps its sign in the negative tail, forward and backward', (device) => {
+  // 4001 points of [-10, 0): gelu(x) = x * Phi(x) is negative there (or -0 where Phi underflows).
+  const n = 4001;
+  const xs = Float32Array.from({ length: n }, (_, i) => -10 + (10 * i) / n);
+  const x = hy.tensor(xs, { device, requiresGrad: true });
+  const y = hy.nn.functional.gelu(x);
+  const v = y.dataSync();
+  let positive = 0;
+  for (let i = 0; i < n; i++) if (v[i] > 0) positive++;
+  assert.is(positive, 0, 'no positive gelu(x) for x < 0');
+  const at = hy.nn.functional.gelu(hy.tensor([-5.643], { device }));
+  assert.ok(at.item() <= 0 && at.item() > -1e-6, `gelu(-5.643) = ${at.item()}, exactly -5.643 * Phi(-5.643) = -4.7e-8`);
+  hy.sum(y).backward();
+  const g = x.grad!.dataSync();
+  // gelu'(x) = Phi(x) + x * phi(x): at least -0.1700 (its minimum, near x = -0.75), below 0.5 on
+  // [-10, 0), and vanishing (not negative-signed noise of the wrong size) far out in the tail.
+  for (let i = 0; i < n; i++) {
+    assert.ok(g[i] >= -0.1701 && g[i] < 0.5, `gelu'(${xs[i]}) = ${g[i]} lies in [-0.1701, 0.5)`);
+    if (xs[i] < -6) assert.ok(Math.abs(g[i]) < 1e-6, `gelu'(${xs[i]}) = ${g[i]} vanishes in the tail`);
+  }
+  for (const t of [x, y, at, x.grad!]) t.dispose();
+});
+
 s.run();
