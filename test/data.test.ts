@@ -8,7 +8,7 @@ import * as hy from '../lib/index';
 import type { Tensor } from '../lib/index';
 import { resetPinnedNotice } from '../lib/data/dataloader';
 import { DyingDataset, FIXTURES, RangeDataset, ThrowingDataset, UncaughtDataset } from './data-fixtures';
-import { assertThrows, eachBackend, suite } from './harness';
+import { assertThrows, collectGarbage, eachBackend, suite } from './harness';
 
 const s = suite('data');
 
@@ -258,6 +258,7 @@ s('break stops the workers; persistent workers stay, serve the next epoch in ful
 eachBackend(s, '100 epochs leave no threads and no memory behind', async (device) => {
   const ds = new RangeDataset(37);
   const pools: Array<'cpu' | 'pinned' | 'cuda'> = ['cpu', ...(hy.cuda.isAvailable() ? (['pinned', 'cuda'] as const) : [])];
+  await collectGarbage(); // what earlier tests dropped must not be freed under this baseline
   const base = pools.map((p) => hy.memory.stats(p).liveBytes);
   const loaders = [
     new hy.data.DataLoader(ds, { batchSize: 8, numWorkers: 2, persistentWorkers: true, pinMemory: true, device }),

@@ -1,5 +1,7 @@
 // Test helpers: the backend matrix, named skips, poisoned outputs and tolerances by dtype.
 import * as assert from 'uvu/assert';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { suite as uvuSuite, Test } from 'uvu';
 
 import * as hy from '../lib/index';
@@ -126,4 +128,21 @@ export function randomArray(n: number, seed: number, lo = -1, hi = 1): Float64Ar
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
   return out;
+}
+
+// V8's gc(), without --expose-gc on the command line: the flag is set at run time and the function
+// read from a fresh context.
+setFlagsFromString('--expose-gc');
+const runGc = runInNewContext('gc') as () => void;
+
+/**
+ * Collects garbage and lets the finalizers run, so that a memory baseline taken next does not
+ * include tensors an earlier test dropped without disposing (which a collection during the test
+ * would free, moving the baseline under it).
+ */
+export async function collectGarbage(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    runGc();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
