@@ -20,14 +20,6 @@ inline Napi::Value arg(const Napi::CallbackInfo& info, size_t i) {
   return i < info.Length() ? info[i] : info.Env().Undefined();
 }
 
-inline double getNumber(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
-  Napi::Value v = arg(info, i);
-  if (!v.IsNumber()) throwType(std::string(op) + ": " + name + " must be a number, got " + describe(v));
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (std::isnan(d)) throwRange(std::string(op) + ": " + name + " must not be NaN");
-  return d;
-}
-
 // A non-negative integer no larger than 2^53 - 1 (sizes, counts, offsets).
 inline uint64_t getSize(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
   Napi::Value v = arg(info, i);

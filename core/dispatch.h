@@ -76,6 +76,5 @@ void cpuSynchronize();  // the CPU queue: waits for it, raises the first error a
 inline bool onDevice(const Storage& a) { return a.device == DeviceType::Cuda; }
 [[noreturn]] void throwNoCuda();
 StreamId computeStream();  // 0 where CUDA is not compiled in
-void requireSameDevice(const char* op, const Storage& a, const Storage& b);
 
 }  // namespace hy

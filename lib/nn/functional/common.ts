@@ -1,6 +1,5 @@
 // Argument checks shared by the functional ops, so every family checks its inputs the same way
 // (lib/validate.ts: errors name the op, the argument and the value). Dtype casts are runOp's.
-import { sameDevice as checkSameDevice } from '../../validate';
 import { checkFloat, checkTensor } from '../../ops';
 import type { Tensor } from '../../tensor';
 
@@ -15,7 +14,3 @@ export function shapeStr(t: Tensor): string {
 }
 
 export { booleanArg as checkBoolean, numberArg as checkNumber } from '../../validate';
-
-export function sameDevice(op: string, x: Tensor, name: string, t: Tensor): void {
-  checkSameDevice(op, 'input', x, name, t);
-}

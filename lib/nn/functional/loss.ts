@@ -6,7 +6,8 @@ import { runOp } from '../../policy';
 import { checkTensor } from '../../ops';
 import { allocTensor, checkOptions } from '../../tensor';
 import type { Tensor } from '../../tensor';
-import { floatInput, sameDevice, shapeStr } from './common';
+import { sameDevice } from '../../validate';
+import { floatInput, shapeStr } from './common';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -32,7 +33,7 @@ function checkClassification(op: string, input: Tensor, target: unknown): [numbe
   const [N, C] = input.shape;
   if (t.dtype !== 'int32') throw new TypeError(`${op}: target must be an int32 tensor of class indices, got ${t.dtype}`);
   if (t.ndim !== 1 || t.shape[0] !== N) throw new RangeError(`${op}: target must have shape [${N}], got ${shapeStr(t)}`);
-  sameDevice(op, input, 'target', t);
+  sameDevice(op, 'input', input, 'target', t);
   if (C === 0) throw new RangeError(`${op}: input has no classes (shape ${shapeStr(input)})`);
   return [N, C];
 }

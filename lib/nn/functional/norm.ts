@@ -7,7 +7,8 @@ import { runOp } from '../../policy';
 import { rawBinary, sumDims } from '../../ops';
 import { allocTensor, checkOptions, numelOf } from '../../tensor';
 import type { Tensor } from '../../tensor';
-import { checkBoolean, checkNumber, floatInput, sameDevice, shapeStr } from './common';
+import { sameDevice } from '../../validate';
+import { checkBoolean, checkNumber, floatInput, shapeStr } from './common';
 
 // ---- batch norm ----
 
@@ -48,7 +49,7 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
     if (v === undefined || v === null) return null;
     const t = floatInput(op, name, v);
     if (t.ndim !== 1 || t.shape[0] !== C) throw new RangeError(`${op}: ${name} must have shape [${C}], got ${shapeStr(t)}`);
-    sameDevice(op, x, name, t);
+    sameDevice(op, 'input', x, name, t);
     return t;
   };
   const rm = channel('runningMean', runningMean);
