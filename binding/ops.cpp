@@ -120,30 +120,57 @@ class JsFields : public ops::Fields {
   const char* op_;
 };
 
-// run(op, args)
-Napi::Value runFn(const Napi::CallbackInfo& info) {
+// The op named by info[0] and its argument object info[1], or a TypeError/RangeError naming them.
+const ops::OpInfo& opArgument(const Napi::CallbackInfo& info, const char* fn, Napi::Object& obj) {
   const Napi::Value name = arg(info, 0);
-  if (!name.IsString()) throwType("run: op must be the name of a registered op, got " + describe(name));
+  if (!name.IsString()) throwType(std::string(fn) + ": op must be the name of a registered op, got " + describe(name));
   char opName[64];
   size_t len = 0;
   if (napi_get_value_string_utf8(info.Env(), name, opName, sizeof opName, &len) != napi_ok) opName[0] = 0;
   const std::string op(opName, len);
-  const ops::OpInfo* info_ = ops::findOp(op);
-  if (info_ == nullptr) throwRange("run: op must be the name of a registered op, got '" + op + "'");
+  const ops::OpInfo* found = ops::findOp(op);
+  if (found == nullptr) throwRange(std::string(fn) + ": op must be the name of a registered op, got '" + op + "'");
   const Napi::Value args = arg(info, 1);
   if (!args.IsObject() || args.IsArray() || args.IsFunction()) {
     throwType(op + ": arguments must be an object of named fields, got " + describe(args));
   }
-  const Napi::Object obj = args.As<Napi::Object>();
+  obj = args.As<Napi::Object>();
+  return *found;
+}
+
+// run(op, args)
+Napi::Value runFn(const Napi::CallbackInfo& info) {
+  Napi::Object obj;
+  const ops::OpInfo& op = opArgument(info, "run", obj);
   std::string impl;
   const Napi::Value implValue = obj.Get("impl");
   if (!implValue.IsUndefined()) {
-    if (!implValue.IsString()) throwType(op + ": impl must be an implementation's name, got " + describe(implValue));
+    if (!implValue.IsString()) throwType(op.name + ": impl must be an implementation's name, got " + describe(implValue));
     impl = implValue.As<Napi::String>().Utf8Value();
   }
-  JsFields fields(obj, info_->name.c_str());
-  info_->run(fields, impl);
+  JsFields fields(obj, op.name.c_str());
+  op.run(fields, impl);
   return info.Env().Undefined();
+}
+
+// candidates(op, args): every implementation on the arguments' device, with whether it applies to
+// them, its workspace in bytes and whether it is deterministic (for the autotuner).
+Napi::Value candidatesFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object obj;
+  const ops::OpInfo& op = opArgument(info, "candidates", obj);
+  JsFields fields(obj, op.name.c_str());
+  const std::vector<ops::Candidate> list = op.candidates(fields);
+  Napi::Array out = Napi::Array::New(env, list.size());
+  for (size_t i = 0; i < list.size(); ++i) {
+    Napi::Object c = Napi::Object::New(env);
+    c.Set("name", list[i].name);
+    c.Set("applies", list[i].applies);
+    c.Set("workspaceBytes", static_cast<double>(list[i].workspaceBytes));
+    c.Set("deterministic", list[i].deterministic);
+    out.Set(static_cast<uint32_t>(i), c);
+  }
+  return out;
 }
 
 Napi::Array strings(Napi::Env env, const std::vector<std::string>& list) {
@@ -199,6 +226,7 @@ Napi::Object enumsObject(Napi::Env env) {
 void registerOps(Napi::Env env, Napi::Object exports) {
   exports.Set("run", Napi::Function::New<wrap<runFn>>(env, "run"));
   exports.Set("ops", Napi::Function::New<wrap<opsFn>>(env, "ops"));
+  exports.Set("candidates", Napi::Function::New<wrap<candidatesFn>>(env, "candidates"));
   exports.Set("enums", guarded(env, [&] { return enumsObject(env); }));
 }
 

@@ -174,12 +174,17 @@ std::vector<FieldInfo> describeFields(void (*visit)(Fields&)) {
   return d.fields;
 }
 
-OpInfo& addOp(const char* name, void (*runFn)(Fields&, const std::string&), std::vector<FieldInfo> fields) {
+OpInfo& addOp(const char* name, void (*runFn)(Fields&, const std::string&),
+             std::vector<Candidate> (*candidates)(Fields&), std::vector<FieldInfo> fields) {
   for (OpInfo& op : registry()) {
     if (op.name == name) return op;
   }
-  registry().push_back(OpInfo{name, std::move(fields), {}, runFn});
+  registry().push_back(OpInfo{name, std::move(fields), {}, runFn, candidates});
   return registry().back();
+}
+
+StoragePtr allocateWorkspace(DeviceType device, uint64_t bytes) {
+  return allocate(device, static_cast<size_t>(bytes), false);
 }
 
 DeviceType commonDevice(const char* op, void (*visit)(void*, Fields&), void* args) {

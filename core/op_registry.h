@@ -11,6 +11,8 @@
 #include <functional>
 #include <initializer_list>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "caching_allocator.h"  // StreamId
@@ -80,11 +82,40 @@ template <typename Args>
 using AppliesFn = bool (*)(const Args&);
 
 template <typename Args>
+using WorkspaceFn = uint64_t (*)(const Args&);
+
+// What the autotuner needs to know of an implementation besides whether it applies: the scratch
+// bytes it needs for given arguments (the dispatcher allocates them before launching, so a too-large
+// workspace is an OutOfMemoryError at the call, never a failure inside the kernel) and whether two
+// runs give bit-identical results (false for atomics-based reductions).
+template <typename Args>
+struct ImplTraits {
+  WorkspaceFn<Args> workspace = nullptr;  // null: none
+  bool deterministic = true;
+};
+
+template <typename Args>
 struct Impl {
   const char* name;
   ImplFn<Args> run;
   AppliesFn<Args> applies;  // null: always
+  ImplTraits<Args> traits;
 };
+
+// One implementation as the autotuner sees it for one call's arguments.
+struct Candidate {
+  std::string name;
+  bool applies;
+  uint64_t workspaceBytes;
+  bool deterministic;
+};
+
+// The workspace slot: an op whose implementations need scratch declares `StoragePtr workspace;`
+// (not a field), which the dispatcher fills before the implementation runs.
+template <typename Args, typename = void>
+struct HasWorkspace : std::false_type {};
+template <typename Args>
+struct HasWorkspace<Args, std::void_t<decltype(std::declval<Args&>().workspace)>> : std::true_type {};
 
 struct FieldInfo {
   std::string name;
@@ -97,6 +128,8 @@ struct OpInfo {
   std::vector<FieldInfo> fields;
   std::vector<std::string> impls[2];  // by DeviceType, in preference order
   void (*run)(Fields& source, const std::string& impl);
+  // Every implementation on the arguments' device, in preference order, for these arguments.
+  std::vector<Candidate> (*candidates)(Fields& source);
 };
 
 // Every registered op, in registration order.
@@ -112,7 +145,10 @@ std::vector<Impl<Args>>& implsOf(DeviceType device) {
 }
 
 std::vector<FieldInfo> describeFields(void (*visit)(Fields&));
-OpInfo& addOp(const char* name, void (*run)(Fields&, const std::string&), std::vector<FieldInfo> fields);
+OpInfo& addOp(const char* name, void (*run)(Fields&, const std::string&),
+             std::vector<Candidate> (*candidates)(Fields&), std::vector<FieldInfo> fields);
+// Allocates an implementation's workspace on `device` (an OutOfMemoryError when it does not fit).
+StoragePtr allocateWorkspace(DeviceType device, uint64_t bytes);
 // The one device every storage in `storages` is on, or a RangeError naming the op and both fields.
 // The one device every storage of the argument struct is on, or a RangeError naming the op and
 // both fields. `visit` walks the struct's fields.
@@ -168,6 +204,10 @@ void runOp(Fields& source, const std::string& implName) {
   }
   if (!hasWork) return;
   const ImplFn<Args> fn = chosen->run;
+  if constexpr (HasWorkspace<Args>::value) {
+    const uint64_t bytes = chosen->traits.workspace != nullptr ? chosen->traits.workspace(a) : 0;
+    if (bytes > 0) a.workspace = allocateWorkspace(device, bytes);
+  }
   if (device == DeviceType::Cuda) {
     fn(a, cudaStream());
     return;
@@ -180,9 +220,25 @@ void runOp(Fields& source, const std::string& implName) {
 }
 
 template <typename Args>
-bool registerImpl(DeviceType device, const char* name, ImplFn<Args> fn, AppliesFn<Args> applies = nullptr) {
-  implsOf<Args>(device).push_back({name, fn, applies});
-  OpInfo& op = addOp(Args::kName, &runOp<Args>, describeFields(&describeArgs<Args>));
+std::vector<Candidate> candidatesOf(Fields& source) {
+  Args a;
+  a.fields(source);
+  a.check(Check(Args::kName));
+  const DeviceType device = commonDevice(Args::kName, &visitArgs<Args>, &a);
+  std::vector<Candidate> out;
+  for (const Impl<Args>& i : implsOf<Args>(device)) {
+    const bool applies = i.applies == nullptr || i.applies(a);
+    const uint64_t ws = applies && i.traits.workspace != nullptr ? i.traits.workspace(a) : 0;
+    out.push_back({i.name, applies, ws, i.traits.deterministic});
+  }
+  return out;
+}
+
+template <typename Args>
+bool registerImpl(DeviceType device, const char* name, ImplFn<Args> fn, AppliesFn<Args> applies = nullptr,
+                  ImplTraits<Args> traits = {}) {
+  implsOf<Args>(device).push_back({name, fn, applies, traits});
+  OpInfo& op = addOp(Args::kName, &runOp<Args>, &candidatesOf<Args>, describeFields(&describeArgs<Args>));
   op.impls[static_cast<int>(device)].emplace_back(name);
   return true;
 }
@@ -194,8 +250,8 @@ bool registerImpl(DeviceType device, const char* name, ImplFn<Args> fn, AppliesF
 #define HY_OPS_CONCAT2(a, b) a##b
 #define HY_OPS_CONCAT(a, b) HY_OPS_CONCAT2(a, b)
 
-// HY_REGISTER_OP(Args, Cpu|Cuda, "name", fn[, applies]): fn is void(const Args&, StreamId); the
-// optional applies is bool(const Args&). Implementations of one backend are tried in the order
+// HY_REGISTER_OP(Args, Cpu|Cuda, "name", fn[, applies[, ImplTraits<Args>{workspace, deterministic}]]):
+// fn is void(const Args&, StreamId); the optional applies is bool(const Args&) (nullptr: always). Implementations of one backend are tried in the order
 // they register (within a file, top to bottom).
 #define HY_REGISTER_OP(Args, backend, name, ...)                                                    \
   static const bool HY_OPS_CONCAT(hyRegistered_, __LINE__) = ::hy::ops::detail::registerImpl<Args>( \

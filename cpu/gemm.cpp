@@ -79,7 +79,27 @@ bool hasAvx512() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_sup
 bool hasAvx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"); }
 #endif
 
+const GemmKernel& bestKernel() {
+#if defined(__x86_64__)
+  static const GemmKernel& best = hasAvx512() ? kGemmAvx512 : hasAvx2() ? kGemmAvx2 : kPortable;
+  return best;
+#else
+  return kPortable;
+#endif
+}
+
 }  // namespace
+
+void gemmOnThisThread(const float* a, const float* b, float* c, const GemmParams& p) {
+  const GemmKernel& k = bestKernel();
+  const auto upTo = [](int64_t x, int64_t m) { return (x + m - 1) / m * m; };
+  const size_t mc = static_cast<size_t>(std::min(k.MC, upTo(p.M, k.MR)));
+  const size_t kc = static_cast<size_t>(std::min(k.KC, std::max<int64_t>(p.K, 1)));
+  const size_t nc = static_cast<size_t>(std::min(k.NC, upTo(p.N, k.NR)));
+  const size_t blocks = static_cast<size_t>(p.batch * ((p.M + k.MC - 1) / k.MC) * ((p.N + k.NC - 1) / k.NC));
+  float* aPack = scratch(mc * kc + kc * nc + mc * nc);
+  k.blocks(a, b, c, false, p, 0, blocks, aPack, aPack + mc * kc, aPack + mc * kc + kc * nc);
+}
 
 // Registered implementations (ops/gemm.h), in preference order.
 namespace {

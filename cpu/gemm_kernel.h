@@ -21,6 +21,10 @@ struct GemmKernel {
                  float* aPack, float* bPack, float* acc);
 };
 
+// C = alpha * op(A) @ op(B) + beta * C in float32 on the calling thread, with the best micro-kernel
+// the CPU has: for callers that already split their work over the pool (convolution's images).
+void gemmOnThisThread(const float* a, const float* b, float* c, const GemmParams& p);
+
 extern const GemmKernel kGemmAvx2;    // gemm_avx2.cpp
 extern const GemmKernel kGemmAvx512;  // gemm_avx512.cpp
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "check.cuh"
+#include "gemm.cuh"
 #include "../ops/gemm.h"
 #include "runtime.h"
 

@@ -17,6 +17,7 @@ export { matmul, linear } from './linalg';
 export { isGradEnabled } from './autograd';
 export type { BackwardOptions } from './autograd';
 export * as nn from './nn/index';
+export * as backends from './backends/index';
 export * as memory from './memory';
 export * as cuda from './cuda';
 export * as cpu from './cpu';

@@ -76,6 +76,17 @@ export interface NativeEnums {
   RandomKind: Record<string, number>;
 }
 
+/** One implementation of an op as the autotuner sees it for one call's arguments. */
+export interface OpCandidate {
+  name: string;
+  /** Whether it can run these arguments at all (a 1x1-only algorithm on a 3x3 kernel cannot). */
+  applies: boolean;
+  /** Scratch bytes it allocates for these arguments (0 when it needs none or does not apply). */
+  workspaceBytes: number;
+  /** Whether two runs give bit-identical results. */
+  deterministic: boolean;
+}
+
 /** An op's argument object: fields by name as `native.ops()` lists them, plus an optional `impl`. */
 export type OpArgs = Record<string, StorageHandle | number | boolean | string | number[] | null | undefined>;
 
@@ -102,6 +113,8 @@ export interface NativeBinding {
   run(op: string, args: OpArgs): void;
   /** Every registered op, in registration order. */
   ops(): OpDescriptor[];
+  /** Every implementation of `op` on the arguments' device, in preference order, checked against `args`. */
+  candidates(op: string, args: OpArgs): OpCandidate[];
   readonly enums: NativeEnums;
   /** Records a timing event on the CUDA compute stream; returns its id. */
   eventRecord(): number;
@@ -122,10 +135,20 @@ export interface NativeBinding {
  * device is emulated on the CPU (`npm run build:emu`; HAYATE_EMULATOR_ASAN=1: its
  * AddressSanitizer build, `npm run build:asan`).
  */
-function loadAddon(): NativeBinding {
+function addonFile(): string {
   if (process.env.HAYATE_CUDA_EMULATOR === '1') {
     const dir = process.env.HAYATE_EMULATOR_ASAN === '1' ? 'build-asan' : 'build-emu';
-    const file = path.join(__dirname, '..', '..', dir, 'Release', 'hayate.node');
+    return path.join(__dirname, '..', '..', dir, 'Release', 'hayate.node');
+  }
+  return (bindings as unknown as (o: { bindings: string; path: true }) => string)({ bindings: 'hayate', path: true });
+}
+
+/** The loaded addon's file: its contents identify the build (the autotuner's cache is per build). */
+export const nativeAddonPath: string = addonFile();
+
+function loadAddon(): NativeBinding {
+  if (process.env.HAYATE_CUDA_EMULATOR === '1') {
+    const file = nativeAddonPath;
     try {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
       return require(file) as NativeBinding;

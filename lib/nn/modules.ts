@@ -262,6 +262,55 @@ export class Linear extends Module {
   }
 }
 
+export interface Conv2dModuleOptions extends FactoryOptions, F.Conv2dOptions {
+  bias?: boolean;
+}
+
+/**
+ * 2-D convolution, as torch.nn.Conv2d: weight [out, in / groups, kH, kW] and bias [out] start
+ * Kaiming-uniform (a = sqrt(5)), U(-1/sqrt(fanIn), 1/sqrt(fanIn)) with fanIn = in / groups * kH * kW.
+ */
+export class Conv2d extends Module {
+  readonly inChannels: number;
+  readonly outChannels: number;
+  readonly kernelSize: [number, number];
+  readonly options: F.Conv2dOptions;
+
+  constructor(inChannels: number, outChannels: number, kernelSize: number | [number, number], opts?: Conv2dModuleOptions) {
+    super();
+    const op = 'Conv2d';
+    this.inChannels = checkSize(op, 'inChannels', inChannels);
+    this.outChannels = checkSize(op, 'outChannels', outChannels);
+    const k = typeof kernelSize === 'number' ? [kernelSize, kernelSize] : kernelSize;
+    if (!Array.isArray(k) || k.length !== 2 || !k.every((v) => Number.isInteger(v) && v > 0)) {
+      throw new RangeError(`${op}: kernelSize must be a positive integer or a pair of them, got ${describe(kernelSize)}`);
+    }
+    this.kernelSize = [k[0], k[1]];
+    const o = checkOptions(op, opts, ['bias', 'device', 'dtype', 'stride', 'padding', 'dilation', 'groups']) as Conv2dModuleOptions;
+    if (o.bias !== undefined && typeof o.bias !== 'boolean') throw new TypeError(`${op}: bias must be a boolean, got ${describe(o.bias)}`);
+    const groups = o.groups ?? 1;
+    if (!Number.isInteger(groups) || groups < 1 || inChannels % groups !== 0 || outChannels % groups !== 0) {
+      throw new RangeError(`${op}: groups must be a positive integer dividing inChannels ${inChannels} and outChannels ${outChannels}, got ${describe(o.groups)}`);
+    }
+    this.options = { stride: o.stride, padding: o.padding, dilation: o.dilation, groups };
+    const bound = 1 / Math.sqrt((inChannels / groups) * k[0] * k[1]);
+    this.registerParameter('weight', uniform([outChannels, inChannels / groups, k[0], k[1]], bound, o));
+    this.registerParameter('bias', o.bias === false ? null : uniform([outChannels], bound, o));
+  }
+
+  get weight(): Tensor {
+    return this.param('weight')!;
+  }
+
+  get bias(): Tensor | null {
+    return this.param('bias');
+  }
+
+  forward(x: Tensor): Tensor {
+    return F.conv2d(x, this.weight, this.bias, this.options);
+  }
+}
+
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
     return relu(x);

@@ -10,5 +10,7 @@ export { maxPool2d, maxPool2dWithIndices } from './pooling';
 export type { MaxPool2dOptions } from './pooling';
 export { batchNorm } from './norm';
 export type { BatchNormOptions } from './norm';
+export { conv2d } from './conv';
+export type { Conv2dOptions } from './conv';
 export { dropout } from './dropout';
 export type { DropoutOptions } from './dropout';
