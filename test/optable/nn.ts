@@ -1,10 +1,12 @@
 // Op-table entries of hy.nn.functional's kernels: softmax and logSoftmax along any dim, nllLoss and
 // crossEntropy for every reduction, maxPool2d (odd geometry, padding, 3-D input, indices),
 // batchNorm in training and eval (running statistics, no affine, no running buffers) and
-// dropout (Philox mask). Oracles: test/reference/nn.ts and philox.ts; gradients in closed form
-// where reference/nn.ts has one, else central differences of the float64 forward.
+// dropout (Philox mask), conv2d (stride, padding, dilation, groups, 'same'/'valid', 3-D input, N 0).
+// Oracles: test/reference/nn.ts, philox.ts and conv.ts; gradients in closed form where the
+// reference has one, else central differences of the float64 forward.
 import * as hy from '../../lib/index';
 import type { Tensor } from '../../lib/index';
+import * as convRef from '../reference/conv';
 import * as ref from '../reference/nn';
 import * as philox from '../reference/philox';
 import { finiteDiff } from '../reference/ops';
@@ -479,4 +481,105 @@ const DROPOUT = entry<DropoutParams>({
   ],
 });
 
-export const NN: OpEntry[] = [rowEntry('logSoftmax'), rowEntry('softmax'), NLL_LOSS, CROSS_ENTROPY, MAX_POOL, MAX_POOL_INDICES, normEntry(true), normEntry(false), DROPOUT];
+// ---- conv2d ----
+
+interface ConvParams {
+  x: number[];
+  w: number[];
+  bias: boolean;
+  opts: hy.nn.Conv2dOptions;
+  g: convRef.ConvGeometry;
+}
+
+// Small shapes throughout: the emulated CUDA device runs each kernel on the CPU, about a thousand
+// times slower, and the autotuner times every implementation of each direction on first sight.
+const CONVS: Record<string, [number[], number[], boolean, hy.nn.Conv2dOptions][]> = {
+  1: [[[1, 1, 1, 1], [1, 1, 1, 1], true, {}]],
+  7: [
+    [[1, 2, 7, 7], [3, 2, 3, 3], true, { stride: 2, padding: 1 }],
+    [[2, 7, 5], [2, 1, 2, 3], false, { groups: 2, dilation: [2, 1] }],
+  ],
+  33: [[[1, 2, 33, 4], [2, 2, 3, 1], true, { padding: [1, 0], dilation: [2, 1] }]],
+  1023: [
+    [[1, 3, 11, 31], [2, 3, 1, 1], true, {}],
+    [[1, 1, 1, 1023], [1, 1, 1, 3], true, { stride: [1, 4], padding: [0, 1] }],
+  ],
+  edge: [
+    [[2, 3, 5, 5], [3, 1, 3, 3], true, { groups: 3, padding: 'same' }],
+    [[1, 2, 4, 6], [4, 2, 4, 6], true, { padding: 'valid' }],
+    [[1, 1, 3, 3], [2, 1, 2, 2], true, { padding: 2 }],
+    [[1, 4, 5, 6], [4, 2, 3, 3], false, { groups: 2, padding: [2, 1], stride: [1, 2] }],
+    [[1, 2, 8, 7], [2, 2, 2, 1], true, { stride: 3 }],
+    [[0, 2, 4, 4], [3, 2, 3, 3], true, { padding: 1 }],
+  ],
+};
+
+function convGeometry(x: number[], w: number[], opts: hy.nn.Conv2dOptions): convRef.ConvGeometry {
+  const [N, C, H, W] = x.length === 4 ? x : [1, ...x];
+  const [K, , R, S] = w;
+  const pair = (v: number | [number, number] | undefined, d: number): [number, number] => (v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v);
+  const [strideH, strideW] = pair(opts.stride, 1);
+  const [dilationH, dilationW] = pair(opts.dilation, 1);
+  const p = opts.padding;
+  const [padH, padW] = p === 'same' ? [(dilationH * (R - 1)) / 2, (dilationW * (S - 1)) / 2] : p === 'valid' ? [0, 0] : pair(p, 0);
+  return { N, C, H, W, K, R, S, strideH, strideW, padH, padW, dilationH, dilationW, groups: opts.groups ?? 1 };
+}
+
+function convOutShape(p: ConvParams): number[] {
+  const { P, Q } = convRef.outSize(p.g);
+  return p.x.length === 4 ? [p.g.N, p.g.K, P, Q] : [p.g.K, P, Q];
+}
+
+const CONV2D = entry<ConvParams>({
+  name: 'conv2d',
+  errorName: 'conv2d',
+  native: [{ op: 'conv2d' }, { op: 'conv2dBackwardData' }, { op: 'conv2dBackwardFilter' }],
+  dtypes: FLOATS,
+  fn: F.conv2d,
+  fuzzArity: 4,
+  sample(rng, size) {
+    return CONVS[String(size)].map(([x, w, bias, opts]) => {
+      const g = convGeometry(x, w, opts);
+      return {
+        label: `x ${shapeLabel(x)} w ${shapeLabel(w)}${bias ? ' bias' : ''} ${JSON.stringify(opts)}`,
+        inputs: [
+          { shape: x, values: uniform(rng, numel(x)) },
+          { shape: w, values: uniform(rng, numel(w)) },
+          ...(bias ? [{ shape: [w[0]], values: uniform(rng, w[0]) }] : []),
+        ],
+        params: { x, w, bias, opts, g },
+        // sums of C / groups * R * S products
+        tolScale: Math.max(1, Math.sqrt((g.C / g.groups) * g.R * g.S)),
+      };
+    });
+  },
+  call: ([x, w, b], p) => F.conv2d(x, w, p.bias ? b : null, p.opts),
+  oracle: (x, p) => ({ shape: convOutShape(p), values: convRef.conv2d(x[0], x[1], p.bias ? x[2] : null, p.g) }),
+  tol: { float32: { rtol: 1e-5, atol: 1e-5 }, float16: { rtol: 1e-2, atol: 1e-2 } },
+  grad: {
+    oracle: (x, p, w) => {
+      const f = convRef.conv2dBackwardFilter(x[0], w, p.g);
+      return [convRef.conv2dBackwardData(w, x[1], p.g), f.gradWeight, ...(p.bias ? [f.gradBias] : [])];
+    },
+    tol: GRAD,
+    checkOracle: true,
+  },
+  errors: (device) => {
+    const x = (shape = [1, 3, 5, 5], dtype: 'float32' | 'float16' = 'float32'): Tensor => hy.ones(shape, { device, dtype });
+    const w = (shape = [2, 3, 3, 3], dtype: 'float32' | 'float16' = 'float32'): Tensor => hy.ones(shape, { device, dtype });
+    return [
+      ...commonErrors('conv2d', device, (t) => F.conv2d(t, w([1, 1, 1, 1]))),
+      { label: '2-D input', run: () => F.conv2d(x([4, 3]), w()), cls: RangeError, pattern: /^conv2d: input must be 3-D \[C, H, W\] or 4-D \[N, C, H, W\], got shape \[4, 3\]$/ },
+      { label: '3-D weight', run: () => F.conv2d(x(), w([2, 3, 3])), cls: RangeError, pattern: /^conv2d: weight must be 4-D \[K, C \/ groups, R, S\], got shape \[2, 3, 3\]$/ },
+      { label: 'channels not divisible by groups', run: () => F.conv2d(x(), w([2, 1, 3, 3]), null, { groups: 2 }), cls: RangeError, pattern: /^conv2d: input channels 3 must be divisible by groups 2$/ },
+      { label: 'kernel larger than the padded input', run: () => F.conv2d(x(), w([2, 3, 3, 7]), null, { padding: [1, 0] }), cls: RangeError, pattern: /^conv2d: kernel 3x7 \(dilation 1x1\) is larger than the padded input 7x5$/ },
+      { label: 'stride 0', run: () => F.conv2d(x(), w(), null, { stride: 0 }), cls: RangeError, pattern: /^conv2d: stride must be positive integers, got 0$/ },
+      { label: 'negative dilation', run: () => F.conv2d(x(), w(), null, { dilation: [1, -1] }), cls: RangeError, pattern: /^conv2d: dilation must be positive integers, got \[1, -1\]$/ },
+      { label: 'negative padding', run: () => F.conv2d(x(), w(), null, { padding: -2 }), cls: RangeError, pattern: /^conv2d: padding must be non-negative integers, got -2$/ },
+      { label: 'float16 weight, float32 input', run: () => F.conv2d(x(), w(undefined, 'float16')), cls: TypeError, pattern: /^conv2d: weight must have the input's dtype float32, got float16$/ },
+      { label: 'bias of the wrong shape', run: () => F.conv2d(x(), w(), hy.ones([3], { device })), cls: RangeError, pattern: /^conv2d: bias must have shape \[2\], got \[3\]$/ },
+    ];
+  },
+});
+
+export const NN: OpEntry[] = [rowEntry('logSoftmax'), rowEntry('softmax'), NLL_LOSS, CROSS_ENTROPY, MAX_POOL, MAX_POOL_INDICES, normEntry(true), normEntry(false), DROPOUT, CONV2D];
