@@ -28,13 +28,17 @@ export interface AutotuneDecision {
   source: DecisionSource;
   /** Median milliseconds per implementation that was timed. */
   times: Record<string, number>;
-  /** Implementations not timed, with the reason (does not apply, workspace, nondeterministic, failed). */
+  /** Implementations not timed, with the reason (does not apply, workspace, not deterministic, a failed trial). */
   skipped: Record<string, string>;
 }
 
 interface Entry {
   times: Record<string, number>;
   failed: Record<string, string>;
+  /** Why the other candidates were not timed, at the last decision. */
+  skipped: Record<string, string>;
+  /** The last decision's winner: the fastest that the filters then in force allowed. */
+  winner: string;
   fromCache: boolean;
 }
 
@@ -207,32 +211,42 @@ export class Autotuner {
     const candidates = native.candidates(op, args);
     const allowed = candidates.filter((c) => this.skipReason(c) === null);
     if (allowed.length === 0) throw new RangeError(`${op}: no implementation applies ${this.filterText()}: ${this.explain(candidates)}`);
+    const skipped: Record<string, string> = {};
+    for (const c of candidates) {
+      const why = this.skipReason(c);
+      if (why !== null) skipped[c.name] = why;
+    }
     const entry = this.entries.get(key);
-    const timedWinner = entry !== undefined ? this.fastest(entry, allowed) : null;
-    if (timedWinner !== null) return timedWinner;
-    if (!this.enabledValue || this.spentMs >= this.budgetMsValue || allowed.length === 1) {
-      this.heuristic.set(key, allowed[0].name);
-      return allowed[0].name;
-    }
-    const e: Entry = entry ?? { times: {}, failed: {}, fromCache: false };
-    e.fromCache = false;
-    this.entries.set(key, e);
-    const started = performance.now();
-    for (const c of allowed) {
-      if (e.times[c.name] !== undefined) continue;
-      try {
-        e.times[c.name] = this.time(op, { ...args, impl: c.name }, device);
-        delete e.failed[c.name];
-      } catch (err) {
-        e.failed[c.name] = errorName(err);
+    // Allowed candidates with neither a time nor a failed trial: a new key, or a filter that was
+    // loosened since (a larger workspaceLimit, deterministic off) lets more of them run.
+    const untimed = allowed.filter((c) => entry?.times[c.name] === undefined && entry?.failed[c.name] === undefined);
+    const canTime = this.enabledValue && this.spentMs < this.budgetMsValue && (allowed.length > 1 || entry !== undefined);
+    if (untimed.length > 0 && canTime) {
+      const e: Entry = entry ?? { times: {}, failed: {}, skipped: {}, winner: '', fromCache: false };
+      this.entries.set(key, e);
+      const started = performance.now();
+      for (const c of untimed) {
+        try {
+          e.times[c.name] = this.time(op, { ...args, impl: c.name }, device);
+        } catch (err) {
+          e.failed[c.name] = errorName(err);
+        }
       }
+      this.spentMs += performance.now() - started;
+      e.fromCache = false;
+      this.heuristic.delete(key);
+      this.save();
     }
-    this.spentMs += performance.now() - started;
-    this.heuristic.delete(key);
-    this.save();
-    const winner = this.fastest(e, allowed);
-    if (winner !== null) return winner;
-    // Every trial failed (out of memory, say): the heuristic's choice runs and reports its own error.
+    const e = this.entries.get(key);
+    const winner = e !== undefined ? this.fastest(e, allowed) : null;
+    if (e !== undefined && winner !== null) {
+      e.winner = winner;
+      e.skipped = skipped;
+      return winner;
+    }
+    // Disabled, budget spent, a single candidate, or every trial failed (out of memory, say): the
+    // heuristic's choice, the first allowed in preference order, which reports its own error if any.
+    this.heuristic.set(key, allowed[0].name);
     return allowed[0].name;
   }
 
@@ -240,9 +254,8 @@ export class Autotuner {
   decisions(): AutotuneDecision[] {
     const out: AutotuneDecision[] = [];
     for (const [key, e] of this.entries) {
-      const winner = Object.entries(e.times).sort((a, b) => a[1] - b[1])[0]?.[0];
-      if (winner === undefined) continue;
-      out.push({ key, op: key.split(' ')[0], device: deviceOfKey(key), winner, source: e.fromCache ? 'cache' : 'measured', times: { ...e.times }, skipped: { ...e.failed } });
+      if (e.winner === '' || this.heuristic.has(key)) continue;
+      out.push({ key, op: key.split(' ')[0], device: deviceOfKey(key), winner: e.winner, source: e.fromCache ? 'cache' : 'measured', times: { ...e.times }, skipped: { ...e.skipped, ...e.failed } });
     }
     for (const [key, winner] of this.heuristic) {
       out.push({ key, op: key.split(' ')[0], device: deviceOfKey(key), winner, source: 'heuristic', times: {}, skipped: {} });
@@ -263,7 +276,7 @@ export class Autotuner {
         const ratio = ms / rows[0][1];
         lines.push(`  ${name.padEnd(width)}  ${ms.toFixed(4).padStart(10)} ms  ${ratio === 1 ? '' : `${ratio.toFixed(2)}x`}`);
       }
-      for (const [name, why] of Object.entries(d.skipped)) lines.push(`  ${name.padEnd(width)}  failed: ${why}`);
+      for (const [name, why] of Object.entries(d.skipped)) lines.push(`  ${name.padEnd(width)}  not timed: ${why}`);
     }
     return lines.join('\n');
   }
@@ -366,7 +379,9 @@ export class Autotuner {
         ++foreign;
         continue;
       }
-      if (!this.entries.has(key)) this.entries.set(key, { times: { ...times }, failed: {}, fromCache: true });
+      // Until a call decides under the filters then in force, the loaded winner is the fastest.
+      const winner = Object.entries(times).sort((a, b) => a[1] - b[1])[0]?.[0] ?? '';
+      if (!this.entries.has(key)) this.entries.set(key, { times: { ...times }, failed: {}, skipped: {}, winner, fromCache: true });
     }
     if (foreign > 0) {
       this.warnOnce(`device ${file}`, `autotune: ${foreign} decision(s) in ${file} were measured on a device this machine does not have (${[...here].join(', ')}); they are ignored`);
