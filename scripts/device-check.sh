@@ -136,11 +136,14 @@ readonly CAP_TESTS=35      # dry runs 14-16 s: the cpu cases standing in for the
 # The benchmarks and the peers measure the GPU rows alone there (HY_BENCH_DEVICES=cuda; CI and a
 # dry run measure the CPU rows). Estimated for the CUDA rows: copy 12 cases x 1.5 s of tinybench
 # time and warm-up (18 s), GELU 16 timings x 0.4 s (7 s), GEMM 14 cases x 0.35 s (5 s), the data
-# loader (5 s), and the other kernel families' 70 cases x about 0.6 s (42 s): 77 s, rounded up.
-readonly CAP_BENCH=150
+# loader (5 s), and the other kernel families' 70 cases x about 0.6 s (42 s): 77 s, rounded up;
+# plus convolution's ~620 short rows (every CUDA implementation of 3 directions at 20 shapes and 2
+# dtypes, 15 ms of samples each) at about 30 ms a row with setup and the autotuner's trials (20 s).
+readonly CAP_BENCH=190
 # All peers in one Python process (bench/peers/all.py): import torch and start CUDA once (12 s
-# estimated), then the same cases as the benchmarks at about 0.3 s a case (35 s).
-readonly CAP_PEERS=100
+# estimated), then the same cases as the benchmarks at about 0.3 s a case (35 s); plus conv.py's
+# 122 cases at about 0.15 s each, cuDNN's benchmark search of each new shape included (18 s).
+readonly CAP_PEERS=130
 readonly CAP_TABLE=10      # dry runs 0.1 s
 # dry runs 5.4-6.3 s and 4.5-6.0 s for the subsets alone + 30 s estimated for compute-sanitizer's
 # start and the instrumentation of each kernel at its first launch

@@ -1,7 +1,9 @@
 """Runs every peer in one Python process, so torch is imported and CUDA started once rather than
 once a peer (the device check's budget is minutes). Rows go to stdout as each peer prints them;
 a peer that fails is reported on stderr and the others still run; the exit status is 1 if any
-failed. Peers: every bench/peers/*.py but this file and the _-prefixed helpers."""
+failed. Peers: every bench/peers/*.py but this file and the _-prefixed helpers. Sharing the process,
+a peer that changes torch's process-wide settings (conv.py: cudnn.benchmark, TF32, the CPU thread
+count) puts them back before it returns, so the peers after it measure as they would alone."""
 import os
 import sys
 
