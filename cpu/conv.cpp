@@ -98,7 +98,11 @@ void im2col(const Geometry& g, const float* x, float* col) {
           }
           const float* in = x + (c * g.H + ih) * g.W + s * g.dw - g.pw;
           std::fill(out, out + lo, 0.0f);
-          for (int64_t q = lo; q < hi; ++q) out[q] = in[q * g.sw];
+          if (g.sw == 1) {
+            std::copy(in + lo, in + hi, out + lo);
+          } else {
+            for (int64_t q = lo; q < hi; ++q) out[q] = in[q * g.sw];
+          }
           std::fill(out + hi, out + g.Q, 0.0f);
         }
       }
@@ -119,7 +123,11 @@ void col2im(const Geometry& g, const float* col, float* dx) {
           if (ih < 0 || ih >= g.H) continue;
           float* out = dx + (c * g.H + ih) * g.W + s * g.dw - g.pw;
           const float* in = row + p * g.Q;
-          for (int64_t q = lo; q < hi; ++q) out[q * g.sw] += in[q];
+          if (g.sw == 1) {
+            for (int64_t q = lo; q < hi; ++q) out[q] += in[q];  // unit stride: vectorised
+          } else {
+            for (int64_t q = lo; q < hi; ++q) out[q * g.sw] += in[q];
+          }
         }
       }
     }
@@ -231,7 +239,11 @@ void forwardDirect(const ops::Conv2dArgs& a) {
               if (ih < 0 || ih >= g.H) continue;
               const float* in = plane + ih * g.W + s * g.dw - g.pw;
               float* o = out + p * g.Q;
-              for (int64_t q = lo; q < hi; ++q) o[q] += wv * in[q * g.sw];
+              if (g.sw == 1) {
+                for (int64_t q = lo; q < hi; ++q) o[q] += wv * in[q];
+              } else {
+                for (int64_t q = lo; q < hi; ++q) o[q] += wv * in[q * g.sw];
+              }
             }
           }
         }
@@ -294,7 +306,11 @@ void dataDirect(const ops::Conv2dBackwardDataArgs& a) {
               if (ih < 0 || ih >= g.H) continue;
               float* o = plane + ih * g.W + s * g.dw - g.pw;
               const float* in = dyp + p * g.Q;
-              for (int64_t q = lo; q < hi; ++q) o[q * g.sw] += wv * in[q];
+              if (g.sw == 1) {
+                for (int64_t q = lo; q < hi; ++q) o[q] += wv * in[q];
+              } else {
+                for (int64_t q = lo; q < hi; ++q) o[q * g.sw] += wv * in[q];
+              }
             }
           }
         }
@@ -374,7 +390,11 @@ void filterDirect(const ops::Conv2dBackwardFilterArgs& a) {
           const float* in = plane + ih * g.W + s * g.dw - g.pw;
           const float* d = dyp + p * g.Q;
           float row = 0.0f;
-          for (int64_t q = lo; q < hi; ++q) row += d[q] * in[q * g.sw];
+          if (g.sw == 1) {
+            for (int64_t q = lo; q < hi; ++q) row += d[q] * in[q];
+          } else {
+            for (int64_t q = lo; q < hi; ++q) row += d[q] * in[q * g.sw];
+          }
           sum += row;
         }
       }

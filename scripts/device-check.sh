@@ -139,16 +139,16 @@ readonly CAP_TESTS=35      # dry runs 14-16 s: the cpu cases standing in for the
 # loader (5 s), and the other kernel families' 70 cases x about 0.6 s (42 s): 77 s, rounded up;
 # plus convolution's ~620 short rows (every CUDA implementation of 3 directions at 20 shapes and 2
 # dtypes, 15 ms of samples each) at about 30 ms a row with setup and the autotuner's trials (20 s).
-readonly CAP_BENCH=190
+readonly CAP_BENCH=170
 # All peers in one Python process (bench/peers/all.py): import torch and start CUDA once (12 s
 # estimated), then the same cases as the benchmarks at about 0.3 s a case (35 s); plus conv.py's
 # 122 cases at about 0.15 s each, cuDNN's benchmark search of each new shape included (18 s).
-readonly CAP_PEERS=130
+readonly CAP_PEERS=110
 readonly CAP_TABLE=10      # dry runs 0.1 s
 # dry runs 5.4-6.3 s and 4.5-6.0 s for the subsets alone + 30 s estimated for compute-sanitizer's
-# start and the instrumentation of each kernel at its first launch
-readonly CAP_MEMCHECK=75
-readonly CAP_RACECHECK=75
+# start and the instrumentation of each kernel at its first launch, less the margin the conv rows took
+readonly CAP_MEMCHECK=60
+readonly CAP_RACECHECK=60
 # The whole run: the sum of the caps, so that no step is starved by an earlier one that kept to its cap.
 readonly RUN_CAP=$((CAP_UNPACK + CAP_BUILD + CAP_INFO + CAP_TESTS + CAP_BENCH + CAP_PEERS + CAP_TABLE + CAP_MEMCHECK + CAP_RACECHECK))
 
@@ -156,7 +156,7 @@ readonly RUN_CAP=$((CAP_UNPACK + CAP_BUILD + CAP_INFO + CAP_TESTS + CAP_BENCH + 
 # family, racecheck over those of the suites that launch the kernels using shared memory (GEMM tiles,
 # softmax and cross-entropy rows, batch-norm statistics, sum reductions). HY_TEST takes a comma list.
 readonly MEMCHECK_SUITES=tensor,random,ops,gemm,linalg,nn
-readonly RACECHECK_SUITES=gemm.test,nn.test,ops.test
+readonly RACECHECK_SUITES=gemm.test,nn.test,ops.test,conv.test
 
 # Seconds the next step may run: its cap, or what is left of the run's RUN_CAP if less. Past the
 # deadline a step gets 1 second, so it fails as timed out and the run still reports.
