@@ -242,6 +242,25 @@ s('enabled false: the heuristic (first applicable implementation in preference o
   }),
 );
 
+s('enabled false after a key was timed: the heuristic again, until enabled, then the timed winner without re-timing', () =>
+  fresh(() => {
+    conv(SPATIAL);
+    const timed = decisionOf('conv2d', SPATIAL);
+    checkMeasured(timed, applicable('conv2d', SPATIAL), 'timed');
+    const spent = at.spent;
+    at.enabled = false;
+    const [, calls] = spy(() => conv(SPATIAL));
+    const first = applicable('conv2d', SPATIAL)[0];
+    assert.equal(calls.filter((c) => c.op === 'conv2d'), [{ op: 'conv2d', impl: first }], 'disabled runs the heuristic choice');
+    assert.is(decisionOf('conv2d', SPATIAL).source, 'heuristic');
+    at.enabled = true;
+    const [, again] = spy(() => conv(SPATIAL));
+    assert.equal(again.filter((c) => c.op === 'conv2d'), [{ op: 'conv2d', impl: timed.winner }], 'enabled again: the timed winner');
+    assert.is(decisionOf('conv2d', SPATIAL).source, 'measured');
+    assert.is(at.spent, spent, 'nothing re-timed');
+  }),
+);
+
 s('budgetMs 0: new keys get the heuristic; a budget once spent stops timing new keys but keeps the timed ones', () =>
   fresh(() => {
     at.budgetMs = 0;

@@ -216,11 +216,16 @@ export class Autotuner {
       const why = this.skipReason(c);
       if (why !== null) skipped[c.name] = why;
     }
+    // Disabled means the heuristic for every key, timed before or not: a fixed, reproducible choice.
+    if (!this.enabledValue) {
+      this.heuristic.set(key, allowed[0].name);
+      return allowed[0].name;
+    }
     const entry = this.entries.get(key);
     // Allowed candidates with neither a time nor a failed trial: a new key, or a filter that was
     // loosened since (a larger workspaceLimit, deterministic off) lets more of them run.
     const untimed = allowed.filter((c) => entry?.times[c.name] === undefined && entry?.failed[c.name] === undefined);
-    const canTime = this.enabledValue && this.spentMs < this.budgetMsValue && (allowed.length > 1 || entry !== undefined);
+    const canTime = this.spentMs < this.budgetMsValue && (allowed.length > 1 || entry !== undefined);
     if (untimed.length > 0 && canTime) {
       const e: Entry = entry ?? { times: {}, failed: {}, skipped: {}, winner: '', fromCache: false };
       this.entries.set(key, e);
@@ -242,6 +247,7 @@ export class Autotuner {
     if (e !== undefined && winner !== null) {
       e.winner = winner;
       e.skipped = skipped;
+      this.heuristic.delete(key);
       return winner;
     }
     // Disabled, budget spent, a single candidate, or every trial failed (out of memory, say): the
