@@ -200,6 +200,33 @@ eachBackend(s, 'reshape, view and flatten share storage and pass gradients throu
   assertThrows(() => x.reshape(-1, -1), RangeError, /only one dimension can be -1/);
 });
 
+// Large sums take the split paths: a contiguous run cut into pieces whose partials add in order,
+// and a strided reduction whose columns are cut into slices. Both accumulate in double.
+eachBackend(s, 'sum over 1.2 million contiguous elements and over a strided dim with 1500 columns match the float64 oracle', (device) => {
+  const n = 1_200_001;
+  const values = Float32Array.from(randomArray(n, 77));
+  let expected = 0;
+  for (let i = 0; i < n; i++) expected += values[i];
+  const x = hy.tensor(values, { device });
+  const total = hy.sum(x);
+  assertClose([total.dataSync()[0]], [expected], { rtol: 1e-6, atol: 1e-3 }, 'contiguous sum');
+  const [A, B, C] = [3, 700, 1500];
+  const y = hy.tensor(Float32Array.from(randomArray(A * B * C, 78)), { device }).reshape([A, B, C]);
+  const yv = y.dataSync();
+  const bySum = hy.sum(y, 1);
+  const got = bySum.dataSync();
+  let worst = 0;
+  for (let a = 0; a < A; a++) {
+    for (let c = 0; c < C; c++) {
+      let e = 0;
+      for (let b = 0; b < B; b++) e += yv[(a * B + b) * C + c];
+      worst = Math.max(worst, Math.abs(got[a * C + c] - e) / Math.max(1, Math.abs(e)));
+    }
+  }
+  assert.ok(worst < 1e-6, `strided sum: worst relative error ${worst}`);
+  for (const t of [x, total, y, bySum]) t.dispose();
+});
+
 s('bad operands are rejected with the op named', () => {
   const a = hy.ones([2, 3]);
   assertThrows(() => hy.add(a, hy.ones([4])), RangeError, /add: shapes \[2, 3\] and \[4\] cannot be broadcast/);
