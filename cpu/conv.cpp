@@ -168,6 +168,17 @@ void addBias(const Geometry& g, const float* bias, float* y) {
   });
 }
 
+// sum of x[0 .. n) in double, in 8 lanes that vectorise.
+double sumRun(const float* x, int64_t n) {
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) lane[j] += x[i + j];
+  }
+  for (; i < n; ++i) lane[i % 8] += x[i];
+  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
 // db[k] = sum over n, p, q of dy[n, k, p, q], in double, one output channel per task.
 void biasGrad(const Geometry& g, const float* dy, const StoragePtr& gradBias, DType dtype) {
   if (!gradBias) return;
@@ -175,10 +186,7 @@ void biasGrad(const Geometry& g, const float* dy, const StoragePtr& gradBias, DT
   parallelFor(static_cast<size_t>(g.K), 1, [&](size_t begin, size_t end) {
     for (size_t k = begin; k < end; ++k) {
       double sum = 0;
-      for (int64_t n = 0; n < g.N; ++n) {
-        const float* plane = dy + (n * g.K + static_cast<int64_t>(k)) * g.PQ;
-        for (int64_t j = 0; j < g.PQ; ++j) sum += plane[j];
-      }
+      for (int64_t n = 0; n < g.N; ++n) sum += sumRun(dy + (n * g.K + static_cast<int64_t>(k)) * g.PQ, g.PQ);
       db.get()[k] = static_cast<float>(sum);
     }
   });
@@ -333,7 +341,10 @@ uint64_t filter1x1Workspace(const ops::Conv2dBackwardFilterArgs& a) {
   return slotsFor(static_cast<int64_t>(a.s.N * a.s.groups)) * filterSlotFloats(a.s, false) * 4;
 }
 
-void filterGemm(const ops::Conv2dBackwardFilterArgs& a, bool unrolled) {
+// transposed: each slot accumulates dW^T (per group [CRS x Kg]) = col @ dy^T instead of
+// dy @ col^T: the same sums in the same order per element, with the GEMM's tile along Kg rather
+// than CRS, which fits a small CRS (one input channel: 9) far better.
+void filterGemm(const ops::Conv2dBackwardFilterArgs& a, bool unrolled, bool transposed = false) {
   const Geometry g(a.s);
   FloatIn x(a.x, a.dtype, a.s.xElements()), dy(a.gradOut, a.dtype, a.s.yElements());
   FloatOut dw(a.gradWeight, a.dtype, a.s.wElements());
@@ -354,14 +365,26 @@ void filterGemm(const ops::Conv2dBackwardFilterArgs& a, bool unrolled) {
       im2col(g, xi, col);
       b = col;
     }
-    // dW_g[Kg, CRS] += dy[Kg, PQ] @ col[CRS, PQ]^T
-    gemmOnThisThread(dy.get() + (n * g.K + grp * g.Kg) * g.PQ, b, partial + grp * g.Kg * g.CRS,
-                     gemmParams(g.Kg, g.CRS, g.PQ, false, true, 1.0f));
+    const float* dyi = dy.get() + (n * g.K + grp * g.Kg) * g.PQ;
+    if (transposed) {
+      // dW_g^T[CRS, Kg] += col[CRS, PQ] @ dy[Kg, PQ]^T
+      gemmOnThisThread(b, dyi, partial + grp * g.Kg * g.CRS, gemmParams(g.CRS, g.Kg, g.PQ, false, true, 1.0f));
+    } else {
+      // dW_g[Kg, CRS] += dy[Kg, PQ] @ col[CRS, PQ]^T
+      gemmOnThisThread(dyi, b, partial + grp * g.Kg * g.CRS, gemmParams(g.Kg, g.CRS, g.PQ, false, true, 1.0f));
+    }
   });
   parallelFor(wElems, 4096, [&](size_t begin, size_t end) {
     for (size_t i = begin; i < end; ++i) {
+      // i indexes dw[(grp * Kg + k) * CRS + j]; a transposed partial holds it at (grp * CRS + j) * Kg + k
+      size_t at = i;
+      if (transposed) {
+        const size_t crs = static_cast<size_t>(g.CRS), kg = static_cast<size_t>(g.Kg);
+        const size_t grp = i / (kg * crs), k = i / crs % kg, j = i % crs;
+        at = (grp * crs + j) * kg + k;
+      }
       float sum = 0.0f;
-      for (size_t slot = 0; slot < slots; ++slot) sum += ws[slot * perSlot + i];
+      for (size_t slot = 0; slot < slots; ++slot) sum += ws[slot * perSlot + at];
       dw.get()[i] = sum;
     }
   });
@@ -439,6 +462,10 @@ HY_REGISTER_OP(
 HY_REGISTER_OP(
     Conv2dBackwardFilterArgs, Cpu, "im2col", [](const Conv2dBackwardFilterArgs& a, StreamId) { filterGemm(a, true); },
     nullptr, ImplTraits<Conv2dBackwardFilterArgs>{&filterIm2colWorkspace, true});
+HY_REGISTER_OP(
+    Conv2dBackwardFilterArgs, Cpu, "im2colTransposed",
+    [](const Conv2dBackwardFilterArgs& a, StreamId) { filterGemm(a, true, true); }, nullptr,
+    ImplTraits<Conv2dBackwardFilterArgs>{&filterIm2colWorkspace, true});
 HY_REGISTER_OP(
     Conv2dBackwardFilterArgs, Cpu, "direct", [](const Conv2dBackwardFilterArgs& a, StreamId) { filterDirect(a); });
 }  // namespace
