@@ -46,6 +46,24 @@ Geom geomOf(const ops::ConvShape& s) {
 constexpr unsigned kThreads = 256;
 
 // ---- implicit-GEMM problems ----
+//
+// The tiled kernels stage tiles so that each thread keeps one B column for the whole reduction and
+// one A reduction index per tile (see the kernels' element maps). A problem therefore splits its
+// index arithmetic: bCol(grp, col) decodes a column once per tile, aK(grp, k) a reduction index
+// once per staged tile, and b(col, k) / a(k, m) do only what varies. Reduction indices that fit in
+// int (all but a huge backward filter's N * P * Q) are decoded in 32-bit arithmetic, which the GPU
+// does several times faster than 64-bit division.
+
+__device__ __forceinline__ void divmod(int64_t v, int64_t d, int64_t& q, int64_t& r) {
+  if (v <= 0x7fffffff && d <= 0x7fffffff) {
+    const int qi = static_cast<int>(v) / static_cast<int>(d);
+    q = qi;
+    r = v - static_cast<int64_t>(qi) * d;
+  } else {
+    q = v / d;
+    r = v - q * d;
+  }
+}
 
 template <typename T>
 struct ForwardProblem {
@@ -54,24 +72,38 @@ struct ForwardProblem {
   const T* bias;
   T* y;
   Geom g;
+  struct Col {
+    const T* image;  // x[n, grp * Cg, 0, 0]
+    int ih0, iw0;    // the window's top-left corner in the input
+  };
+  struct RowK {
+    int64_t k;
+  };
   __device__ int64_t M() const { return g.Kg; }
   __device__ int64_t cols() const { return static_cast<int64_t>(g.N) * g.P * g.Q; }
   __device__ int64_t reduce() const { return static_cast<int64_t>(g.Cg) * g.R * g.S; }
-  __device__ float a(int grp, int64_t m, int64_t k) const {
-    return toFloat(w[(static_cast<int64_t>(grp) * g.Kg + m) * reduce() + k]);
+  __device__ RowK aK(int, int64_t k) const { return {k}; }
+  __device__ float a(int grp, const RowK& k, int64_t m) const {
+    return toFloat(w[(static_cast<int64_t>(grp) * g.Kg + m) * reduce() + k.k]);
   }
-  __device__ float b(int grp, int64_t k, int64_t col) const {
-    const int64_t pq = static_cast<int64_t>(g.P) * g.Q;
-    const int64_t n = col / pq, rest = col % pq;
-    const int p = static_cast<int>(rest / g.Q), q = static_cast<int>(rest % g.Q);
-    const int c = static_cast<int>(k / (g.R * g.S)), rs = static_cast<int>(k % (g.R * g.S));
-    const int ih = p * g.sh - g.ph + (rs / g.S) * g.dh, iw = q * g.sw - g.pw + (rs % g.S) * g.dw;
+  __device__ Col bCol(int grp, int64_t col) const {
+    int64_t n, rest;
+    divmod(col, static_cast<int64_t>(g.P) * g.Q, n, rest);
+    const int p = static_cast<int>(rest) / g.Q, q = static_cast<int>(rest) % g.Q;
+    return {x + (n * g.C + static_cast<int64_t>(grp) * g.Cg) * g.H * g.W, p * g.sh - g.ph, q * g.sw - g.pw};
+  }
+  __device__ float b(const Col& col, int64_t k) const {
+    const int kk = static_cast<int>(k), rs = g.R * g.S;
+    const int c = kk / rs, rem = kk - c * rs, r = rem / g.S, s = rem - r * g.S;
+    const int ih = col.ih0 + r * g.dh, iw = col.iw0 + s * g.dw;
     if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) return 0.0f;
-    return toFloat(x[((n * g.C + static_cast<int64_t>(grp) * g.Cg + c) * g.H + ih) * g.W + iw]);
+    return toFloat(col.image[(static_cast<int64_t>(c) * g.H + ih) * g.W + iw]);
   }
   __device__ void store(int grp, int /*split*/, int64_t m, int64_t col, float v) const {
     const int64_t pq = static_cast<int64_t>(g.P) * g.Q;
-    const int64_t n = col / pq, rest = col % pq, k = static_cast<int64_t>(grp) * g.Kg + m;
+    int64_t n, rest;
+    divmod(col, pq, n, rest);
+    const int64_t k = static_cast<int64_t>(grp) * g.Kg + m;
     if (bias != nullptr) v += toFloat(bias[k]);
     y[(n * g.K + k) * pq + rest] = fromFloat<T>(v);
   }
@@ -84,29 +116,40 @@ struct BackwardDataProblem {
   const T* w;
   T* dx;
   Geom g;
+  struct Col {
+    const T* image;  // dy[n, grp * Kg, 0, 0]
+    int h0, w0;      // h + padH and w + padW
+  };
+  struct RowK {
+    const T* w;  // w[grp * Kg + kk, 0, r, s]: add m * R * S
+  };
   __device__ int64_t M() const { return g.Cg; }
   __device__ int64_t cols() const { return static_cast<int64_t>(g.N) * g.H * g.W; }
   __device__ int64_t reduce() const { return static_cast<int64_t>(g.Kg) * g.R * g.S; }
-  __device__ float a(int grp, int64_t m, int64_t k) const {
-    const int64_t kk = k / (g.R * g.S), rs = k % (g.R * g.S);
-    const int64_t kOut = static_cast<int64_t>(grp) * g.Kg + kk;
-    return toFloat(w[(kOut * g.Cg + m) * g.R * g.S + rs]);
+  __device__ RowK aK(int grp, int64_t k) const {
+    const int kk = static_cast<int>(k) / (g.R * g.S), rs = static_cast<int>(k) % (g.R * g.S);
+    return {w + (static_cast<int64_t>(grp) * g.Kg + kk) * g.Cg * g.R * g.S + rs};
   }
-  __device__ float b(int grp, int64_t k, int64_t col) const {
-    const int64_t hw = static_cast<int64_t>(g.H) * g.W;
-    const int64_t n = col / hw, rest = col % hw;
-    const int h = static_cast<int>(rest / g.W), wc = static_cast<int>(rest % g.W);
-    const int kk = static_cast<int>(k / (g.R * g.S)), rs = static_cast<int>(k % (g.R * g.S));
-    const int ph = h + g.ph - (rs / g.S) * g.dh, pw = wc + g.pw - (rs % g.S) * g.dw;
-    if (ph < 0 || pw < 0 || ph % g.sh != 0 || pw % g.sw != 0) return 0.0f;
+  __device__ float a(int, const RowK& k, int64_t m) const { return toFloat(k.w[m * g.R * g.S]); }
+  __device__ Col bCol(int grp, int64_t col) const {
+    int64_t n, rest;
+    divmod(col, static_cast<int64_t>(g.H) * g.W, n, rest);
+    const int h = static_cast<int>(rest) / g.W, wc = static_cast<int>(rest) % g.W;
+    return {dy + (n * g.K + static_cast<int64_t>(grp) * g.Kg) * g.P * g.Q, h + g.ph, wc + g.pw};
+  }
+  __device__ float b(const Col& col, int64_t k) const {
+    const int kk = static_cast<int>(k), rs = g.R * g.S;
+    const int kout = kk / rs, rem = kk - kout * rs, r = rem / g.S, s = rem - r * g.S;
+    const int ph = col.h0 - r * g.dh, pw = col.w0 - s * g.dw;
+    if (ph < 0 || pw < 0) return 0.0f;
     const int p = ph / g.sh, q = pw / g.sw;
-    if (p >= g.P || q >= g.Q) return 0.0f;
-    const int64_t kOut = static_cast<int64_t>(grp) * g.Kg + kk;
-    return toFloat(dy[((n * g.K + kOut) * g.P + p) * g.Q + q]);
+    if (p * g.sh != ph || q * g.sw != pw || p >= g.P || q >= g.Q) return 0.0f;
+    return toFloat(col.image[(static_cast<int64_t>(kout) * g.P + p) * g.Q + q]);
   }
   __device__ void store(int grp, int /*split*/, int64_t m, int64_t col, float v) const {
     const int64_t hw = static_cast<int64_t>(g.H) * g.W;
-    const int64_t n = col / hw, rest = col % hw;
+    int64_t n, rest;
+    divmod(col, hw, n, rest);
     dx[(n * g.C + static_cast<int64_t>(grp) * g.Cg + m) * hw + rest] = fromFloat<T>(v);
   }
 };
@@ -120,22 +163,36 @@ struct BackwardFilterProblem {
   const T* dy;
   float* out;  // kAtomic: [K * Cg*R*S]; else [splits][K * Cg*R*S]
   Geom g;
+  struct Col {
+    const T* channel;  // x[0, grp * Cg + c, 0, 0]
+    int r, s;
+  };
+  struct RowK {
+    const T* dy;  // dy[n, grp * Kg, p, q]: add m * P * Q
+  };
   __device__ int64_t M() const { return g.Kg; }
   __device__ int64_t cols() const { return static_cast<int64_t>(g.Cg) * g.R * g.S; }
   __device__ int64_t reduce() const { return static_cast<int64_t>(g.N) * g.P * g.Q; }
-  __device__ float a(int grp, int64_t m, int64_t k) const {
+  __device__ RowK aK(int grp, int64_t k) const {
     const int64_t pq = static_cast<int64_t>(g.P) * g.Q;
-    const int64_t n = k / pq, rest = k % pq;
-    return toFloat(dy[(n * g.K + static_cast<int64_t>(grp) * g.Kg + m) * pq + rest]);
+    int64_t n, rest;
+    divmod(k, pq, n, rest);
+    return {dy + (n * g.K + static_cast<int64_t>(grp) * g.Kg) * pq + rest};
   }
-  __device__ float b(int grp, int64_t k, int64_t col) const {
+  __device__ float a(int, const RowK& k, int64_t m) const { return toFloat(k.dy[m * g.P * g.Q]); }
+  __device__ Col bCol(int grp, int64_t col) const {
+    const int cc = static_cast<int>(col), rs = g.R * g.S;
+    const int c = cc / rs, rem = cc - c * rs;
+    return {x + (static_cast<int64_t>(grp) * g.Cg + c) * g.H * g.W, rem / g.S, rem % g.S};
+  }
+  __device__ float b(const Col& col, int64_t k) const {
     const int64_t pq = static_cast<int64_t>(g.P) * g.Q;
-    const int64_t n = k / pq, rest = k % pq;
-    const int p = static_cast<int>(rest / g.Q), q = static_cast<int>(rest % g.Q);
-    const int c = static_cast<int>(col / (g.R * g.S)), rs = static_cast<int>(col % (g.R * g.S));
-    const int ih = p * g.sh - g.ph + (rs / g.S) * g.dh, iw = q * g.sw - g.pw + (rs % g.S) * g.dw;
+    int64_t n, rest;
+    divmod(k, pq, n, rest);
+    const int p = static_cast<int>(rest) / g.Q, q = static_cast<int>(rest) - (static_cast<int>(rest) / g.Q) * g.Q;
+    const int ih = p * g.sh - g.ph + col.r * g.dh, iw = q * g.sw - g.pw + col.s * g.dw;
     if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) return 0.0f;
-    return toFloat(x[((n * g.C + static_cast<int64_t>(grp) * g.Cg + c) * g.H + ih) * g.W + iw]);
+    return toFloat(col.channel[(n * g.C * g.H + ih) * static_cast<int64_t>(g.W) + iw]);
   }
   __device__ void store(int grp, int split, int64_t m, int64_t col, float v) const {
     const int64_t idx = (static_cast<int64_t>(grp) * g.Kg + m) * cols() + col;
@@ -181,16 +238,22 @@ __global__ void __launch_bounds__(256) implicitGemmKernel(Pb pb, Split sp) {
         for (int j = 0; j < TN; ++j) acc[i][j] = 0.0f;
       }
       float ra[kLoads], rb[kLoads];
-      // A element e: (m = e / BK, k = e % BK); B element e: (k = e / BN, col = e % BN), so that
-      // neighbouring threads read neighbouring addresses of the tensors each reads.
+      // A element e = tid + 256 i sits at (m = e / BK, k = e % BK) and B element e at
+      // (k = e / BN, col = e % BN): so a thread's A elements share one k, its B elements one
+      // column, and neighbouring threads read neighbouring addresses of the tensors.
+      const int64_t bColumn = n0 + tid % kBN;
+      const bool bValid = bColumn < cols;
+      const auto bCol = pb.bCol(grp, bValid ? bColumn : 0);
       const auto stage = [&](int64_t kt) {
+        const int64_t ka = kt + tid % kBK;
+        const bool aValid = ka < k1;
+        const auto aK = pb.aK(grp, aValid ? ka : k0);
 #pragma unroll
         for (int i = 0; i < kLoads; ++i) {
-          const int e = tid + i * 256;
-          const int64_t m = m0 + e / kBK, ka = kt + e % kBK;
-          ra[i] = m < M && ka < k1 ? pb.a(grp, m, ka) : 0.0f;
-          const int64_t kb = kt + e / kBN, col = n0 + e % kBN;
-          rb[i] = kb < k1 && col < cols ? pb.b(grp, kb, col) : 0.0f;
+          const int64_t m = m0 + tid / kBK + i * (256 / kBK);
+          ra[i] = aValid && m < M ? pb.a(grp, aK, m) : 0.0f;
+          const int64_t kb = kt + tid / kBN + i * (256 / kBN);
+          rb[i] = bValid && kb < k1 ? pb.b(bCol, kb) : 0.0f;
         }
       };
       if (k0 < k1) stage(k0);
@@ -268,14 +331,21 @@ __global__ void __launch_bounds__(128) implicitGemmMmaKernel(Pb pb, Split sp) {
         }
       }
       __half ra[kLoads], rb[kLoads];
+      // The SIMT kernel's element maps with 128 threads: A element e = tid + 128 i at
+      // (e / BK, e % BK), B element e at (e / BN, e % BN).
+      const int64_t bColumn = n0 + tid % kBN;
+      const bool bValid = bColumn < cols;
+      const auto bCol = pb.bCol(grp, bValid ? bColumn : 0);
       const auto stage = [&](int64_t kt) {
+        const int64_t ka = kt + tid % kBK;
+        const bool aValid = ka < k1;
+        const auto aK = pb.aK(grp, aValid ? ka : k0);
 #pragma unroll
         for (int i = 0; i < kLoads; ++i) {
-          const int e = tid + i * 128;
-          const int64_t m = m0 + e / kBK, ka = kt + e % kBK;
-          ra[i] = __float2half_rn(m < M && ka < k1 ? pb.a(grp, m, ka) : 0.0f);
-          const int64_t kb = kt + e / kBN, col = n0 + e % kBN;
-          rb[i] = __float2half_rn(kb < k1 && col < cols ? pb.b(grp, kb, col) : 0.0f);
+          const int64_t m = m0 + tid / kBK + i * (128 / kBK);
+          ra[i] = __float2half_rn(aValid && m < M ? pb.a(grp, aK, m) : 0.0f);
+          const int64_t kb = kt + tid / kBN + i * (128 / kBN);
+          rb[i] = __float2half_rn(bValid && kb < k1 ? pb.b(bCol, kb) : 0.0f);
         }
       };
       if (k0 < k1) stage(k0);
