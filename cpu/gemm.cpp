@@ -54,23 +54,34 @@ float* scratch(size_t floats) {
 }
 
 // Blocks of C are independent, so they spread over the thread pool; each thread packs into its own
-// scratch. Below about 2^21 multiply-adds a block's work is too small to share.
+// scratch. Below about 2^21 multiply-adds a block's work is too small to share. A product with
+// fewer blocks than threads (the seed network's fc1: 64 x 128 outputs over K = 9216, one block)
+// gets narrower blocks, halving the wider side down to one register tile, so every thread has one.
 void gemmWith(const GemmKernel& k, const ops::GemmArgs& a) {
   const GemmParams& p = a.p;
-  const int64_t mBlocks = (p.M + k.MC - 1) / k.MC, nBlocks = (p.N + k.NC - 1) / k.NC;
-  const size_t blocks = static_cast<size_t>(p.batch * mBlocks * nBlocks);
-  const double work = static_cast<double>(p.batch) * p.M * p.N * (p.K > 0 ? p.K : 1);
-  const size_t grain = work < 2097152.0 ? blocks : 1;
-  const bool half = a.dtype == DType::Float16;
   const auto upTo = [](int64_t x, int64_t m) { return (x + m - 1) / m * m; };
-  const size_t mc = static_cast<size_t>(std::min(k.MC, upTo(p.M, k.MR)));
+  const double work = static_cast<double>(p.batch) * p.M * p.N * (p.K > 0 ? p.K : 1);
+  const bool share = work >= 2097152.0;
+  int64_t mcb = std::min(k.MC, upTo(p.M, k.MR)), ncb = std::min(k.NC, upTo(p.N, k.NR));
+  const auto blockCount = [&] { return p.batch * ((p.M + mcb - 1) / mcb) * ((p.N + ncb - 1) / ncb); };
+  while (share && blockCount() < static_cast<int64_t>(threadCount()) && (ncb > k.NR || mcb > k.MR)) {
+    if (ncb > k.NR && (ncb >= mcb || mcb <= k.MR)) {
+      ncb = upTo(ncb / 2, k.NR);
+    } else {
+      mcb = upTo(mcb / 2, k.MR);
+    }
+  }
+  const size_t blocks = static_cast<size_t>(blockCount());
+  const size_t grain = share ? 1 : blocks;
+  const bool half = a.dtype == DType::Float16;
+  const size_t mc = static_cast<size_t>(mcb);
   const size_t kc = static_cast<size_t>(std::min(k.KC, std::max<int64_t>(p.K, 1)));
-  const size_t nc = static_cast<size_t>(std::min(k.NC, upTo(p.N, k.NR)));
+  const size_t nc = static_cast<size_t>(ncb);
   parallelFor(blocks, grain, [&](size_t begin, size_t end) {
     float* aPack = scratch(mc * kc + kc * nc + mc * nc);
     float* bPack = aPack + mc * kc;
     float* acc = bPack + kc * nc;
-    k.blocks(a.a->data(), a.b->data(), a.c->data(), half, p, begin, end, aPack, bPack, acc);
+    k.blocks(a.a->data(), a.b->data(), a.c->data(), half, p, mcb, ncb, begin, end, aPack, bPack, acc);
   });
 }
 
@@ -98,7 +109,7 @@ void gemmOnThisThread(const float* a, const float* b, float* c, const GemmParams
   const size_t nc = static_cast<size_t>(std::min(k.NC, upTo(p.N, k.NR)));
   const size_t blocks = static_cast<size_t>(p.batch * ((p.M + k.MC - 1) / k.MC) * ((p.N + k.NC - 1) / k.NC));
   float* aPack = scratch(mc * kc + kc * nc + mc * nc);
-  k.blocks(a, b, c, false, p, 0, blocks, aPack, aPack + mc * kc, aPack + mc * kc + kc * nc);
+  k.blocks(a, b, c, false, p, k.MC, k.NC, 0, blocks, aPack, aPack + mc * kc, aPack + mc * kc + kc * nc);
 }
 
 // Registered implementations (ops/gemm.h), in preference order.

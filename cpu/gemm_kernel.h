@@ -10,15 +10,16 @@
 
 namespace hy::cpu {
 
-// One compiled variant: its register tile, its cache blocking, and the function that computes blocks
-// [begin, end) of the batch x ceil(M / MC) x ceil(N / NC) grid with caller-provided scratch of
-// mc x kc (aPack), kc x nc (bPack) and mc x nc (acc) floats, where mc = min(MC, M rounded up to
-// MR), kc = min(KC, K) and nc = min(NC, N rounded up to NR).
+// One compiled variant: its register tile, its largest cache blocks, and the function that computes
+// blocks [begin, end) of the batch x ceil(M / mcb) x ceil(N / ncb) grid, for block sizes mcb <= MC
+// (a multiple of MR) and ncb <= NC (a multiple of NR) the caller picks, with caller-provided
+// scratch of mc x kc (aPack), kc x nc (bPack) and mc x nc (acc) floats, where mc = min(mcb, M
+// rounded up to MR), kc = min(KC, K) and nc = min(ncb, N rounded up to NR).
 struct GemmKernel {
   const char* name;
   int64_t MR, NR, MC, KC, NC;
-  void (*blocks)(const void* a, const void* b, void* c, bool half, const GemmParams& p, size_t begin, size_t end,
-                 float* aPack, float* bPack, float* acc);
+  void (*blocks)(const void* a, const void* b, void* c, bool half, const GemmParams& p, int64_t mcb, int64_t ncb,
+                 size_t begin, size_t end, float* aPack, float* bPack, float* acc);
 };
 
 // C = alpha * op(A) @ op(B) + beta * C in float32 on the calling thread, with the best micro-kernel

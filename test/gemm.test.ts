@@ -134,6 +134,9 @@ s('every CPU gemm implementation matches the oracle at its tile and block edges'
     const shapes: [number, number, number][] = [
       [1, 1, 1], [7, 33, 7], [b.MR + 1, b.NR + 1, 3], [b.MR - 1, b.NR - 1, b.KC + 1],
       [b.MC + 1, 7, 33], [5, b.NC + 1, 9], [b.MC + 1, b.NC + 1, b.KC + 1],
+      // Fewer blocks than threads with enough work to share (>= 2^21 multiply-adds): the blocks
+      // narrow until each thread has one, with partial tiles at the narrowed edges.
+      [b.MR, 3 * b.NR + 5, 9000], [2 * b.MR + 3, b.NR + 1, 12000],
     ];
     for (const dtype of DTYPES) {
       for (const [M, N, K] of shapes) {
