@@ -9,6 +9,7 @@
 
 #include "../core/dispatch.h"
 #include "../core/half.h"
+#include "../cpu/peak.h"
 #include "../cpu/queue.h"
 #include "addon_data.h"
 #include "args.h"
@@ -278,6 +279,20 @@ Napi::Value eventDestroyFn(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// cpuPeakGflops(): the measured fp32 FMA peak of the CPU pool's threads together (cpu/peak.h),
+// run on the CPU queue's thread after the work before it, so nothing else competes.
+Napi::Value cpuPeakGflopsFn(const Napi::CallbackInfo& info) {
+  cpuSynchronize();
+  cpu::PeakResult r{};
+  cpu::queue().enqueue([&r] { r = cpu::measurePeak(); });
+  cpuSynchronize();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("gflops", r.gflops);
+  o.Set("threads", static_cast<double>(r.threads));
+  o.Set("isa", r.isa);
+  return o;
+}
+
 Napi::Value cpuSynchronizeFn(const Napi::CallbackInfo& info) {
   cpuSynchronize();
   return info.Env().Undefined();
@@ -346,6 +361,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("eventElapsed", Napi::Function::New<wrap<eventElapsedFn>>(env, "eventElapsed"));
   exports.Set("eventDestroy", Napi::Function::New<wrap<eventDestroyFn>>(env, "eventDestroy"));
   exports.Set("cpuSynchronize", Napi::Function::New<wrap<cpuSynchronizeFn>>(env, "cpuSynchronize"));
+  exports.Set("cpuPeakGflops", Napi::Function::New<wrap<cpuPeakGflopsFn>>(env, "cpuPeakGflops"));
   exports.Set("cpuSynchronizeAsync", Napi::Function::New<wrap<cpuSynchronizeAsyncFn>>(env, "cpuSynchronizeAsync"));
   exports.Set("setErrorClasses", Napi::Function::New<wrap<setErrorClassesFn>>(env, "setErrorClasses"));
   registerAll(env, exports);

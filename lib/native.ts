@@ -124,6 +124,8 @@ export interface NativeBinding {
   eventDestroy(id: number): void;
   /** Blocks until the CPU queue has run everything enqueued so far; throws the first error it raised. */
   cpuSynchronize(): void;
+  /** The CPU's measured fp32 peak: an FMA loop on every pool thread at once, after the queued work. */
+  cpuPeakGflops(): { gflops: number; threads: number; isa: string };
   /** As cpuSynchronize, without blocking the event loop. */
   cpuSynchronizeAsync(): Promise<void>;
   setErrorClasses(classes: { OutOfMemoryError: new (message: string) => Error }): void;

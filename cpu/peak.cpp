@@ -1,0 +1,104 @@
+#include "peak.h"
+
+#include <chrono>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "parallel.h"
+
+namespace hy::cpu {
+
+namespace {
+
+constexpr long kIterations = 4'000'000;
+constexpr int kChains = 16;  // more independent accumulators than FMA latency x FMA ports
+
+// Returns a value that depends on every chain, so the loop cannot be dropped.
+#if defined(__x86_64__)
+__attribute__((target("avx512f"))) float chainsAvx512() {
+  __m512 a[kChains];
+  const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+  for (int i = 0; i < kChains; ++i) a[i] = _mm512_set1_ps(static_cast<float>(i));
+  for (long k = 0; k < kIterations; ++k) {
+#pragma GCC unroll 16
+    for (int i = 0; i < kChains; ++i) a[i] = _mm512_fmadd_ps(a[i], m, c);
+  }
+  float s = 0;
+  for (int i = 0; i < kChains; ++i) {
+    alignas(64) float v[16];
+    _mm512_store_ps(v, a[i]);
+    for (float x : v) s += x;
+  }
+  return s;
+}
+
+__attribute__((target("avx2,fma"))) float chainsAvx2() {
+  __m256 a[kChains];
+  const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+  for (int i = 0; i < kChains; ++i) a[i] = _mm256_set1_ps(static_cast<float>(i));
+  for (long k = 0; k < kIterations; ++k) {
+#pragma GCC unroll 16
+    for (int i = 0; i < kChains; ++i) a[i] = _mm256_fmadd_ps(a[i], m, c);
+  }
+  float s = 0;
+  for (int i = 0; i < kChains; ++i) {
+    alignas(32) float v[8];
+    _mm256_store_ps(v, a[i]);
+    for (float x : v) s += x;
+  }
+  return s;
+}
+#endif
+
+// The baseline: 4-wide multiply and add (no FMA before AVX2).
+float chainsScalar() {
+  float a[kChains][4];
+  for (int i = 0; i < kChains; ++i) {
+    for (int j = 0; j < 4; ++j) a[i][j] = static_cast<float>(i + j);
+  }
+  for (long k = 0; k < kIterations; ++k) {
+    for (int i = 0; i < kChains; ++i) {
+      for (int j = 0; j < 4; ++j) a[i][j] = a[i][j] * 0.999999f + 1e-7f;
+    }
+  }
+  float s = 0;
+  for (int i = 0; i < kChains; ++i) {
+    for (int j = 0; j < 4; ++j) s += a[i][j];
+  }
+  return s;
+}
+
+}  // namespace
+
+PeakResult measurePeak() {
+  const char* isa = "sse";
+  int lanes = 4;
+  float (*run)() = &chainsScalar;
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx512f")) {
+    isa = "avx512";
+    lanes = 16;
+    run = &chainsAvx512;
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    isa = "avx2";
+    lanes = 8;
+    run = &chainsAvx2;
+  }
+#endif
+  const size_t threads = threadCount();
+  std::vector<float> sink(threads);
+  const auto t0 = std::chrono::steady_clock::now();
+  parallelFor(threads, 1, [&](size_t begin, size_t end) {
+    for (size_t t = begin; t < end; ++t) sink[t] = run();
+  });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  volatile float keep = 0;
+  for (float s : sink) keep = keep + s;
+  const double flops = static_cast<double>(threads) * kIterations * kChains * lanes * 2.0;  // an FMA is two
+  return {flops / seconds / 1e9, threads, isa};
+}
+
+}  // namespace hy::cpu
