@@ -89,3 +89,23 @@ export function sumCollate(samples: Sample[]) {
   });
   return [{ data, shape: [samples.length], dtype: 'float32' as const }];
 }
+
+/** Like RangeDataset, but each get() busy-waits `us` microseconds: a dataset whose samples cost. */
+export class SlowDataset extends RangeDataset {
+  constructor(
+    n: number,
+    readonly us: number,
+  ) {
+    super(n);
+  }
+  override get(i: number): Sample {
+    const end = performance.now() + this.us / 1000;
+    while (performance.now() < end) {
+      // a sample that takes time to decode
+    }
+    return super.get(i);
+  }
+  override workerSource() {
+    return { modulePath: __filename, exportName: 'SlowDataset', args: [this.n, this.us] };
+  }
+}

@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import * as hy from '../lib/index';
 import type { Tensor } from '../lib/index';
 import { resetPinnedNotice } from '../lib/data/dataloader';
-import { DyingDataset, FIXTURES, RangeDataset, ThrowingDataset, UncaughtDataset } from './data-fixtures';
+import { SlowDataset, DyingDataset, FIXTURES, RangeDataset, ThrowingDataset, UncaughtDataset } from './data-fixtures';
 import { assertThrows, collectGarbage, eachBackend, suite } from './harness';
 
 const s = suite('data');
@@ -186,9 +186,47 @@ s('options are checked', () => {
   const plain = { length: 3, get: (i: number) => [i] };
   assertThrows(() => new hy.data.DataLoader(plain as never, { numWorkers: 2 }), TypeError, /^DataLoader: numWorkers 2 needs the dataset rebuilt in worker threads/);
   assert.is(new hy.data.DataLoader(plain as never).numWorkers, 0, 'no worker source: loads on the main thread by default');
-  assert.ok(new hy.data.DataLoader(ds).numWorkers >= 1, 'a dataset with a worker source gets workers by default');
+  assert.is(new hy.data.DataLoader(ds).numWorkers, 'auto', "a dataset with a worker source gets 'auto' by default");
+  assertThrows(() => new hy.data.DataLoader(ds, { numWorkers: 'some' as never }), TypeError, /^DataLoader: numWorkers must be a number, got 'some'$/);
   if (!hy.cuda.isAvailable()) {
     assertThrows(() => new hy.data.DataLoader(ds, { device: 'cuda' }), Error, /^DataLoader: device 'cuda' was asked for, but CUDA is not available/);
+  }
+});
+
+// ---- numWorkers 'auto' ----
+
+s("numWorkers 'auto': cheap in-memory batches stay on this thread; every sample once, in order, and describe() says why", async () => {
+  const ds = new RangeDataset(50);
+  const loader = new hy.data.DataLoader(ds, { batchSize: 4 });
+  assert.match(loader.describe(), /numWorkers 'auto' \(decided at the first epoch\)/);
+  const seen: number[] = [];
+  for await (const [x, y] of loader) {
+    seen.push(...Array.from(y.dataSync()));
+    x.dispose();
+    y.dispose();
+  }
+  assert.equal(seen, Array.from({ length: 50 }, (_, i) => i));
+  assert.is(loader.numWorkers, 0);
+  assert.match(loader.describe(), /numWorkers 0 \(auto: collating a batch here took [0-9.]+ ms, less than the 0\.25 ms a worker's hand-off costs/);
+});
+
+s("numWorkers 'auto': batches that cost more than a hand-off go to workers after the first ones, still every sample once, in order", async () => {
+  const ds = new SlowDataset(40, 200); // 4 samples x 0.2 ms = 0.8 ms a batch
+  const loader = new hy.data.DataLoader(ds, { batchSize: 4, persistentWorkers: true });
+  try {
+    for (let epoch = 0; epoch < 2; epoch++) {
+      const seen: number[] = [];
+      for await (const [x, y] of loader) {
+        seen.push(...Array.from(y.dataSync()));
+        x.dispose();
+        y.dispose();
+      }
+      assert.equal(seen, Array.from({ length: 40 }, (_, i) => i), `epoch ${epoch}`);
+      assert.ok(typeof loader.numWorkers === 'number' && loader.numWorkers >= 1, `workers chosen: ${loader.numWorkers}`);
+    }
+    assert.match(loader.describe(), /more than the 0\.25 ms a worker's hand-off costs, so \d+ workers load them/);
+  } finally {
+    await loader.close();
   }
 });
 
