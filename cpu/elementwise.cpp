@@ -12,12 +12,19 @@
 
 namespace hy::cpu {
 
-// The public entry points are compiled twice, for x86-64-v3 (AVX2, FMA) and the baseline, and the
-// loader picks one for the running CPU; the loops below inline into both.
+// The public entry points are compiled three times, for x86-64-v4 (AVX-512), x86-64-v3 (AVX2, FMA)
+// and the baseline, and the loader picks one for the running CPU; the loops below inline into
+// each. The AVX-512 copy matters for the loops that compute (GELU's erfc and exponential): twice
+// the lanes per instruction.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define HY_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+// GELU's loops compute more than they move (erfc's division and exponential), so they get an
+// AVX-512 copy too: twice the lanes. Kept out of the big per-op switch, whose AVX-512 clone the
+// compiler leaves scalar.
+#define HY_CPU_CLONES_WIDE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define HY_CPU_CLONES
+#define HY_CPU_CLONES_WIDE
 #endif
 // Forced inlining so each loop is compiled inside, and for the target of, its cloned entry point.
 #define HY_INLINE inline __attribute__((always_inline))
@@ -52,13 +59,29 @@ HY_INLINE void zipFloat(const void* a, const void* b, void* out, DType dtype, si
   }
 }
 
+// One out-of-line loop per op for float32, each cloned for every vector width: inside the big
+// per-op switch the compiler's AVX-512 clone leaves the computing loops (GELU, tanh) scalar.
+template <UnaryOp OP>
+HY_CPU_CLONES_WIDE __attribute__((noinline)) void unaryFloat(const float* x, float* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] = applyUnary(OP, x[i]);
+}
+
+template <UnaryGradOp OP>
+HY_CPU_CLONES_WIDE __attribute__((noinline)) void unaryGradFloat(const float* x, const float* g, float* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] = applyUnaryGrad(OP, x[i], g[i]);
+}
+
 template <UnaryOp OP>
 HY_INLINE void unaryT(const void* in, void* out, DType dtype, size_t n) {
+  if (dtype == DType::Float32) return unaryFloat<OP>(static_cast<const float*>(in), static_cast<float*>(out), n);
   mapFloat(in, out, dtype, n, [](float x) { return applyUnary(OP, x); });
 }
 
 template <UnaryGradOp OP>
 HY_INLINE void unaryGradT(const void* x, const void* g, void* out, DType dtype, size_t n) {
+  if (dtype == DType::Float32) {
+    return unaryGradFloat<OP>(static_cast<const float*>(x), static_cast<const float*>(g), static_cast<float*>(out), n);
+  }
   zipFloat(x, g, out, dtype, n, [](float v, float grad) { return applyUnaryGrad(OP, v, grad); });
 }
 
@@ -125,7 +148,7 @@ inline float loadF(const void* p, DType t, size_t i) {
 
 }  // namespace
 
-HY_CPU_CLONES void unary(UnaryOp op, const void* in, void* out, DType dtype, size_t n) {
+void unary(UnaryOp op, const void* in, void* out, DType dtype, size_t n) {
   // One instantiation per op of the list in core/enums.h: a new op needs no edit here.
 #define HY_CASE(name, js) \
     case UnaryOp::name: return unaryT<UnaryOp::name>(in, out, dtype, n);
@@ -136,7 +159,7 @@ HY_CPU_CLONES void unary(UnaryOp op, const void* in, void* out, DType dtype, siz
 #undef HY_CASE
 }
 
-HY_CPU_CLONES void unaryGrad(UnaryGradOp op, const void* x, const void* gradOut, void* gradIn, DType dtype, size_t n) {
+void unaryGrad(UnaryGradOp op, const void* x, const void* gradOut, void* gradIn, DType dtype, size_t n) {
   // One instantiation per op of the list in core/enums.h: a new op needs no edit here.
 #define HY_CASE(name, js) \
     case UnaryGradOp::name: return unaryGradT<UnaryGradOp::name>(x, gradOut, gradIn, dtype, n);
