@@ -269,6 +269,42 @@ eachBackend(s, 'gelu, its gradient and tanh are accurate to a few float32 ulps o
   for (const tt of [x.grad!, x, y, t, edges]) tt.dispose();
 });
 
+// exp over the whole float range: 1 ulp in the normal range, subnormal results, +inf from 88.73 up
+// (and not before), 0 below -104; sigmoid through it within 1e-7.
+eachBackend(s, 'exp is accurate to an ulp from subnormal results to the overflow, and sigmoid follows', (device) => {
+  const n = 200_001;
+  const grid = new Float32Array(n);
+  for (let i = 0; i < n; i++) grid[i] = -110 + (200 * i) / (n - 1);
+  const e = hy.exp(hy.tensor(grid, { device }));
+  const ev = e.dataSync();
+  let rel = 0;
+  let sub = 0;
+  for (let i = 0; i < n; i++) {
+    const r = Math.exp(grid[i]);
+    const rf = Math.fround(r);
+    if (rf === Infinity) {
+      assert.is(ev[i], Infinity, `exp(${grid[i]}) overflows`);
+    } else if (rf < 1.1754944e-38) {
+      sub = Math.max(sub, Math.abs(ev[i] - rf) / 1.401298464324817e-45);
+    } else {
+      rel = Math.max(rel, Math.abs(ev[i] - r) / r);
+    }
+  }
+  assert.ok(rel <= 1.2e-7, `exp: max relative error ${rel} in the normal range`);
+  assert.ok(sub <= 2, `exp: subnormal results within ${sub} units of 2^-149`);
+  const edge = hy.exp(hy.tensor([88.72, 88.7228, 89, -104.5, -Infinity, Infinity, NaN], { device }));
+  const xv = Array.from(edge.dataSync());
+  assert.ok(Number.isFinite(xv[0]) && Number.isFinite(xv[1]), `exp(88.72) and exp(88.7228) are finite: ${xv.slice(0, 2)}`);
+  assert.equal(xv.slice(2, 6), [Infinity, 0, 0, Infinity]);
+  assert.ok(Number.isNaN(xv[6]));
+  const sg = hy.sigmoid(hy.tensor(grid, { device }));
+  const sv = sg.dataSync();
+  let sErr = 0;
+  for (let i = 0; i < n; i++) sErr = Math.max(sErr, Math.abs(sv[i] - 1 / (1 + Math.exp(-grid[i]))));
+  assert.ok(sErr <= 1e-7, `sigmoid: max abs error ${sErr}`);
+  for (const tt of [e, edge, sg]) tt.dispose();
+});
+
 s('bad operands are rejected with the op named', () => {
   const a = hy.ones([2, 3]);
   assertThrows(() => hy.add(a, hy.ones([4])), RangeError, /add: shapes \[2, 3\] and \[4\] cannot be broadcast/);
