@@ -21,7 +21,11 @@ namespace {
 class JsFields : public ops::Fields {
  public:
   using ops::Fields::number;
-  JsFields(Napi::Object args, const char* op) : args_(args), op_(op) {}
+  JsFields(Napi::Object args, const char* op)
+      : args_(args), op_(op), data_(addonData(args.Env())) {
+    if (data_.fieldKeys.IsEmpty()) data_.fieldKeys = Napi::Persistent(Napi::Array::New(args.Env()).As<Napi::Object>());
+    keys_ = data_.fieldKeys.Value();
+  }
 
   void storage(const char* name, StoragePtr& v) override { v = StorageHandle::fromValue(get(name), op_, name); }
   void optionalStorage(const char* name, StoragePtr& v) override {
@@ -62,27 +66,25 @@ class JsFields : public ops::Fields {
     v.n = static_cast<int>(a.Length());
     for (uint32_t d = 0; d < a.Length(); ++d) {
       const Napi::Value e = a.Get(d);
-      const std::string entry = std::string(name) + "[" + std::to_string(d) + "]";
-      if (!e.IsNumber()) fail(entry.c_str(), "a number", e, true);
+      // Built only on failure: this runs for every entry of every dims field of every call.
+      const auto entry = [&] { return std::string(name) + "[" + std::to_string(d) + "]"; };
+      if (!e.IsNumber()) fail(entry().c_str(), "a number", e, true);
       const double s = e.As<Napi::Number>().DoubleValue();
-      if (!(s >= 0) || s != std::floor(s) || s > 4294967296.0) fail(entry.c_str(), "an integer in [0, 2^32]", e, false);
+      if (!(s >= 0) || s != std::floor(s) || s > 4294967296.0) fail(entry().c_str(), "an integer in [0, 2^32]", e, false);
       v.v[d] = static_cast<int64_t>(s);
     }
   }
 
  private:
+  // The field's value; its key string is made once per process and kept in fieldKeys.
   Napi::Value get(const char* name) {
-    Napi::Env env = args_.Env();
-    AddonData& data = addonData(env);
-    if (data.fieldKeys.IsEmpty()) data.fieldKeys = Napi::Persistent(Napi::Array::New(env).As<Napi::Object>());
-    Napi::Object keys = data.fieldKeys.Value();
-    auto it = data.fieldKeyIndex.find(name);
-    if (it == data.fieldKeyIndex.end()) {
-      const uint32_t i = static_cast<uint32_t>(data.fieldKeyIndex.size());
-      keys.Set(i, Napi::String::New(env, name));
-      it = data.fieldKeyIndex.emplace(name, i).first;
+    auto it = data_.fieldKeyIndex.find(name);
+    if (it == data_.fieldKeyIndex.end()) {
+      const uint32_t i = static_cast<uint32_t>(data_.fieldKeyIndex.size());
+      keys_.Set(i, Napi::String::New(args_.Env(), name));
+      it = data_.fieldKeyIndex.emplace(name, i).first;
     }
-    return args_.Get(keys.Get(it->second));
+    return args_.Get(keys_.Get(it->second));
   }
 
   // The code of the name field `name` holds, among the codes set in `allowed`.
@@ -118,6 +120,8 @@ class JsFields : public ops::Fields {
 
   Napi::Object args_;
   const char* op_;
+  AddonData& data_;
+  Napi::Object keys_;
 };
 
 // The op named by info[0] and its argument object info[1], or a TypeError/RangeError naming them.

@@ -30,10 +30,17 @@ Napi::Object StorageHandle::create(Napi::Env env, StoragePtr allocation) {
   }
 }
 
+// Marks the JavaScript objects that wrap a Storage, so that fromValue recognises one with a single
+// tag check instead of walking the prototype chain (instanceof) on every field of every op call.
+static const napi_type_tag kStorageTag = {0x6861796174655374ull, 0x6f72616765763031ull};
+
 StorageHandle::StorageHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<StorageHandle>(info), env_(info.Env()) {
   Napi::Value token = arg(info, 0);
   if (!token.IsExternal()) {
     throw Napi::TypeError::New(info.Env(), "Storage: use alloc() to create storage, not the constructor");
+  }
+  if (napi_type_tag_object(info.Env(), info.This(), &kStorageTag) != napi_ok) {
+    throw Napi::Error::New(info.Env(), "Storage: could not tag the new storage object");
   }
   storage_ = *token.As<Napi::External<StoragePtr>>().Data();
   if (storage_ && storage_->device == DeviceType::Cpu) {
@@ -56,7 +63,8 @@ StoragePtr StorageHandle::fromValue(const Napi::Value& v, const char* op, const 
   Napi::Env env = v.Env();
   // Built only on failure: this runs for every storage of every op call.
   const auto where = [&] { return std::string(op) + ": " + name; };
-  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(addonData(env).storageClass.Value())) {
+  bool tagged = false;
+  if (!v.IsObject() || napi_check_object_type_tag(env, v, &kStorageTag, &tagged) != napi_ok || !tagged) {
     throwType(where() + " must be a Storage, got " + describe(v));
   }
   // An object that only inherits from Storage.prototype passes InstanceOf but wraps nothing.
