@@ -296,7 +296,7 @@ function checkSource(name: string, v: unknown): void {
  */
 export const AUTO_HANDOFF_MS = 0.25;
 /** Batches 'auto' times on the calling thread before deciding (they are used, not wasted). */
-const AUTO_PROBE_BATCHES = 3;
+const AUTO_PROBE_BATCHES = 4;
 
 export class DataLoader implements AsyncIterable<Tensor[]> {
   readonly dataset: Dataset;
@@ -506,7 +506,7 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
   }
 
   /**
-   * 'auto', first epoch: the first batches are collated here and timed; the median decides
+   * 'auto', first epoch: the first batches are collated here and timed; the fastest decides
    * whether the rest of this epoch and every later one go through workers.
    */
   private async *iterateAuto(): AsyncGenerator<Tensor[], void, undefined> {
@@ -523,7 +523,8 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
       yield tensors;
     }
     if (this.numWorkers === 'auto') {
-      const ms = times.slice().sort((a, b) => a - b)[times.length >> 1] ?? 0;
+      // The fastest probe: the first batches also pay for compiling the collate path.
+      const ms = Math.min(...times);
       const fast = ms < AUTO_HANDOFF_MS;
       this.numWorkers = fast || this.autoWorkers < 1 ? 0 : this.autoWorkers;
       this.autoReason = fast
