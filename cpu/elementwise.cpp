@@ -8,24 +8,14 @@
 #include "../core/elementwise_math.h"
 #include "../core/half.h"
 #include "../ops/elementwise.h"
+#include "clones.h"
 #include "parallel.h"
 
 namespace hy::cpu {
 
-// The public entry points are compiled three times, for x86-64-v4 (AVX-512), x86-64-v3 (AVX2, FMA)
-// and the baseline, and the loader picks one for the running CPU; the loops below inline into
-// each. The AVX-512 copy matters for the loops that compute (GELU's erfc and exponential): twice
-// the lanes per instruction.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define HY_CPU_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-// GELU's loops compute more than they move (erfc's division and exponential), so they get an
-// AVX-512 copy too: twice the lanes. Kept out of the big per-op switch, whose AVX-512 clone the
-// compiler leaves scalar.
-#define HY_CPU_CLONES_WIDE __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define HY_CPU_CLONES
-#define HY_CPU_CLONES_WIDE
-#endif
+// The public entry points are cloned per vector width (cpu/clones.h); the loops below inline into
+// each. Each op's float32 loop is its own wide clone: inside the big per-op switch the compiler's
+// AVX-512 clone leaves the computing loops (GELU, tanh) scalar.
 // Forced inlining so each loop is compiled inside, and for the target of, its cloned entry point.
 #define HY_INLINE inline __attribute__((always_inline))
 

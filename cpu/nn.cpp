@@ -2,12 +2,17 @@
 // double so this backend is the accurate twin the CUDA kernels are compared against.
 #include "../ops/nn.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
+#include "../core/elementwise_math.h"
 #include "../core/half.h"
 #include "../core/philox.h"
 #include "../core/pool_window.h"
+#include "clones.h"
+#include "parallel.h"
 
 namespace hy::cpu {
 
@@ -67,47 +72,160 @@ void crossEntropyRowGrad(const void* logits, void* grad, DType dtype, size_t bas
 
 }  // namespace
 
-void logSoftmax(const void* x, void* out, DType dtype, size_t rows, size_t cols) {
-  for (size_t r = 0; r < rows; ++r) {
-    const size_t base = r * cols;
-    const RowStats st = rowStats(x, dtype, base, cols);
-    const float logSum = static_cast<float>(std::log(st.sumExp));
-    for (size_t j = 0; j < cols; ++j) store(out, dtype, base + j, (load(x, dtype, base + j) - st.max) - logSum);
+// ---- softmax and log-softmax ----
+// Row-wise, each row split from the others over the pool. float32 rows run loops that vectorise
+// (cloned per vector width, cpu/clones.h): the maximum, then e^(x - max) through the branch-free
+// expFull (one ulp), summed in double lanes; float16 rows go through float32 copies of the row.
+
+namespace {
+
+// Rows per task so each task holds at least 2^15 elements: below that a task costs more than it saves.
+size_t rowGrain(size_t cols) { return std::max<size_t>(1, (size_t(1) << 15) / std::max<size_t>(cols, 1)); }
+
+HY_CPU_CLONES_WIDE float rowMax(const float* x, size_t n) {
+  float lane[16];
+  for (int j = 0; j < 16; ++j) lane[j] = -std::numeric_limits<float>::infinity();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    for (int j = 0; j < 16; ++j) lane[j] = x[i + j] > lane[j] ? x[i + j] : lane[j];
   }
+  float m = -std::numeric_limits<float>::infinity();
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  for (int j = 0; j < 16; ++j) m = lane[j] > m ? lane[j] : m;
+  return m;  // NaN never wins here; it reaches the output through exp and the sum
+}
+
+// y = e^(x - m), returning the sum of y in double: two loops, each of which vectorises (one that
+// mixed the float exponential and the double sum did not).
+HY_CPU_CLONES_WIDE double expShiftSum(const float* x, float m, float* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] = expFull(x[i] - m);
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) lane[j] += y[i + j];
+  }
+  double s = 0;
+  for (; i < n; ++i) s += y[i];
+  return s + ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+HY_CPU_CLONES_WIDE void scaleRow(float* y, float s, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] *= s;
+}
+
+// y = (x - m) - logSum, in that order: x - m is exact for the values near the maximum, where
+// folding m + logSum into one shift would round it to the ulp of a large m first.
+HY_CPU_CLONES_WIDE void shiftRow(const float* x, float m, float logSum, float* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] = (x[i] - m) - logSum;
+}
+
+HY_CPU_CLONES_WIDE double dotRow(const float* a, const float* b, size_t n) {
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) lane[j] += static_cast<double>(a[i + j]) * b[i + j];
+  }
+  double s = 0;
+  for (; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
+  return s + ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+// gradIn = y * (g - dot)
+HY_CPU_CLONES_WIDE void softmaxGradRow(const float* g, const float* y, float dot, float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = y[i] * (g[i] - dot);
+}
+
+// gradIn = g - e^out * sum
+HY_CPU_CLONES_WIDE void logSoftmaxGradRow(const float* g, const float* out, float sum, float* gi, size_t n) {
+  for (size_t i = 0; i < n; ++i) gi[i] = g[i] - expFull(out[i]) * sum;
+}
+
+// One row as float32: in place for float32 storage, a converted copy for float16.
+struct RowView {
+  const void* base;
+  DType dtype;
+  size_t cols;
+  std::vector<float>& scratch;
+  const float* row(size_t r, size_t slot = 0) {
+    if (dtype == DType::Float32) return static_cast<const float*>(base) + r * cols;
+    float* dst = scratch.data() + slot * cols;
+    const uint16_t* src = static_cast<const uint16_t*>(base) + r * cols;
+    for (size_t j = 0; j < cols; ++j) dst[j] = halfBitsToFloat(src[j]);
+    return dst;
+  }
+};
+
+// The output row to write: in place for float32, else scratch that finish() rounds to float16.
+struct RowOut {
+  void* base;
+  DType dtype;
+  size_t cols;
+  float* scratch;
+  float* row(size_t r) { return dtype == DType::Float32 ? static_cast<float*>(base) + r * cols : scratch; }
+  void finish(size_t r) {
+    if (dtype == DType::Float32) return;
+    uint16_t* dst = static_cast<uint16_t*>(base) + r * cols;
+    for (size_t j = 0; j < cols; ++j) dst[j] = floatToHalfBits(scratch[j]);
+  }
+};
+
+template <typename RowFn>
+void forRows(size_t rows, size_t cols, DType dtype, int inputs, RowFn fn) {
+  parallelFor(rows, rowGrain(cols), [&](size_t begin, size_t end) {
+    std::vector<float> scratch(dtype == DType::Float32 ? 0 : cols * (inputs + 1));
+    for (size_t r = begin; r < end; ++r) fn(r, scratch);
+  });
+}
+
+}  // namespace
+
+void logSoftmax(const void* x, void* out, DType dtype, size_t rows, size_t cols) {
+  forRows(rows, cols, dtype, 1, [&](size_t r, std::vector<float>& scratch) {
+    RowView in{x, dtype, cols, scratch};
+    RowOut o{out, dtype, cols, scratch.empty() ? nullptr : scratch.data() + cols};
+    const float* xr = in.row(r);
+    float* yr = o.row(r);
+    const float m = rowMax(xr, cols);
+    const double sum = expShiftSum(xr, m, yr, cols);  // y holds e^(x - m) for now
+    shiftRow(xr, m, static_cast<float>(std::log(sum)), yr, cols);
+    o.finish(r);
+  });
 }
 
 void logSoftmaxBackward(const void* gradOut, const void* out, void* gradIn, DType dtype, size_t rows, size_t cols) {
-  for (size_t r = 0; r < rows; ++r) {
-    const size_t base = r * cols;
+  forRows(rows, cols, dtype, 2, [&](size_t r, std::vector<float>& scratch) {
+    RowView g{gradOut, dtype, cols, scratch}, y{out, dtype, cols, scratch};
+    RowOut o{gradIn, dtype, cols, scratch.empty() ? nullptr : scratch.data() + 2 * cols};
+    const float* gr = g.row(r, 0);
+    const float* yr = y.row(r, 1);
     double sum = 0;
-    for (size_t j = 0; j < cols; ++j) sum += load(gradOut, dtype, base + j);
-    for (size_t j = 0; j < cols; ++j) {
-      const double g = load(gradOut, dtype, base + j);
-      store(gradIn, dtype, base + j, static_cast<float>(g - std::exp(static_cast<double>(load(out, dtype, base + j))) * sum));
-    }
-  }
+    for (size_t j = 0; j < cols; ++j) sum += gr[j];
+    logSoftmaxGradRow(gr, yr, static_cast<float>(sum), o.row(r), cols);
+    o.finish(r);
+  });
 }
 
 void softmax(const void* x, void* out, DType dtype, size_t rows, size_t cols) {
-  for (size_t r = 0; r < rows; ++r) {
-    const size_t base = r * cols;
-    const RowStats st = rowStats(x, dtype, base, cols);
-    for (size_t j = 0; j < cols; ++j) {
-      store(out, dtype, base + j, static_cast<float>(std::exp(static_cast<double>(load(x, dtype, base + j) - st.max)) / st.sumExp));
-    }
-  }
+  forRows(rows, cols, dtype, 1, [&](size_t r, std::vector<float>& scratch) {
+    RowView in{x, dtype, cols, scratch};
+    RowOut o{out, dtype, cols, scratch.empty() ? nullptr : scratch.data() + cols};
+    const float* xr = in.row(r);
+    float* yr = o.row(r);
+    const double sum = expShiftSum(xr, rowMax(xr, cols), yr, cols);
+    scaleRow(yr, static_cast<float>(1.0 / sum), cols);
+    o.finish(r);
+  });
 }
 
 void softmaxBackward(const void* gradOut, const void* out, void* gradIn, DType dtype, size_t rows, size_t cols) {
-  for (size_t r = 0; r < rows; ++r) {
-    const size_t base = r * cols;
-    double dot = 0;
-    for (size_t j = 0; j < cols; ++j) dot += static_cast<double>(load(gradOut, dtype, base + j)) * load(out, dtype, base + j);
-    for (size_t j = 0; j < cols; ++j) {
-      const double y = load(out, dtype, base + j);
-      store(gradIn, dtype, base + j, static_cast<float>(y * (load(gradOut, dtype, base + j) - dot)));
-    }
-  }
+  forRows(rows, cols, dtype, 2, [&](size_t r, std::vector<float>& scratch) {
+    RowView g{gradOut, dtype, cols, scratch}, y{out, dtype, cols, scratch};
+    RowOut o{gradIn, dtype, cols, scratch.empty() ? nullptr : scratch.data() + 2 * cols};
+    const float* gr = g.row(r, 0);
+    const float* yr = y.row(r, 1);
+    softmaxGradRow(gr, yr, static_cast<float>(dotRow(gr, yr, cols)), o.row(r), cols);
+    o.finish(r);
+  });
 }
 
 void nllLoss(const void* logp, const int32_t* target, float* loss, DType dtype, size_t rows, size_t cols,
