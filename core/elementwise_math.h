@@ -2,6 +2,7 @@
 // formulas. Inputs and results are float32; float16 storage converts at load and store.
 #pragma once
 #include <cmath>
+#include <limits>
 #include <cstdint>
 #include <cstring>
 
@@ -104,6 +105,42 @@ HY_HD float expFull(float x) {
 #endif
 }
 
+// ln x: the device library on the GPU. On the host, branch-free so the loops vectorise: x = m 2^e
+// with m in [sqrt(1/2), sqrt(2)) from the bits (subnormal x scaled by 2^23 first), then Cephes'
+// logf polynomial in m - 1 (about one ulp); x < 0 and NaN give NaN, 0 gives -inf, +inf stays.
+HY_HD float logFull(float x) {
+#if defined(__CUDA_ARCH__)
+  return logf(x);
+#else
+  const bool sub = x < 1.17549435e-38f;
+  const float xs = sub ? x * 8388608.0f : x;
+  int32_t bits;
+  std::memcpy(&bits, &xs, 4);
+  int32_t e = ((bits >> 23) & 0xff) - 126 - (sub ? 23 : 0);
+  int32_t mbits = (bits & 0x007fffff) | 0x3f000000;  // m in [0.5, 1)
+  float m;
+  std::memcpy(&m, &mbits, 4);
+  const bool low = m < 0.707106781186547524f;
+  e -= low ? 1 : 0;
+  const float f = (low ? m + m : m) - 1.0f;
+  const float z = f * f;
+  float y = 7.0376836292e-2f;
+  y = y * f + -1.1514610310e-1f;
+  y = y * f + 1.1676998740e-1f;
+  y = y * f + -1.2420140846e-1f;
+  y = y * f + 1.4249322787e-1f;
+  y = y * f + -1.6668057665e-1f;
+  y = y * f + 2.0000714765e-1f;
+  y = y * f + -2.4999993993e-1f;
+  y = y * f + 3.3333331174e-1f;
+  const float fe = static_cast<float>(e);
+  y = y * f * z + fe * -2.12194440e-4f;
+  const float r = (f + (y - 0.5f * z)) + fe * 0.693359375f;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  return x > 0.0f ? (x == INFINITY ? INFINITY : r) : (x == 0.0f ? -INFINITY : nan);
+#endif
+}
+
 // tanh: the device library on the GPU. On the host, branch-free so the loops vectorise (the
 // library call is scalar, 25x slower): an odd polynomial below |x| = 0.625 (Cephes' tanhf, relative
 // error about 1e-7), else 1 - 2 / (e^{2|x|} + 1) with the exponential above, both computed and one
@@ -181,7 +218,7 @@ HY_HD float applyUnary(UnaryOp op, float x) {
   switch (op) {
     case UnaryOp::Neg: return -x;
     case UnaryOp::Exp: return expFull(x);
-    case UnaryOp::Log: return logf(x);
+    case UnaryOp::Log: return logFull(x);
     case UnaryOp::Erf: return erfApprox(x);
     case UnaryOp::Relu: return x > 0.0f ? x : 0.0f;
     case UnaryOp::Gelu: return geluErf(x);

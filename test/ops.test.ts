@@ -305,6 +305,30 @@ eachBackend(s, 'exp is accurate to an ulp from subnormal results to the overflow
   for (const tt of [e, edge, sg]) tt.dispose();
 });
 
+// log over every float magnitude, subnormals included: within 1.2e-7 relative (4e-8 absolute near
+// 1, where log is small), and its special values.
+eachBackend(s, 'log is accurate to an ulp from subnormals to the largest float, with its special values', (device) => {
+  const n = 100_001;
+  const grid = new Float32Array(n);
+  for (let i = 0; i < n; i++) grid[i] = Math.fround(10 ** (-44 + (82 * i) / (n - 1)));
+  const l = hy.log(hy.tensor(grid, { device }));
+  const lv = l.dataSync();
+  let rel = 0;
+  let nearOne = 0;
+  for (let i = 0; i < n; i++) {
+    const r = Math.log(grid[i]);
+    if (Math.abs(r) > 0.7) rel = Math.max(rel, Math.abs(lv[i] - r) / Math.abs(r));
+    else nearOne = Math.max(nearOne, Math.abs(lv[i] - r));
+  }
+  assert.ok(rel <= 1.2e-7, `log: max relative error ${rel}`);
+  assert.ok(nearOne <= 6e-8, `log near 1: max absolute error ${nearOne}`);
+  const edge = hy.log(hy.tensor([1, 0, -1, Infinity, -Infinity, NaN], { device }));
+  const ev = Array.from(edge.dataSync());
+  assert.equal(ev.slice(0, 2), [0, -Infinity]);
+  assert.ok(Number.isNaN(ev[2]) && ev[3] === Infinity && Number.isNaN(ev[4]) && Number.isNaN(ev[5]), `special values: ${ev}`);
+  for (const tt of [l, edge]) tt.dispose();
+});
+
 s('bad operands are rejected with the op named', () => {
   const a = hy.ones([2, 3]);
   assertThrows(() => hy.add(a, hy.ones([4])), RangeError, /add: shapes \[2, 3\] and \[4\] cannot be broadcast/);
