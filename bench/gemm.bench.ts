@@ -1,11 +1,14 @@
 // GEMM throughput at the MNIST network's linear layers (forward and both backward products) and at
-// one large square, per backend and dtype. bench/peers/gemm.py times torch.matmul at the same shapes.
+// squares (4096^3 on the GPU; 256^3 to 2048^3, float32 only, on the CPU), per backend and dtype.
+// bench/peers/gemm.py times torch.matmul at the same shapes. A CPU row's extra.peakFraction is its
+// GFLOP/s over the machine's fp32 FMA peak (native.cpuPeakGflops) measured in the same run.
 //
 // The three products of a linear layer go through hy.linear and the backward it records: the
 // forward x @ W^T, the input gradient dY @ W (only x requires grad) and the weight gradient
 // dY^T @ x (only W requires grad), so each case is one gemm launch plus its output's allocation.
 import * as hy from '../lib/index';
 import type { Device, Tensor } from '../lib/index';
+import { native } from '../lib/native';
 import { backwardOf, BenchRow, benchDevices, caseName as named, disposeAll, PlannedCase, releaseGraph, runAsMain, runPlan } from './harness';
 
 export const covers = ['gemm'];
@@ -32,14 +35,46 @@ function linearShapes(layer: string, batch: number, inF: number, outF: number): 
   ];
 }
 
+function square(n: number): Shape {
+  return { name: `${n}^3`, kind: 'square', M: n, N: n, K: n, transA: false, transB: false };
+}
+
 function shapesFor(device: Device): Shape[] {
-  // 4096^3 is 137 GFLOP: seconds per call on the CPU backend, so the CPU measures 512^3 instead.
-  const n = device === 'cuda' ? 4096 : 512;
-  const square: Shape = { name: device === 'cuda' ? '4096^3' : '512^3 (stand-in for 4096^3)', kind: 'square', M: n, N: n, K: n, transA: false, transB: false };
-  return [...linearShapes('fc1', 64, 9216, 128), ...linearShapes('fc2', 64, 128, 10), square];
+  const seed = [...linearShapes('fc1', 64, 9216, 128), ...linearShapes('fc2', 64, 128, 10)];
+  if (device === 'cuda') return [...seed, square(4096)];
+  // 4096^3 is 137 GFLOP: seconds per call on the CPU backend, so the CPU measures a ladder of
+  // squares up to 2048^3 (17 GFLOP), from one that fits in L2 to one the packing must stream.
+  return [...seed, ...[256, 512, 1024, 2048].map(square)];
 }
 
 const DTYPES = ['float32', 'float16'] as const;
+
+/** The dtypes a device measures: both on the GPU, float32 on the CPU (as the harness's benchDtypes). */
+function dtypesFor(device: Device): readonly (typeof DTYPES)[number][] {
+  return device === 'cuda' ? DTYPES : ['float32'];
+}
+
+interface CpuPeak {
+  gflops: number;
+  threads: number;
+  isa: string;
+}
+
+/**
+ * The CPU's measured fp32 peak (native.cpuPeakGflops: the FMA loop of every pool thread together),
+ * the best of a few calls (one call is a few tens of milliseconds, so anything else running reads
+ * as a lower peak), or undefined where the addon has no such function.
+ */
+function cpuPeak(): CpuPeak | undefined {
+  const probe = (native as unknown as { cpuPeakGflops?: () => CpuPeak }).cpuPeakGflops;
+  if (typeof probe !== 'function') return undefined;
+  let best: CpuPeak | undefined;
+  for (let i = 0; i < 5; i++) {
+    const p = probe.call(native);
+    if (best === undefined || p.gflops > best.gflops) best = p;
+  }
+  return best;
+}
 
 /** One timed gemm of `shape`: its operands are made in setup. */
 function setupCase(device: Device, shape: Shape, dtype: (typeof DTYPES)[number]): { fn: () => void; dispose(): void } {
@@ -63,7 +98,7 @@ function setupCase(device: Device, shape: Shape, dtype: (typeof DTYPES)[number])
 
 export function plan(device: Device): PlannedCase[] {
   return shapesFor(device).flatMap((shape) =>
-    DTYPES.map((dtype) => ({
+    dtypesFor(device).map((dtype) => ({
       case: named(device, `${shape.name} ${dtype}`),
       flops: 2 * shape.M * shape.N * shape.K,
       extra: { M: shape.M, N: shape.N, K: shape.K, transA: String(shape.transA), transB: String(shape.transB), dtype },
@@ -82,7 +117,18 @@ export function caseNames(device: Device): string[] {
 
 export async function run(): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  for (const device of benchDevices()) rows.push(...(await runPlan('gemm', device, plan(device), { budgetMs: device === 'cuda' ? 300 : 1000 })));
+  for (const device of benchDevices()) {
+    const r = await runPlan('gemm', device, plan(device), { budgetMs: device === 'cuda' ? 300 : 1000 });
+    // A CPU row says how much of the machine's fp32 peak it reached, measured in the same run.
+    const peak = device === 'cpu' ? cpuPeak() : undefined;
+    if (peak !== undefined && peak.gflops > 0) {
+      for (const row of r) {
+        if (row.tflops === undefined) continue;
+        row.extra = { ...row.extra, peakFraction: +((row.tflops * 1e3) / peak.gflops).toFixed(3), peakGflops: +peak.gflops.toFixed(1), peakThreads: peak.threads, peakIsa: peak.isa };
+      }
+    }
+    rows.push(...r);
+  }
   return rows;
 }
 

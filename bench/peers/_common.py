@@ -1,6 +1,7 @@
 """What the PyTorch peers share: importing torch (with the peers' folder off the module path), the
 guard that exits 0 with a notice where torch or CUDA is absent (stdout carries only JSON rows, so the
-notice goes to stderr), CUDA-event and CPU timing, and the row format."""
+notice goes to stderr), CUDA-event and CPU timing, the CPU's best-of-thread-counts timing, and the
+row format."""
 import os
 import sys
 
@@ -147,7 +148,8 @@ def emit(torch, bench, device, case, ms, nbytes=None, flops=None, **extra):
     if flops is not None:
         row["tflops"] = flops / (ms * 1e-3) / 1e12
     extra["peer"] = f"torch {torch.__version__}"
-    threads = torch.get_num_threads() if device == "cpu" else None
+    # A CPU row names its thread count: the caller's (time_cpu_best's best), else torch's current one.
+    threads = torch.get_num_threads() if device == "cpu" and "threads" not in extra else None
     if isinstance(threads, int):
         extra["threads"] = threads
     row["extra"] = extra
@@ -168,6 +170,109 @@ def run_cases(torch, bench, cases, **timing):
             print(f"{bench} peer: {case} on {device}: {e}", file=sys.stderr)
             continue
         emit(torch, bench, device, case, ms, nbytes, samples=count, reps=reps)
+        del fn
+        if device == "cuda":
+            torch.cuda.empty_cache()
+    if failed:
+        sys.exit(1)
+
+
+def requested_devices(torch, default=("cuda",)):
+    """The devices to measure for a peer whose rows were GPU-only before it measured the CPU too:
+    devices(torch) where HY_BENCH_DEVICES is set, else those of `default` torch has (so a run
+    without HY_BENCH_DEVICES prints what it always printed)."""
+    if any(d.strip() for d in os.environ.get("HY_BENCH_DEVICES", "").split(",")):
+        return devices(torch)
+    return [d for d in devices(torch) if d in default]
+
+
+def cpu_thread_counts():
+    """The CPU thread counts a case is timed at: 1, 2 and the machine's cores."""
+    return sorted({1, 2, os.cpu_count() or 1})
+
+
+_BLAS = []
+
+
+def _openblas():
+    """The OpenBLAS library loaded in this process (torch's CPU matmul calls it), or None. Its own
+    thread pool does not follow torch.set_num_threads, so the thread sweep sets it as well."""
+    if _BLAS:
+        return _BLAS[0]
+    import ctypes
+
+    found = None
+    try:
+        with open("/proc/self/maps") as maps:
+            paths = sorted({line.split()[-1] for line in maps if "openblas" in line.rsplit("/", 1)[-1]})
+    except OSError:
+        paths = []
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+            lib.openblas_get_num_threads.restype = ctypes.c_int
+            lib.openblas_set_num_threads.argtypes = [ctypes.c_int]
+        except (OSError, AttributeError):
+            continue
+        found = lib
+        break
+    _BLAS.append(found)
+    return found
+
+
+def cpu_threads(torch):
+    """torch's CPU thread count and OpenBLAS's (None without OpenBLAS), for set_cpu_threads to put back."""
+    blas = _openblas()
+    return torch.get_num_threads(), blas.openblas_get_num_threads() if blas is not None else None
+
+
+def set_cpu_threads(torch, n):
+    """torch.set_num_threads, and OpenBLAS's thread count where torch's BLAS is OpenBLAS: n for
+    both, or a pair from cpu_threads."""
+    torch_n, blas_n = n if isinstance(n, tuple) else (n, n)
+    torch.set_num_threads(torch_n)
+    blas = _openblas()
+    if blas is not None and blas_n is not None:
+        blas.openblas_set_num_threads(blas_n)
+
+
+def time_cpu_best(torch, fn, threads=None, **timing):
+    """Times fn on the CPU (time_ms: the median wall-clock ms per call, each sample grown to about
+    sample_ms) at each thread count (default cpu_thread_counts()) and returns (median, extra) for
+    the fastest count: extra holds its samples, reps, the count ('threads') and every count's
+    median ('msByThreads'), ready for emit. The thread counts are put back before it returns."""
+    by_threads = {}
+    saved = cpu_threads(torch)
+    try:
+        for t in threads or cpu_thread_counts():
+            set_cpu_threads(torch, t)
+            by_threads[t] = time_ms(torch, "cpu", fn, **timing)
+    finally:
+        set_cpu_threads(torch, saved)
+    best = min(by_threads, key=lambda t: by_threads[t][0])
+    ms, count, reps = by_threads[best]
+    extra = {"samples": count, "reps": reps, "threads": best,
+             "msByThreads": ", ".join(f"{t}: {v[0]:.3f}" for t, v in by_threads.items())}
+    return ms, extra
+
+
+def run_cases_best(torch, bench, cases, **timing):
+    """As run_cases, but each CPU case is timed at every thread count (time_cpu_best) and its row
+    is the fastest's. CUDA cases are timed as run_cases times them."""
+    failed = 0
+    for device, case, nbytes, setup in cases:
+        try:
+            fn = setup()
+            if device == "cpu":
+                ms, extra = time_cpu_best(torch, fn, **timing.get(device, {}))
+            else:
+                ms, count, reps = time_ms(torch, device, fn, **timing.get(device, {}))
+                extra = {"samples": count, "reps": reps}
+        except (RuntimeError, NotImplementedError) as e:
+            failed += 1
+            print(f"{bench} peer: {case} on {device}: {e}", file=sys.stderr)
+            continue
+        emit(torch, bench, device, case, ms, nbytes, **extra)
         del fn
         if device == "cuda":
             torch.cuda.empty_cache()

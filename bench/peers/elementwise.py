@@ -1,7 +1,10 @@
 """PyTorch peer of bench/elementwise.bench.ts: a + b (same shape, and a row vector broadcast along
-the rows), x * 2.5, torch.exp and the float32 <-> float16 casts, at the same shapes, dtypes and
-devices. Prints one JSON row per case in the schema of bench/harness.ts."""
-from _common import case_name, devices, dtypes, require_torch, run_cases
+the rows), x * 2.5, torch.exp, a 64-element add (the per-op overhead) and the float32 <-> float16
+casts, at the same shapes, dtypes and devices. Prints one JSON row per case in the schema of
+bench/harness.ts. Each CPU case is timed at 1, 2 and the machine's cores threads and the best
+reported (extra.threads, extra.msByThreads), so a CPU ratio is against PyTorch at its best thread
+count."""
+from _common import case_name, devices, dtypes, require_torch, run_cases_best
 
 torch = require_torch("elementwise")
 TIMING = {"cuda": {"budget_ms": 300}, "cpu": {"budget_ms": 800}}
@@ -36,6 +39,8 @@ def cases():
             yield device, case_name(device, f"add {size} + {c} (broadcast) {name}"), 2 * n * es + c * es, binary(device, dtype, (r, c), (c,))
             yield device, case_name(device, f"mul scalar {size} {name}"), 2 * n * es, unary(device, dtype, (r, c), lambda x: x * 2.5)
             yield device, case_name(device, f"exp {size} {name}"), 2 * n * es, unary(device, dtype, (r, c), torch.exp)
+            # One small op: the per-op overhead of a call, as the benchmark's row.
+            yield device, case_name(device, f"add 64 + 64 (per-op overhead) {name}"), 3 * 64 * es, binary(device, dtype, (64,), (64,))
         yield device, case_name(device, f"cast {size} float32->float16"), 6 * n, unary(device, torch.float32, (r, c), lambda x: x.to(torch.float16))
         yield device, case_name(device, f"cast {size} float16->float32"), 6 * n, cast_from_half(device, (r, c))
 
@@ -49,4 +54,4 @@ def cast_from_half(device, shape):
 
 
 if __name__ == "__main__":
-    run_cases(torch, "elementwise", cases(), **TIMING)
+    run_cases_best(torch, "elementwise", cases(), **TIMING)

@@ -1,7 +1,9 @@
 """PyTorch peer of bench/softmax.bench.ts: torch.nn.functional.softmax and log_softmax over the last dimension,
 forward and autograd backward, at the same shapes, dtypes and devices (CPU, and CUDA where torch has
-it). Prints one JSON row per case in the schema of bench/harness.ts."""
-from _common import case_name, devices, dtypes, require_torch, run_cases
+it). Prints one JSON row per case in the schema of bench/harness.ts.
+Each CPU case is timed at 1, 2 and the machine's cores threads and the best reported (extra.threads,
+extra.msByThreads), so a CPU ratio is against PyTorch at its best thread count."""
+from _common import case_name, devices, dtypes, require_torch, run_cases_best
 
 torch = require_torch("softmax")
 F = torch.nn.functional
@@ -43,4 +45,4 @@ def cases():
 
 
 if __name__ == "__main__":
-    run_cases(torch, "softmax", cases(), **TIMING)
+    run_cases_best(torch, "softmax", cases(), **TIMING)
