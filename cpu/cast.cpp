@@ -3,6 +3,8 @@
 #include "../core/convert.h"
 #include "../core/half.h"
 #include "../ops/creation.h"
+#include "clones.h"
+#include "parallel.h"
 
 namespace hy::cpu {
 
@@ -17,12 +19,28 @@ inline double load(const void* in, DType t, size_t i) {
   return 0;
 }
 
+// The float32 <-> float16 casts (autocast's and every fp16 tensor's): straight loops over the
+// branch-free conversions of core/half.h, which vectorise, instead of a dtype switch per element.
+HY_CPU_CLONES_WIDE void floatToHalf(const float* in, uint16_t* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = floatToHalfBits(in[i]);
+}
+
+HY_CPU_CLONES_WIDE void halfToFloat(const uint16_t* in, float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = halfBitsToFloat(in[i]);
+}
+
 }  // namespace
 
 void cast(const void* in, DType inType, void* out, DType outType, size_t n) {
   if (inType == outType) {
     std::memmove(out, in, n * dtypeSize(inType));
     return;
+  }
+  if (inType == DType::Float32 && outType == DType::Float16) {
+    return floatToHalf(static_cast<const float*>(in), static_cast<uint16_t*>(out), n);
+  }
+  if (inType == DType::Float16 && outType == DType::Float32) {
+    return halfToFloat(static_cast<const uint16_t*>(in), static_cast<float*>(out), n);
   }
   switch (outType) {
     case DType::Float32: {
@@ -46,8 +64,13 @@ void cast(const void* in, DType inType, void* out, DType outType, size_t n) {
 
 // Registered implementation (ops/creation.h).
 namespace {
+// Large casts split over the pool; each element's result does not depend on the split.
 HY_REGISTER_OP(ops::CastArgs, Cpu, "direct", [](const ops::CastArgs& a, StreamId) {
-  cast(a.x->data(), a.xDtype, a.out->data(), a.dtype, a.n);
+  const size_t inSize = dtypeSize(a.xDtype), outSize = dtypeSize(a.dtype);
+  parallelFor(a.n, size_t(1) << 17, [&](size_t b, size_t e) {
+    cast(static_cast<const char*>(a.x->data()) + b * inSize, a.xDtype, static_cast<char*>(a.out->data()) + b * outSize,
+         a.dtype, e - b);
+  });
 });
 }  // namespace
 

@@ -34,21 +34,6 @@ HY_INLINE void mapFloat(const void* in, void* out, DType dtype, size_t n, F f) {
   }
 }
 
-template <typename F>
-HY_INLINE void zipFloat(const void* a, const void* b, void* out, DType dtype, size_t n, F f) {
-  if (dtype == DType::Float32) {
-    const float* x = static_cast<const float*>(a);
-    const float* g = static_cast<const float*>(b);
-    float* y = static_cast<float*>(out);
-    for (size_t i = 0; i < n; ++i) y[i] = f(x[i], g[i]);
-  } else {
-    const uint16_t* x = static_cast<const uint16_t*>(a);
-    const uint16_t* g = static_cast<const uint16_t*>(b);
-    uint16_t* y = static_cast<uint16_t*>(out);
-    for (size_t i = 0; i < n; ++i) y[i] = floatToHalfBits(f(halfBitsToFloat(x[i]), halfBitsToFloat(g[i])));
-  }
-}
-
 // One out-of-line loop per op for float32, each cloned for every vector width: inside the big
 // per-op switch the compiler's AVX-512 clone leaves the computing loops (GELU, tanh) scalar.
 template <UnaryOp OP>
@@ -61,10 +46,22 @@ HY_CPU_CLONES_WIDE __attribute__((noinline)) void unaryGradFloat(const float* x,
   for (size_t i = 0; i < n; ++i) y[i] = applyUnaryGrad(OP, x[i], g[i]);
 }
 
+// float16 storage: the same, through the branch-free conversions of core/half.h.
+template <UnaryOp OP>
+HY_CPU_CLONES_WIDE __attribute__((noinline)) void unaryHalf(const uint16_t* x, uint16_t* y, size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] = floatToHalfBits(applyUnary(OP, halfBitsToFloat(x[i])));
+}
+
+template <UnaryGradOp OP>
+HY_CPU_CLONES_WIDE __attribute__((noinline)) void unaryGradHalf(const uint16_t* x, const uint16_t* g, uint16_t* y,
+                                                                size_t n) {
+  for (size_t i = 0; i < n; ++i) y[i] = floatToHalfBits(applyUnaryGrad(OP, halfBitsToFloat(x[i]), halfBitsToFloat(g[i])));
+}
+
 template <UnaryOp OP>
 HY_INLINE void unaryT(const void* in, void* out, DType dtype, size_t n) {
   if (dtype == DType::Float32) return unaryFloat<OP>(static_cast<const float*>(in), static_cast<float*>(out), n);
-  mapFloat(in, out, dtype, n, [](float x) { return applyUnary(OP, x); });
+  unaryHalf<OP>(static_cast<const uint16_t*>(in), static_cast<uint16_t*>(out), n);
 }
 
 template <UnaryGradOp OP>
@@ -72,7 +69,7 @@ HY_INLINE void unaryGradT(const void* x, const void* g, void* out, DType dtype, 
   if (dtype == DType::Float32) {
     return unaryGradFloat<OP>(static_cast<const float*>(x), static_cast<const float*>(g), static_cast<float*>(out), n);
   }
-  zipFloat(x, g, out, dtype, n, [](float v, float grad) { return applyUnaryGrad(OP, v, grad); });
+  unaryGradHalf<OP>(static_cast<const uint16_t*>(x), static_cast<const uint16_t*>(g), static_cast<uint16_t*>(out), n);
 }
 
 template <ScalarOp OP>
