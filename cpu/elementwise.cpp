@@ -292,8 +292,23 @@ HY_REGISTER_OP(ScalarArgs, Cpu, "vectorized", [](const ScalarArgs& a, StreamId) 
            static_cast<float>(a.s));
   });
 });
+// Split over the pool along the outermost dimension (the only one for same-shape operands, which
+// the binding collapses to one): each piece is the same op over a sub-range with the same strides.
 HY_REGISTER_OP(BinaryArgs, Cpu, "strided", [](const BinaryArgs& a, StreamId) {
-  binary(a.op, a.a->data(), a.b->data(), a.out->data(), a.dtype, a.layout);
+  const BroadcastLayout& L = a.layout;
+  if (L.ndim == 0) return binary(a.op, a.a->data(), a.b->data(), a.out->data(), a.dtype, L);
+  int64_t inner = 1;  // output elements per index of the outermost dimension
+  for (int d = 1; d < L.ndim; ++d) inner *= L.shape[d];
+  const size_t outer = static_cast<size_t>(L.shape[0]);
+  const size_t grain = std::max<size_t>(1, kParallelGrain / static_cast<size_t>(std::max<int64_t>(inner, 1)));
+  parallelFor(outer, grain, [&](size_t b, size_t e) {
+    BroadcastLayout piece = L;
+    piece.shape[0] = static_cast<int64_t>(e - b);
+    const int64_t i0 = static_cast<int64_t>(b);
+    binary(a.op, at<const void>(a.a->data(), a.dtype, static_cast<size_t>(i0 * L.strideA[0])),
+           at<const void>(a.b->data(), a.dtype, static_cast<size_t>(i0 * L.strideB[0])),
+           at<void>(a.out->data(), a.dtype, static_cast<size_t>(i0 * inner)), a.dtype, piece);
+  });
 });
 HY_REGISTER_OP(ReduceSumArgs, Cpu, "vectorized", [](const ReduceSumArgs& a, StreamId) {
   reduceSum(a.x->data(), a.out->data(), a.dtype, a.outer, a.reduce, a.inner, static_cast<float>(a.scale));

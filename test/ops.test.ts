@@ -329,6 +329,29 @@ eachBackend(s, 'log is accurate to an ulp from subnormals to the largest float, 
   for (const tt of [l, edge]) tt.dispose();
 });
 
+// Large enough that the CPU splits the outermost dimension over the pool: same shape, a row
+// broadcast, and a broadcast in the outer dimensions, each element against the float64 oracle.
+eachBackend(s, 'add over large and broadcast operands that split over the pool matches the oracle', (device) => {
+  const cases: [number[], number[]][] = [[[400, 1500], [400, 1500]], [[700, 1500], [1500]], [[3, 1, 500, 90], [7, 500, 1]]];
+  let seed = 91;
+  for (const [sa, sb] of cases) {
+    const va = Float32Array.from(randomArray(sa.reduce((x, y) => x * y, 1), seed++));
+    const vb = Float32Array.from(randomArray(sb.reduce((x, y) => x * y, 1), seed++));
+    const flatA = hy.tensor(va, { device });
+    const flatB = hy.tensor(vb, { device });
+    const a = flatA.reshape(sa);
+    const b = flatB.reshape(sb);
+    const c = hy.add(a, b);
+    const expected = ref.binary((x, y) => x + y, va, sa, vb, sb);
+    const got = c.dataSync();
+    assert.is(got.length, expected.length, `[${sa}] + [${sb}]: length`);
+    let worst = 0;
+    for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - Math.fround(expected[i])));
+    assert.is(worst, 0, `[${sa}] + [${sb}]: every element is the rounded float64 sum`);
+    for (const t of [a, b, c, flatA, flatB]) t.dispose();
+  }
+});
+
 s('bad operands are rejected with the op named', () => {
   const a = hy.ones([2, 3]);
   assertThrows(() => hy.add(a, hy.ones([4])), RangeError, /add: shapes \[2, 3\] and \[4\] cannot be broadcast/);
