@@ -130,6 +130,17 @@ HY_CPU_CLONES_WIDE double dotRow(const float* a, const float* b, size_t n) {
   return s + ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
 }
 
+HY_CPU_CLONES_WIDE double sumRow(const float* a, size_t n) {
+  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) lane[j] += a[i + j];
+  }
+  double s = 0;
+  for (; i < n; ++i) s += a[i];
+  return s + ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
 // gradIn = y * (g - dot)
 HY_CPU_CLONES_WIDE void softmaxGradRow(const float* g, const float* y, float dot, float* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = y[i] * (g[i] - dot);
@@ -198,9 +209,7 @@ void logSoftmaxBackward(const void* gradOut, const void* out, void* gradIn, DTyp
     RowOut o{gradIn, dtype, cols, scratch.empty() ? nullptr : scratch.data() + 2 * cols};
     const float* gr = g.row(r, 0);
     const float* yr = y.row(r, 1);
-    double sum = 0;
-    for (size_t j = 0; j < cols; ++j) sum += gr[j];
-    logSoftmaxGradRow(gr, yr, static_cast<float>(sum), o.row(r), cols);
+    logSoftmaxGradRow(gr, yr, static_cast<float>(sumRow(gr, cols)), o.row(r), cols);
     o.finish(r);
   });
 }
