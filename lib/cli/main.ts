@@ -56,6 +56,7 @@ async function main(): Promise<void> {
       console.log(`epoch ${epoch}: ${tr.seconds.toFixed(2)} s (${(tr.steps / tr.seconds).toFixed(0)} steps/s), train loss ~${tr.loss.toFixed(4)}, test loss ${te.loss.toFixed(4)}, test accuracy ${(te.accuracy * 100).toFixed(2)}%`);
     },
   });
+  console.log(`data: ${trainLoader.describe()}`);
   trainLoader.close();
   testLoader.close();
   const s = hy.memory.stats(device);
