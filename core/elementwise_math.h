@@ -40,20 +40,14 @@ HY_HD float erfApprox(float a) {
 #endif
 }
 
-// e^x for the GELU gradient's Gaussian term, exp(-x^2/2) <= 1: on the host a branch-free
-// Cody-Waite reduction and polynomial (max relative error 8.3e-8 on [-87, 88]) that vectorises;
-// results below e^-87 flush to zero, which the callers multiply away.
-HY_HD float expBounded(float x) {
-#if defined(__CUDA_ARCH__)
-  return expf(x);
-#else
-  const float c = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  // Adding 1.5 * 2^23 rounds c * log2(e) to the nearest integer n, which then sits in the low
-  // mantissa bits: no float-to-int conversion, so every x86 vector width handles it.
+// The host exponentials' shared core: for c already clamped to the float range, e^c = p * 2^n with
+// a Cody-Waite reduction and polynomial (max relative error 8.3e-8); returns p and sets n. Adding
+// 1.5 * 2^23 rounds c * log2(e) to the nearest integer n, which then sits in the low mantissa
+// bits: no float-to-int conversion, so every x86 vector width handles it.
+inline float expReduced(float c, int32_t& ni) {
   const float kShift = 12582912.0f;
   const float shifted = c * 1.44269504088896341f + kShift;
   const float n = shifted - kShift;
-  int32_t ni;
   std::memcpy(&ni, &shifted, 4);
   ni -= 0x4B400000;  // the bits of kShift
   const float r = (c - n * 0.693359375f) - n * -2.12194440e-4f;
@@ -63,16 +57,32 @@ HY_HD float expBounded(float x) {
   p = p * r + 4.1665795894E-2f;
   p = p * r + 1.6666665459E-1f;
   p = p * r + 5.0000001201E-1f;
-  p = p * r * r + r + 1.0f;
-  const int32_t bits = (ni + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, 4);
-  return x < -87.0f ? 0.0f : p * scale;
+  return p * r * r + r + 1.0f;
+}
+
+inline float powerOfTwo(int32_t n) {  // 2^n for n in [-126, 127]
+  const int32_t bits = (n + 127) << 23;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+// e^x for the kernels' inner exponentials (GELU, tanh, softmax), whose arguments stay in
+// [-87, 88]: on the host the shared core above, branch-free so it vectorises; results below e^-87
+// flush to zero, which the callers multiply away.
+HY_HD float expBounded(float x) {
+#if defined(__CUDA_ARCH__)
+  return expf(x);
+#else
+  const float c = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+  int32_t ni;
+  const float p = expReduced(c, ni);
+  return x < -87.0f ? 0.0f : p * powerOfTwo(ni);
 #endif
 }
 
 // e^x over the whole float range for the exp op and sigmoid: the device library on the GPU; on the
-// host expBounded's reduction and polynomial (relative error 8.3e-8), with +inf above 88.72, zero
+// host expReduced's reduction and polynomial (relative error 8.3e-8), with +inf above 88.72, zero
 // below -104, and the extreme powers of two built in two steps, all by selection so it
 // vectorises. NaN propagates.
 HY_HD float expFull(float x) {
@@ -80,26 +90,12 @@ HY_HD float expFull(float x) {
   return expf(x);
 #else
   const float c = x < -104.0f ? -104.0f : (x > 88.7228391f ? 88.7228391f : x);
-  const float kShift = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer (see expBounded)
-  const float shifted = c * 1.44269504088896341f + kShift;
-  const float n = shifted - kShift;
   int32_t ni;
-  std::memcpy(&ni, &shifted, 4);
-  ni -= 0x4B400000;
-  const float r = (c - n * 0.693359375f) - n * -2.12194440e-4f;
-  float p = 1.9875691500E-4f;
-  p = p * r + 1.3981999507E-3f;
-  p = p * r + 8.3334519073E-3f;
-  p = p * r + 4.1665795894E-2f;
-  p = p * r + 1.6666665459E-1f;
-  p = p * r + 5.0000001201E-1f;
-  p = p * r * r + r + 1.0f;
-  // 2^n is built from its exponent bits, valid for n in [-126, 127]: a subnormal 2^n is built as
-  // 2^(n + 64) and scaled by 2^-64 after, and n = 128 (x just below the overflow) as 2^127 * 2.
+  const float p = expReduced(c, ni);
+  // 2^n is valid for n in [-126, 127]: a subnormal 2^n is built as 2^(n + 64) and scaled by 2^-64
+  // after, and n = 128 (x just below the overflow) as 2^127 * 2.
   const bool tiny = ni < -125, big = ni > 127;
-  const int32_t bits = ((tiny ? ni + 64 : (big ? ni - 1 : ni)) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, 4);
+  const float scale = powerOfTwo(tiny ? ni + 64 : (big ? ni - 1 : ni));
   const float v = p * scale * (tiny ? 5.42101086242752217e-20f : (big ? 2.0f : 1.0f));
   return x > 88.7228391f ? INFINITY : (x < -104.0f ? 0.0f : v);
 #endif

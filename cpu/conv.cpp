@@ -13,6 +13,7 @@
 #include "../core/half.h"
 #include "../ops/conv.h"
 #include "gemm_kernel.h"
+#include "lanes.h"
 #include "parallel.h"
 
 namespace hy::cpu {
@@ -168,15 +169,9 @@ void addBias(const Geometry& g, const float* bias, float* y) {
   });
 }
 
-// sum of x[0 .. n) in double, in 8 lanes that vectorise.
+// sum of x[0 .. n) in double lanes (cpu/lanes.h).
 double sumRun(const float* x, int64_t n) {
-  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j) lane[j] += x[i + j];
-  }
-  for (; i < n; ++i) lane[i % 8] += x[i];
-  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+  return laneSum(static_cast<size_t>(n), [x](size_t i) { return static_cast<double>(x[i]); });
 }
 
 // db[k] = sum over n, p, q of dy[n, k, p, q], in double, one output channel per task.

@@ -9,6 +9,7 @@
 #include "../core/half.h"
 #include "../ops/elementwise.h"
 #include "clones.h"
+#include "lanes.h"
 #include "parallel.h"
 
 namespace hy::cpu {
@@ -190,16 +191,10 @@ inline double elementAt<float>(const float* p, size_t i) { return p[i]; }
 template <>
 inline double elementAt<uint16_t>(const uint16_t* p, size_t i) { return halfBitsToFloat(p[i]); }
 
-// sum of x[0 .. n) in 8 lanes, then the lanes in order.
+// sum of x[0 .. n) in double lanes (cpu/lanes.h).
 template <typename T>
 HY_CPU_CLONES double sumRun(const T* x, size_t n) {
-  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j) lane[j] += elementAt(x, i + j);
-  }
-  for (; i < n; ++i) lane[i % 8] += elementAt(x, i);
-  return ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+  return laneSum(n, [x](size_t i) { return elementAt(x, i); });
 }
 
 // acc[0 .. n) += x[0 .. n).

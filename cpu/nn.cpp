@@ -12,6 +12,7 @@
 #include "../core/philox.h"
 #include "../core/pool_window.h"
 #include "clones.h"
+#include "lanes.h"
 #include "parallel.h"
 
 namespace hy::cpu {
@@ -99,14 +100,7 @@ HY_CPU_CLONES_WIDE float rowMax(const float* x, size_t n) {
 // mixed the float exponential and the double sum did not).
 HY_CPU_CLONES_WIDE double expShiftSum(const float* x, float m, float* y, size_t n) {
   for (size_t i = 0; i < n; ++i) y[i] = expFull(x[i] - m);
-  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j) lane[j] += y[i + j];
-  }
-  double s = 0;
-  for (; i < n; ++i) s += y[i];
-  return s + ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+  return laneSum(n, [y](size_t i) { return static_cast<double>(y[i]); });
 }
 
 HY_CPU_CLONES_WIDE void scaleRow(float* y, float s, size_t n) {
@@ -120,25 +114,11 @@ HY_CPU_CLONES_WIDE void shiftRow(const float* x, float m, float logSum, float* y
 }
 
 HY_CPU_CLONES_WIDE double dotRow(const float* a, const float* b, size_t n) {
-  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j) lane[j] += static_cast<double>(a[i + j]) * b[i + j];
-  }
-  double s = 0;
-  for (; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
-  return s + ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+  return laneSum(n, [a, b](size_t i) { return static_cast<double>(a[i]) * b[i]; });
 }
 
 HY_CPU_CLONES_WIDE double sumRow(const float* a, size_t n) {
-  double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j) lane[j] += a[i + j];
-  }
-  double s = 0;
-  for (; i < n; ++i) s += a[i];
-  return s + ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+  return laneSum(n, [a](size_t i) { return static_cast<double>(a[i]); });
 }
 
 // gradIn = y * (g - dot)
