@@ -74,6 +74,28 @@ class JsFields : public ops::Fields {
       v.v[d] = static_cast<int64_t>(s);
     }
   }
+  void storageList(const char* name, std::vector<StoragePtr>& v) override {
+    const Napi::Array a = array(name, "an array of storages");
+    v.resize(a.Length());
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      const std::string entry = std::string(name) + "[" + std::to_string(i) + "]";
+      v[i] = StorageHandle::fromValue(a.Get(i), op_, entry.c_str());
+    }
+  }
+  void sizeList(const char* name, std::vector<uint64_t>& v) override {
+    const Napi::Array a = array(name, "an array of sizes");
+    v.resize(a.Length());
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      const Napi::Value e = a.Get(i);
+      const auto entry = [&] { return std::string(name) + "[" + std::to_string(i) + "]"; };
+      if (!e.IsNumber()) fail(entry().c_str(), "a non-negative integer", e, true);
+      const double d = e.As<Napi::Number>().DoubleValue();
+      if (!std::isfinite(d) || d < 0 || d != std::floor(d) || d > 9007199254740991.0) {
+        fail(entry().c_str(), "a non-negative integer below 2^53", e, false);
+      }
+      v[i] = static_cast<uint64_t>(d);
+    }
+  }
 
  private:
   // The field's value; its key string is made once per process and kept in fieldKeys.
@@ -85,6 +107,15 @@ class JsFields : public ops::Fields {
       it = data_.fieldKeyIndex.emplace(name, i).first;
     }
     return args_.Get(keys_.Get(it->second));
+  }
+
+  // The field as an array of at most 2^20 entries (a multi-tensor list), or the error naming it.
+  Napi::Array array(const char* name, const char* expected) {
+    const Napi::Value x = get(name);
+    if (!x.IsArray()) fail(name, expected, x, true);
+    Napi::Array a = x.As<Napi::Array>();
+    if (a.Length() > (1u << 20)) fail(name, std::string(expected) + " of at most 1048576 entries", x, false);
+    return a;
   }
 
   // The code of the name field `name` holds, among the codes set in `allowed`.

@@ -15,6 +15,7 @@
 #define HY_BINARY_OPS(X) X(Add, add) X(Sub, sub) X(Mul, mul) X(Div, div)
 #define HY_REDUCTIONS(X) X(None, none) X(Mean, mean) X(Sum, sum)
 #define HY_RANDOM_KINDS(X) X(Uniform, uniform) X(Normal, normal)
+#define HY_OPTIMIZER_KINDS(X) X(Sgd, sgd) X(Adam, adam) X(Adadelta, adadelta) X(Lamb, lamb) X(Lars, lars)
 
 // Every list above, as (enum type, JS enum name, list): the binding walks this to export them.
 #define HY_ALL_ENUMS(E)                   \
@@ -24,7 +25,8 @@
   E(::hy::ScalarOp, ScalarOp, HY_SCALAR_OPS) \
   E(::hy::BinaryOp, BinaryOp, HY_BINARY_OPS) \
   E(::hy::nn::Reduction, Reduction, HY_REDUCTIONS) \
-  E(::hy::RandomKind, RandomKind, HY_RANDOM_KINDS)
+  E(::hy::RandomKind, RandomKind, HY_RANDOM_KINDS) \
+  E(::hy::OptimizerKind, OptimizerKind, HY_OPTIMIZER_KINDS)
 
 namespace hy {
 
@@ -35,6 +37,7 @@ enum class UnaryGradOp : int32_t { HY_UNARY_GRAD_OPS(HY_ENUM_ENTRY) Count };
 enum class ScalarOp : int32_t { HY_SCALAR_OPS(HY_ENUM_ENTRY) Count };
 enum class BinaryOp : int32_t { HY_BINARY_OPS(HY_ENUM_ENTRY) Count };
 enum class RandomKind : int32_t { HY_RANDOM_KINDS(HY_ENUM_ENTRY) Count };
+enum class OptimizerKind : int32_t { HY_OPTIMIZER_KINDS(HY_ENUM_ENTRY) Count };
 namespace nn {
 enum class Reduction : int32_t { HY_REDUCTIONS(HY_ENUM_ENTRY) Count };
 }

@@ -47,6 +47,8 @@ class Describer : public Fields {
     for (int32_t i = 0; i < e.count; ++i) f.values.emplace_back(e.names[i]);
   }
   void dims(const char* name, Dims&) override { add(name, "dims"); }
+  void storageList(const char* name, std::vector<StoragePtr>&) override { add(name, "storageList"); }
+  void sizeList(const char* name, std::vector<uint64_t>&) override { add(name, "sizeList"); }
 
  private:
   FieldInfo& add(const char* name, const char* kind) {
@@ -68,6 +70,10 @@ class StorageVisitor : public Fields {
   void boolean(const char*, bool&) override {}
   void enumeration(const char*, int32_t&, const EnumNames&) override {}
   void dims(const char*, Dims&) override {}
+  void storageList(const char* name, std::vector<StoragePtr>& v) override {
+    for (StoragePtr& s : v) visit(name, s.get());
+  }
+  void sizeList(const char*, std::vector<uint64_t>&) override {}
 
  protected:
   virtual void visit(const char* name, Storage* s) = 0;

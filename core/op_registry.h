@@ -46,6 +46,9 @@ class Fields {
   virtual void boolean(const char* name, bool& v) = 0;
   virtual void enumeration(const char* name, int32_t& v, const EnumNames& names) = 0;
   virtual void dims(const char* name, Dims& v) = 0;        // at most kMaxDims sizes in [0, 2^32]
+  // An array of storages (multi-tensor ops: one per tensor of the list), and an array of sizes.
+  virtual void storageList(const char* name, std::vector<StoragePtr>& v) = 0;
+  virtual void sizeList(const char* name, std::vector<uint64_t>& v) = 0;  // each in [0, 2^53)
 
   void floatDtype(const char* name, DType& v) { dtype(name, v, kFloatTypes); }
   void number(const char* name, double& v) { number(name, v, false); }
@@ -119,7 +122,7 @@ struct HasWorkspace<Args, std::void_t<decltype(std::declval<Args&>().workspace)>
 
 struct FieldInfo {
   std::string name;
-  std::string kind;  // storage, optionalStorage, dtype, size, number, bool, enum, dims
+  std::string kind;  // storage, optionalStorage, dtype, size, number, bool, enum, dims, storageList, sizeList
   std::vector<std::string> values;  // dtype and enum fields: the accepted names
 };
 

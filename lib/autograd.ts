@@ -1,6 +1,9 @@
 // Define-by-run autograd: each op that sees an input requiring a gradient records a node on its
 // output; backward() walks the nodes in reverse topological order, accumulating gradients into
 // leaves' .grad and freeing each node's saved buffers as soon as its backward has run.
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+import { describe } from './errors';
 import type { Tensor } from './tensor';
 
 export interface GradNode {
@@ -14,35 +17,47 @@ export interface GradNode {
   released: boolean;
 }
 
-let gradEnabled = true;
+// Grad mode lives in the async context, not in a process-wide flag: noGrad(async () => ...) turns
+// recording off for fn and every continuation fn creates (its awaits, timers, callbacks), while
+// code outside fn, including code that runs while fn is awaiting, keeps its own mode. The store
+// holds a boolean (no allocation per op); undefined, outside every region, means enabled.
+const gradMode = new AsyncLocalStorage<boolean>();
 
+/** Whether ops record a graph in the current async context (torch.is_grad_enabled). */
 export function isGradEnabled(): boolean {
-  return gradEnabled;
+  return gradMode.getStore() !== false;
 }
 
-/** Runs fn without recording operations for autograd (like torch.no_grad). */
+function checkFn(op: string, fn: unknown): void {
+  if (typeof fn !== 'function') throw new TypeError(`${op}: expected a function, got ${describe(fn)}`);
+}
+
+/**
+ * Runs fn with grad mode set to `enabled` (torch.set_grad_enabled as a context): sync or async fn;
+ * the mode holds for fn and the async work it starts, and is the caller's again when this returns
+ * (at once, for an async fn: the caller is unaffected while fn awaits). An exception restores too.
+ */
+export function setGradEnabled<T>(enabled: boolean, fn: () => T): T {
+  if (typeof enabled !== 'boolean') throw new TypeError(`setGradEnabled: enabled must be a boolean, got ${describe(enabled)}`);
+  checkFn('setGradEnabled', fn);
+  return gradMode.run(enabled, fn);
+}
+
+/** Runs fn without recording operations for autograd (torch.no_grad); see setGradEnabled. */
 export function noGrad<T>(fn: () => T): T {
-  if (typeof fn !== 'function') throw new TypeError(`noGrad: expected a function, got ${typeof fn}`);
-  const prev = gradEnabled;
-  gradEnabled = false;
-  try {
-    const out = fn();
-    if (out instanceof Promise) {
-      return out.finally(() => {
-        gradEnabled = prev;
-      }) as T;
-    }
-    gradEnabled = prev;
-    return out;
-  } catch (e) {
-    gradEnabled = prev;
-    throw e;
-  }
+  checkFn('noGrad', fn);
+  return gradMode.run(false, fn);
+}
+
+/** Runs fn with recording on, inside a noGrad region too (torch.enable_grad); see setGradEnabled. */
+export function enableGrad<T>(fn: () => T): T {
+  checkFn('enableGrad', fn);
+  return gradMode.run(true, fn);
 }
 
 /** True when an op on these inputs must be recorded. */
 export function needsGrad(...inputs: (Tensor | number | null | undefined)[]): boolean {
-  if (!gradEnabled) return false;
+  if (gradMode.getStore() === false) return false;
   for (const t of inputs) if (t !== null && typeof t === 'object' && t.requiresGrad) return true;
   return false;
 }

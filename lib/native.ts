@@ -49,7 +49,7 @@ export interface NativeMemoryStats {
 export type MemoryPool = 'cpu' | 'cuda' | 'pinned';
 
 /** How the binding reads one field of an op's argument object (see `native.ops()`). */
-export type OpFieldKind = 'storage' | 'optionalStorage' | 'dtype' | 'size' | 'number' | 'bool' | 'enum' | 'dims';
+export type OpFieldKind = 'storage' | 'optionalStorage' | 'dtype' | 'size' | 'number' | 'bool' | 'enum' | 'dims' | 'storageList' | 'sizeList';
 
 export interface OpField {
   name: string;
@@ -88,7 +88,7 @@ export interface OpCandidate {
 }
 
 /** An op's argument object: fields by name as `native.ops()` lists them, plus an optional `impl`. */
-export type OpArgs = Record<string, StorageHandle | number | boolean | string | number[] | null | undefined>;
+export type OpArgs = Record<string, StorageHandle | StorageHandle[] | number | boolean | string | number[] | null | undefined>;
 
 export interface NativeBinding {
   Storage: new (...args: unknown[]) => StorageHandle;

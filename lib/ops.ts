@@ -107,7 +107,9 @@ export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
     if (i < off || (shape[i - off] === 1 && g.shape[i] !== 1)) dims.push(i);
   }
   const summed = sumDims(g, dims, 1);
-  return reshapeRaw(summed, shape);
+  const r = reshapeRaw(summed, shape);
+  summed.dispose(); // the view holds the storage; without this it stayed alive outside a tidy()
+  return r;
 }
 
 function reshapeRaw(x: Tensor, shape: readonly number[]): Tensor {
@@ -116,7 +118,6 @@ function reshapeRaw(x: Tensor, shape: readonly number[]): Tensor {
 
 /** Sums x over `dims` (sorted, unique) with scale, keeping them as size-1 dimensions. */
 export function sumDims(x: Tensor, dims: number[], scale: number): Tensor {
-  const outShape = x.shape.map((d, i) => (dims.includes(i) ? 1 : d));
   if (dims.length === 0) return scale === 1 ? x.clone() : rawScalar('mul', x, scale, 'sum');
   // Reduce runs of consecutive dimensions in one pass each, innermost run first.
   const runs: [number, number][] = [];
@@ -139,7 +140,7 @@ export function sumDims(x: Tensor, dims: number[], scale: number): Tensor {
     cur = out;
     curShape = nextShape;
   }
-  return reshapeRaw(cur, outShape);
+  return cur; // shaped as x with dims set to 1 already (a view of it left cur undisposed)
 }
 
 /** Repeats g (whose shape broadcasts to `shape`) into a tensor of `shape`. */
@@ -263,19 +264,23 @@ export function pow(x: Tensor, p: number): Tensor {
   checkTensor('pow', 'input', x);
   checkFloat('pow', x);
   if (typeof p !== 'number') throw new TypeError(`pow: exponent must be a number, got ${describe(p)}`);
-  const out = rawScalar('pow', x, p, 'pow');
-  if (needsGrad(x)) {
-    const saved = x.saveForBackward();
-    record(out, 'pow', [x], (g) => {
-      const d = rawScalar('pow', saved, p - 1, 'pow');
-      const d2 = rawScalar('mul', d, p, 'pow');
-      d.dispose();
-      const r = rawBinary('mul', g, d2);
-      d2.dispose();
-      return [r];
-    }, [saved]);
-  }
-  return out;
+  return runOp({
+    op: 'pow',
+    rule: 'input',
+    inputs: [x],
+    forward: ([xi]) => ({
+      out: rawScalar('pow', xi!, p, 'pow'),
+      save: [xi!],
+      backward: (g, [saved]) => {
+        const d = rawScalar('pow', saved, p - 1, 'pow');
+        const d2 = rawScalar('mul', d, p, 'pow');
+        d.dispose();
+        const r = rawBinary('mul', g, d2);
+        d2.dispose();
+        return [r];
+      },
+    }),
+  });
 }
 
 // ---- unary ----
@@ -405,24 +410,31 @@ function reduceOp(op: 'sum' | 'mean', x: Tensor, dim: number | number[] | undefi
   const dims = normDims(op, x, dim);
   const count = dims.reduce((acc, d) => acc * x.shape[d], 1);
   const scale = op === 'mean' ? 1 / count : 1;
-  const kept = sumDims(x, dims, scale);
-  const outShape = keepdim ? kept.shape.slice() : x.shape.filter((_, i) => !dims.includes(i));
-  const out = keepdim ? kept : reshapeRaw(kept, outShape);
-  if (out !== kept) kept.dispose();
-  if (needsGrad(x)) {
-    const inShape = x.shape;
-    const keptShape = x.shape.map((d, i) => (dims.includes(i) ? 1 : d));
-    record(out, op, [x], (g) => {
-      const gk = reshapeRaw(g, keptShape);
-      const e = expandTo(gk, inShape);
-      gk.dispose();
-      if (scale === 1) return [e];
-      const r = rawScalar('mul', e, scale, op);
-      e.dispose();
-      return [r];
-    });
-  }
-  return out;
+  const keptShape = x.shape.map((d, i) => (dims.includes(i) ? 1 : d));
+  const outShape = keepdim ? keptShape : x.shape.filter((_, i) => !dims.includes(i));
+  const inShape = x.shape;
+  return runOp({
+    op,
+    rule: 'input',
+    inputs: [x],
+    forward: ([xi]) => {
+      const kept = sumDims(xi!, dims, scale);
+      const out = keepdim ? kept : reshapeRaw(kept, outShape);
+      if (out !== kept) kept.dispose();
+      return {
+        out,
+        backward: (g) => {
+          const gk = reshapeRaw(g, keptShape);
+          const e = expandTo(gk, inShape);
+          gk.dispose();
+          if (scale === 1) return [e];
+          const r = rawScalar('mul', e, scale, op);
+          e.dispose();
+          return [r];
+        },
+      };
+    },
+  });
 }
 
 export const sum = (x: Tensor, dim?: number | number[], opts?: ReduceOptions): Tensor => reduceOp('sum', x, dim, opts);

@@ -1,8 +1,11 @@
 // The dtype policy, in one wrapper every op runs through: which dtype its kernels compute in,
 // the casts of its inputs to that dtype, the tensors saved for backward, and each gradient cast
-// back to its input's dtype. Ops say only which rule applies to them; autocast (the AMP work)
-// will be a per-op list that overrides the rule here, as PyTorch's autocast_mode.cpp does, not an
-// edit of every op.
+// back to its input's dtype. Ops say only which rule applies to them; autocast (lib/amp) is a
+// per-op list that overrides the rule here, as PyTorch's autocast_mode.cpp does, not an edit of
+// every op. The override is looked up in the current async context (AsyncLocalStorage), so an
+// autocast region covers its own code and the async work it starts, and nothing else.
+import { AsyncLocalStorage } from 'node:async_hooks';
+
 import { needsGrad, record } from './autograd';
 import { isFloating } from './dtype';
 import type { DType } from './dtype';
@@ -15,23 +18,59 @@ import type { Tensor } from './tensor';
  */
 export type DtypeRule = 'promote' | 'input' | 'float32';
 
-/** An override of an op's rule by name (autocast installs one); null keeps the op's own rule. */
-export type DtypeOverride = (op: string, inputs: readonly (Tensor | null)[]) => DType | null;
-let override: DtypeOverride | null = null;
+/** An override of ops' rules by op name, installed for an async context (autocast installs one). */
+export interface DtypeOverride {
+  /** The dtype op computes in here, or null to keep the op's own rule. */
+  dtypeFor(op: string, inputs: readonly (Tensor | null)[]): DType | null;
+  /**
+   * t cast to dtype from a cache the override owns (autocast's weight cache), or null for an
+   * ordinary cast. runOp never disposes what this returns; the override frees it.
+   */
+  cachedCast?(t: Tensor, dtype: DType): Tensor | null;
+}
 
-export function setDtypeOverride(fn: DtypeOverride | null): DtypeOverride | null {
-  const prev = override;
-  override = fn;
-  return prev;
+const overrides = new AsyncLocalStorage<DtypeOverride | undefined>();
+
+/** The override of the current async context, if any. */
+export function currentDtypeOverride(): DtypeOverride | undefined {
+  return overrides.getStore();
+}
+
+/** Runs fn (and the async work it starts) with `o` as the override; the caller's is untouched. */
+export function runWithDtypeOverride<T>(o: DtypeOverride | undefined, fn: () => T): T {
+  return overrides.run(o, fn);
+}
+
+/**
+ * Makes `o` the override of the rest of the current synchronous execution and of what it schedules
+ * from now on (AsyncLocalStorage.enterWith): the disposable form of autocast, whose limits it has.
+ */
+export function enterDtypeOverride(o: DtypeOverride | undefined): void {
+  overrides.enterWith(o);
+}
+
+/** The dtype the current override gives op on these inputs, or null where none applies. */
+export function overriddenDtype(op: string, inputs: readonly (Tensor | null)[]): DType | null {
+  const o = overrides.getStore();
+  return o === undefined ? null : o.dtypeFor(op, inputs);
 }
 
 export function computeDtype(op: string, rule: DtypeRule, inputs: readonly (Tensor | null)[]): DType {
-  const o = override?.(op, inputs) ?? null;
+  const o = overriddenDtype(op, inputs);
   if (o !== null) return o;
-  const floats = inputs.filter((t): t is Tensor => t !== null && isFloating(t.dtype));
-  if (rule === 'float32' || floats.length === 0) return 'float32';
-  if (rule === 'input') return floats[0].dtype;
-  return floats.some((t) => t.dtype === 'float32') ? 'float32' : floats[0].dtype;
+  return ruleDtype(rule, inputs);
+}
+
+function ruleDtype(rule: DtypeRule, inputs: readonly (Tensor | null)[]): DType {
+  if (rule === 'float32') return 'float32';
+  let first: DType | null = null;
+  for (const t of inputs) {
+    if (t === null || !isFloating(t.dtype)) continue;
+    if (rule === 'input') return t.dtype;
+    if (t.dtype === 'float32') return 'float32';
+    first ??= t.dtype;
+  }
+  return first ?? 'float32';
 }
 
 export interface Forward {
@@ -52,8 +91,11 @@ export interface OpCall {
   inputs: (Tensor | null)[];
   /** Indices of inputs the kernel always reads as float32 (batch-norm parameters, say). */
   float32?: number[];
-  /** The output's dtype when it is not the compute dtype (a loss in the input's dtype). */
-  outDtype?: DType;
+  /**
+   * The output's dtype when the forward's is not it: 'compute' casts the output to the compute
+   * dtype (a loss whose kernel writes float32 comes out in the dtype the op computed in).
+   */
+  outDtype?: DType | 'compute';
   forward(inputs: (Tensor | null)[], dtype: DType): Forward;
 }
 
@@ -71,28 +113,51 @@ function castBack(g: Tensor | null, dtype: DType | undefined): Tensor | null {
 
 /** Runs one op under its dtype rule; see the file header. */
 export function runOp(call: OpCall): Tensor {
-  const dtype = computeDtype(call.op, call.rule, call.inputs);
-  const f32 = new Set(call.float32 ?? []);
-  const cast = call.inputs.map((t, i) => (t === null || !isFloating(t.dtype) ? t : castTo(t, f32.has(i) ? 'float32' : dtype)));
+  const o = overrides.getStore();
+  const forced = o === undefined ? null : o.dtypeFor(call.op, call.inputs);
+  const dtype = forced ?? ruleDtype(call.rule, call.inputs);
+  const f32 = call.float32;
+  const cast: (Tensor | null)[] = [];
+  // owned[i]: cast[i] is runOp's own copy, disposed once the forward has taken what it needs
+  // (a copy from the override's cache is the override's to free)
+  const owned: boolean[] = [];
+  try {
+    for (let i = 0; i < call.inputs.length; i++) {
+      const t = call.inputs[i];
+      const target = f32 !== undefined && f32.includes(i) ? 'float32' : dtype;
+      if (t === null || !isFloating(t.dtype) || t.dtype === target) {
+        cast.push(t);
+        owned.push(false);
+        continue;
+      }
+      const cached = o?.cachedCast?.(t, target) ?? null;
+      cast.push(cached ?? t.to(target));
+      owned.push(cached === null);
+    }
+  } catch (e) {
+    disposeCasts(cast, owned);
+    throw e;
+  }
   let fwd: Forward;
   try {
     fwd = call.forward(cast, dtype);
   } catch (e) {
-    disposeCasts(cast, call.inputs);
+    disposeCasts(cast, owned);
     throw e;
   }
   const kernelDtype = fwd.out.dtype;
   let out = fwd.out;
-  if (call.outDtype !== undefined && out.dtype !== call.outDtype) {
-    const o = out.to(call.outDtype);
+  const outDtype = call.outDtype === 'compute' ? dtype : call.outDtype;
+  if (outDtype !== undefined && out.dtype !== outDtype) {
+    const c = out.to(outDtype);
     out.dispose();
-    out = o;
+    out = c;
   }
   const backward = fwd.backward;
   const grad = backward !== undefined && needsGrad(...call.inputs);
   // Saved tensors are aliases, so the casts and temporaries can go as soon as they are taken.
   const saved = grad ? (fwd.save ?? []).map((t) => t.saveForBackward()) : [];
-  disposeCasts(cast, call.inputs);
+  disposeCasts(cast, owned);
   for (const t of fwd.temps ?? []) t.dispose();
   if (!grad) return out;
   const inputDtypes = call.inputs.map((t) => t?.dtype);
@@ -105,8 +170,9 @@ export function runOp(call: OpCall): Tensor {
   return out;
 }
 
-function disposeCasts(cast: (Tensor | null)[], inputs: (Tensor | null)[]): void {
-  cast.forEach((c, i) => {
-    if (c !== null && c !== inputs[i] && !c.isDisposed) c.dispose();
-  });
+function disposeCasts(cast: (Tensor | null)[], owned: boolean[]): void {
+  for (let i = 0; i < owned.length; i++) {
+    const c = cast[i];
+    if (owned[i] && c !== null && !c.isDisposed) c.dispose();
+  }
 }

@@ -87,6 +87,8 @@ function plausible(field: OpField, r: () => number): unknown {
     case 'number': return pick([0, 1, -1, 0.5, 1.5, NaN, Infinity, -Infinity, 1e300]);
     case 'bool': return pick([true, false, 0]);
     case 'dims': return pick([[], [4], [2, 2], [1, 4], [65536, 65536, 65536, 65536], [2 ** 32, 2], [0, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9]]);
+    case 'storageList': return pick([[], [live], [live, live2], [live, disposed], [null], live, [live, live, live]]);
+    case 'sizeList': return pick([[], [1], [4, 4], [2 ** 40], [-1], [1.5], 4, [0, 0, 0]]);
   }
 }
 

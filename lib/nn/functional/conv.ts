@@ -5,7 +5,7 @@ import { autotune } from '../../backends/autotune';
 import { describe } from '../../errors';
 import { native } from '../../native';
 import type { OpArgs } from '../../native';
-import { runOp } from '../../policy';
+import { overriddenDtype, runOp } from '../../policy';
 import { allocTensor, checkOptions } from '../../tensor';
 import type { Tensor } from '../../tensor';
 import { fail, sameDevice } from '../../validate';
@@ -36,8 +36,12 @@ function pair(name: string, v: unknown, min: number): [number, number] {
   return [arr[0] as number, arr[1] as number];
 }
 
-/** Checks conv2d's arguments and derives its geometry; every error names conv2d, the argument and the value. */
-export function conv2dGeometry(x: Tensor, w: Tensor, b: Tensor | null, opts: unknown): { g: ConvGeometry; P: number; Q: number; batched: boolean } {
+/**
+ * Checks conv2d's arguments and derives its geometry; every error names conv2d, the argument and
+ * the value. sameDtype false skips the check that weight and bias have the input's dtype (under
+ * autocast, where runOp casts all three to the compute dtype first).
+ */
+export function conv2dGeometry(x: Tensor, w: Tensor, b: Tensor | null, opts: unknown, sameDtype = true): { g: ConvGeometry; P: number; Q: number; batched: boolean } {
   const op = 'conv2d';
   const o = checkOptions(op, opts, ['stride', 'padding', 'dilation', 'groups']);
   if (x.ndim !== 3 && x.ndim !== 4) throw new RangeError(`${op}: input must be 3-D [C, H, W] or 4-D [N, C, H, W], got shape ${shapeStr(x)}`);
@@ -45,7 +49,7 @@ export function conv2dGeometry(x: Tensor, w: Tensor, b: Tensor | null, opts: unk
   for (const [name, t] of [['weight', w], ['bias', b]] as const) {
     if (t === null) continue;
     sameDevice(op, 'input', x, name, t);
-    if (t.dtype !== x.dtype) throw new TypeError(`${op}: ${name} must have the input's dtype ${x.dtype}, got ${t.dtype}`);
+    if (sameDtype && t.dtype !== x.dtype) throw new TypeError(`${op}: ${name} must have the input's dtype ${x.dtype}, got ${t.dtype}`);
   }
   const [stride, dilation] = [pair('stride', o.stride ?? 1, 1), pair('dilation', o.dilation ?? 1, 1)];
   const groups = o.groups ?? 1;
@@ -105,14 +109,17 @@ export function runConv(op: 'conv2d' | 'conv2dBackwardData' | 'conv2dBackwardFil
 /**
  * 2-D convolution over [N, C, H, W] (or [C, H, W]) with weight [K, C / groups, R, S] and optional
  * bias [K], as torch.nn.functional.conv2d. float32 or float16 (float32 accumulation); differentiable
- * in input, weight and bias.
+ * in input, weight and bias. Input, weight and bias share one dtype, except under autocast (float16).
  */
 export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, opts?: Conv2dOptions): Tensor {
   const op = 'conv2d';
   const x = floatInput(op, 'input', input);
   const w = floatInput(op, 'weight', weight);
   const b = bias === undefined || bias === null ? null : floatInput(op, 'bias', bias);
-  const { g, P, Q, batched } = conv2dGeometry(x, w, b, opts);
+  // Under autocast the three are cast to its compute dtype before the kernel, so they may differ;
+  // elsewhere a mismatch is the caller's error.
+  const autocast = overriddenDtype(op, [x, w, b]) !== null;
+  const { g, P, Q, batched } = conv2dGeometry(x, w, b, opts, !autocast);
   const outShape = batched ? [g.N, g.K, P, Q] : [g.K, P, Q];
   const geometry = { ...g };
   return runOp({

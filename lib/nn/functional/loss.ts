@@ -51,7 +51,7 @@ export function nllLoss(logp: Tensor, target: Tensor, opts?: LossOptions): Tenso
     op,
     rule: 'input',
     inputs: [logp, target],
-    outDtype: logp.dtype,
+    outDtype: 'compute', // the input's dtype; float32 under autocast
     forward: ([lp, t]) => {
       const loss32 = allocTensor(op, reduction === 'none' ? [N] : [], 'float32', lp!.device);
       native.run('nllLoss', { logp: lp!.live(op), target: t!.live(op), loss: loss32.live(op), dtype: lp!.dtype, rows: N, cols: C, reduction });
@@ -89,7 +89,7 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts?: LossOptions)
     op,
     rule: 'input',
     inputs: [logits, target],
-    outDtype: logits.dtype,
+    outDtype: 'compute', // the input's dtype; float32 under autocast
     forward: ([x, t]) => {
       const loss32 = allocTensor(op, reduction === 'none' ? [N] : [], 'float32', x!.device);
       native.run('crossEntropy', { logits: x!.live(op), target: t!.live(op), loss: loss32.live(op), gradLogits: null, dtype: x!.dtype, rows: N, cols: C, reduction });
