@@ -113,7 +113,7 @@ __global__ void __launch_bounds__(kThreads) multiTensorKernel(TensorList t, Hype
   if (foundInf != nullptr && *foundInf != 0) return;  // the whole block agrees: no reduction is left half-reached
   const int slot = t.blockTensor[blockIdx.x];
   const uint64_t chunk = t.blockChunk[blockIdx.x];
-  const uint64_t begin = chunk * kChunk, end = min(begin + kChunk, t.n[slot]);
+  const uint64_t begin = chunk * kChunk, end = begin + kChunk < t.n[slot] ? begin + kChunk : t.n[slot];
   const int32_t index = t.index[slot];
   T* w = static_cast<T*>(t.w[slot]);
   const T* g = static_cast<const T*>(t.g[slot]);
@@ -286,13 +286,14 @@ void optimizerStepFor(const ops::OptimizerStepArgs& a, cudaStream_t s) {
 template <typename T>
 __global__ void __launch_bounds__(kThreads) unscaleKernel(TensorList t, const float* scale, float* foundInf) {
   const int slot = t.blockTensor[blockIdx.x];
-  const uint64_t begin = uint64_t(t.blockChunk[blockIdx.x]) * kChunk, end = min(begin + kChunk, t.n[slot]);
+  const uint64_t begin = uint64_t(t.blockChunk[blockIdx.x]) * kChunk;
+  const uint64_t end = begin + kChunk < t.n[slot] ? begin + kChunk : t.n[slot];
   T* g = static_cast<T*>(t.w[slot]);
   const float inv = 1.f / *scale;
   bool bad = false;
   for (uint64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
     const float v = toFloat(g[i]);
-    bad |= !isfinite(v);
+    bad |= !(v - v == 0);  // inf - inf and NaN - NaN are NaN
     g[i] = fromFloat<T>(v * inv);
   }
   if (bad) *foundInf = 1.f;  // every writer stores the same value

@@ -138,12 +138,14 @@ readonly CAP_TESTS=35      # dry runs 14-16 s: the cpu cases standing in for the
 # time and warm-up (18 s), GELU 16 timings x 0.4 s (7 s), GEMM 14 cases x 0.35 s (5 s), the data
 # loader (5 s), and the other kernel families' 70 cases x about 0.6 s (42 s): 77 s, rounded up;
 # plus convolution's ~620 short rows (every CUDA implementation of 3 directions at 20 shapes and 2
-# dtypes, 15 ms of samples each) at about 30 ms a row with setup and the autotuner's trials (20 s).
-readonly CAP_BENCH=170
+# dtypes, 15 ms of samples each) at about 30 ms a row with setup and the autotuner's trials (20 s);
+# plus the optimizer steps over ResNet-50's parameter set: 16 rows x (0.3 s + 0.2 s of setup) (8 s).
+readonly CAP_BENCH=180
 # All peers in one Python process (bench/peers/all.py): import torch and start CUDA once (12 s
 # estimated), then the same cases as the benchmarks at about 0.3 s a case (35 s); plus conv.py's
-# 122 cases at about 0.15 s each, cuDNN's benchmark search of each new shape included (18 s).
-readonly CAP_PEERS=110
+# 122 cases at about 0.15 s each, cuDNN's benchmark search of each new shape included (18 s); plus
+# optim.py's 8 CUDA rows over ResNet-50's parameter set at about 1 s each with setup (8 s).
+readonly CAP_PEERS=120
 readonly CAP_TABLE=10      # dry runs 0.1 s
 # dry runs 5.4-6.3 s and 4.5-6.0 s for the subsets alone + 30 s estimated for compute-sanitizer's
 # start and the instrumentation of each kernel at its first launch, less the margin the conv rows took
@@ -154,9 +156,9 @@ readonly RUN_CAP=$((CAP_UNPACK + CAP_BUILD + CAP_INFO + CAP_TESTS + CAP_BENCH + 
 
 # The compute-sanitizer passes: memcheck over the CUDA cases of the suites that launch every kernel
 # family, racecheck over those of the suites that launch the kernels using shared memory (GEMM tiles,
-# softmax and cross-entropy rows, batch-norm statistics, sum reductions). HY_TEST takes a comma list.
-readonly MEMCHECK_SUITES=tensor,random,ops,gemm,linalg,nn
-readonly RACECHECK_SUITES=gemm.test,nn.test,ops.test,conv.test
+# softmax and cross-entropy rows, batch-norm statistics, sum reductions, the optimizers' norm blocks). HY_TEST takes a comma list.
+readonly MEMCHECK_SUITES=tensor,random,ops,gemm,linalg,nn,optimizers,grad-scaler
+readonly RACECHECK_SUITES=gemm.test,nn.test,ops.test,conv.test,optimizers.test
 
 # Seconds the next step may run: its cap, or what is left of the run's RUN_CAP if less. Past the
 # deadline a step gets 1 second, so it fails as timed out and the run still reports.
