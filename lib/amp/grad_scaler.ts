@@ -197,6 +197,10 @@ export class GradScaler {
 
   /** Frees the device state (a later scale() makes it again from the last values read). */
   dispose(): void {
+    if (this.scaleT !== null) {
+      this.initScale = this.scaleT.item();
+      this.initTracker = this.trackerT!.item();
+    }
     this.scaleT?.dispose();
     this.trackerT?.dispose();
     for (const f of this.foundInf.values()) f.dispose();

@@ -115,7 +115,8 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
     }
     const list = [...(params as Iterable<Tensor | ParamGroupInput>)];
     if (list.length === 0) throw new RangeError(`${name}: params is an empty list (an optimizer needs at least one parameter)`);
-    if (list.every((p) => p instanceof Tensor)) {
+    const isGroup = (g: unknown): boolean => g !== null && typeof g === 'object' && !(g instanceof Tensor) && 'params' in g;
+    if (!list.every(isGroup)) {
       this.addParamGroup({ params: list as Tensor[] });
     } else {
       for (const g of list) this.addParamGroup(g as ParamGroupInput);
@@ -204,7 +205,9 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
       for (const p of group.params) {
         const s = this.state.get(p);
         if (s === undefined) continue;
-        const entry: { step: number; [b: string]: Tensor | number } = { step: s.step.item() };
+        const step = s.step.item();
+        if (step === 0) continue; // made for a step the GradScaler skipped: as if never made
+        const entry: { step: number; [b: string]: Tensor | number } = { step };
         names.forEach((n, k) => {
           entry[n] = keep(s.buffers[k].clone());
         });
@@ -298,8 +301,14 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
     }
     const work: Work[] = [];
     for (const [gi, group] of this.paramGroups.entries()) {
+      if (typeof group.lr !== 'number' || !Number.isFinite(group.lr) || group.lr < 0) fail('range', this.name, `lr of group ${gi}`, 'a finite number >= 0', group.lr);
+      const names = this.stateNames(group);
       for (const [i, p] of group.params.entries()) {
         const where = `parameter ${i} of group ${gi}`;
+        const s = this.state.get(p);
+        if (s !== undefined && s.buffers.length !== names.length) {
+          throw new RangeError(`${this.name}: the options of group ${gi} now need the state ${names.join(', ') || '(none)'}, but ${where} was stepped with ${s.buffers.length} state buffers; make a new optimizer to change that option`);
+        }
         if (p.isDisposed) {
           throw new Error(`${this.name}: ${where} was disposed (was the model moved with .to() after the optimizer was made? build the optimizer over the new parameters)`);
         }

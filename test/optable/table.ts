@@ -6,6 +6,7 @@ import { ELEMENTWISE } from './elementwise';
 import type { OpEntry } from './entry';
 import { LINALG } from './linalg';
 import { NN } from './nn';
+import { OPTIM } from './optim';
 import { REDUCTION } from './reduction';
 
-export const TABLE: OpEntry[] = [...ELEMENTWISE, ...REDUCTION, ...LINALG, ...NN, ...CREATION];
+export const TABLE: OpEntry[] = [...ELEMENTWISE, ...REDUCTION, ...LINALG, ...NN, ...CREATION, ...OPTIM];
