@@ -33,6 +33,7 @@ function restore(): void {
   at.budgetMs = 10_000;
   at.warmup = 1;
   at.runs = 5;
+  at.cutoff = Infinity; // every candidate timed fully, so the counts below are exact
   at.cacheFile = null;
   at.clear();
 }
@@ -217,6 +218,24 @@ s('warmup and runs set how often each implementation runs while timed', () =>
     const [, calls] = spy(() => conv(OTHER));
     const d = decisionOf('conv2d', OTHER);
     for (const n of applicable('conv2d', OTHER)) assert.is(calls.filter((c) => c.op === 'conv2d' && c.impl === n).length, 3 + (n === d.winner ? 1 : 0), `runs of ${n}`);
+  }),
+);
+
+s('cutoff: a candidate far slower than the best so far stops after the run that shows it, and never wins', () =>
+  fresh(() => {
+    at.cutoff = 1;  // anything slower than the best so far stops at once
+    const [, calls] = spy(() => conv(SPATIAL));
+    const d = decisionOf('conv2d', SPATIAL);
+    const names = applicable('conv2d', SPATIAL);
+    const runs = (n: string): number => calls.filter((c) => c.op === 'conv2d' && c.impl === n).length - (n === d.winner ? 1 : 0);
+    assert.is(runs(names[0]), 6, `the first candidate (${names[0]}) has no best to lose to: warmup + 5 runs`);
+    names.slice(1).forEach((n, i) => {
+      assert.ok(runs(n) >= 1 && runs(n) <= 6, `${n}: ${runs(n)} runs`);
+      const bestBefore = Math.min(...names.slice(0, i + 1).map((m) => d.times[m]));
+      if (runs(n) < 6) assert.ok(d.times[n] > bestBefore, `${n} was abandoned only when slower than the best before it: ${JSON.stringify(d.times)}`);
+    });
+    assert.is(d.times[d.winner], Math.min(...Object.values(d.times)), 'the winner is the fastest');
+    assert.throws(() => (at.cutoff = 0.5), /autotune: cutoff must be a number of at least 1, got 0.5/);
   }),
 );
 

@@ -99,6 +99,7 @@ export class Autotuner {
   private budgetMsValue = 10_000;
   private warmupValue = 1;
   private runsValue = 5;
+  private cutoffValue = 3;
   private cacheFileValue: string | null = null;
   private readonly entries = new Map<string, Entry>();
   private readonly heuristic = new Map<string, string>();
@@ -160,6 +161,18 @@ export class Autotuner {
   }
   set runs(v: number) {
     this.runsValue = this.atLeast('runs', v, 1, false);
+  }
+
+  /**
+   * A trial slower than this many times the best median so far is abandoned after the run that
+   * shows it (default 3; Infinity times every candidate fully): it cannot win, and a slow
+   * algorithm on a large shape would otherwise cost warmup + runs of its slow runs.
+   */
+  get cutoff(): number {
+    return this.cutoffValue;
+  }
+  set cutoff(v: number) {
+    this.cutoffValue = this.atLeast('cutoff', v, 1, true);
   }
 
   /** Milliseconds spent timing so far in this process. */
@@ -232,7 +245,8 @@ export class Autotuner {
       const started = performance.now();
       for (const c of untimed) {
         try {
-          e.times[c.name] = this.time(op, { ...args, impl: c.name }, device);
+          const best = Math.min(...Object.values(e.times));
+          e.times[c.name] = this.time(op, { ...args, impl: c.name }, device, best);
         } catch (err) {
           e.failed[c.name] = errorName(err);
         }
@@ -318,8 +332,13 @@ export class Autotuner {
 
   // Median of `runs` timed runs after `warmup` untimed ones: CUDA events on the GPU, the CPU queue's
   // completion on the CPU (each run is waited for, so queue latency is inside every sample alike).
-  private time(op: string, args: OpArgs, device: 'cpu' | 'cuda'): number {
+  // A candidate that cannot win is abandoned early (see cutoff), so a slow algorithm on a large
+  // shape (the direct convolution at a batch of 1000) costs one run, not warmup + runs: on the CPU
+  // when its warm-up run alone is over the cutoff, and on either device when a timed run is; the
+  // samples it has stand for its time.
+  private time(op: string, args: OpArgs, device: 'cpu' | 'cuda', best: number): number {
     const samples: number[] = [];
+    const hopeless = (ms: number): boolean => Number.isFinite(best) && ms > this.cutoffValue * best;
     if (device === 'cuda') {
       for (let i = 0; i < this.warmupValue; ++i) native.run(op, args);
       for (let i = 0; i < this.runsValue; ++i) {
@@ -332,16 +351,23 @@ export class Autotuner {
           native.eventDestroy(start);
           native.eventDestroy(end);
         }
+        if (hopeless(samples[samples.length - 1])) break;
       }
       return median(samples);
     }
-    for (let i = 0; i < this.warmupValue; ++i) native.run(op, args);
-    native.cpuSynchronize();
+    for (let i = 0; i < this.warmupValue; ++i) {
+      const t0 = performance.now();
+      native.run(op, args);
+      native.cpuSynchronize();
+      const ms = performance.now() - t0;
+      if (hopeless(ms)) return ms;
+    }
     for (let i = 0; i < this.runsValue; ++i) {
       const t0 = performance.now();
       native.run(op, args);
       native.cpuSynchronize();
       samples.push(performance.now() - t0);
+      if (hopeless(samples[samples.length - 1])) break;
     }
     return median(samples);
   }
