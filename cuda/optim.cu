@@ -244,8 +244,8 @@ void optimizerStep(const ops::OptimizerStepArgs& a, cudaStream_t s) {
   const float* foundInf = a.foundInf ? static_cast<const float*>(a.foundInf->data()) : nullptr;
   float* partials = nullptr;
   float* norms = nullptr;
-  if (a.workspace) {
-    partials = static_cast<float*>(a.workspace->data());
+  if (a.scratch) {
+    partials = static_cast<float*>(a.scratch->data());
     norms = partials + 2 * ops::totalChunks(a.numels);
   }
   if constexpr (K == OptimizerKind::Lamb) {
@@ -336,7 +336,7 @@ void multiTensorNorm(const ops::MultiTensorNormArgs& a, cudaStream_t s) {
 
 HY_REGISTER_OP(ops::OptimizerStepArgs, Cuda, "multiTensor", [](const ops::OptimizerStepArgs& a, StreamId stream) {
   withFloatType(a.dtype, [&](auto tag) { optimizerStepFor<typename decltype(tag)::type>(a, asStream(stream)); });
-}, nullptr, ops::ImplTraits<ops::OptimizerStepArgs>{&ops::optimizerWorkspace, true});
+});
 
 HY_REGISTER_OP(ops::AmpUnscaleArgs, Cuda, "multiTensor", [](const ops::AmpUnscaleArgs& a, StreamId stream) {
   Lists lists;

@@ -25,3 +25,5 @@ export * as data from './data/index';
 export * as optim from './optim/index';
 export * as amp from './amp/index';
 export * as train from './train/index';
+export * as serialize from './serialize/index';
+export { save, load } from './serialize/index';

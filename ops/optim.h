@@ -57,7 +57,11 @@ struct OptimizerStepArgs {
   double lr = 0, beta1 = 0, beta2 = 0, eps = 0, weightDecay = 0, momentum = 0, dampening = 0, rho = 0;
   double trustCoefficient = 0, maxGradNorm = 0;
   bool nesterov = false, decoupled = false, amsgrad = false, biasCorrection = true, nvLamb = false;
-  StoragePtr workspace;  // lamb, lars: normWorkspace(numels)
+  // lamb, lars: scratch of normWorkspace(numels) bytes for the per-tensor norms. The caller
+  // allocates it with everything else a step needs, before the first launch of any group, so a
+  // step of several groups cannot fail halfway for memory (a dispatcher workspace would be
+  // allocated per call). The CPU implementation sums in double on its own and leaves it unread.
+  StoragePtr scratch;
 
   void fields(Fields& f) {
     f.choice("kind", kind);
@@ -70,6 +74,7 @@ struct OptimizerStepArgs {
     f.storageList("steps", steps);
     f.optionalStorage("foundInf", foundInf);
     f.optionalStorage("gradNorm", gradNorm);
+    f.optionalStorage("scratch", scratch);
     f.floatDtype("dtype", dtype);
     f.number("lr", lr);
     f.number("beta1", beta1);
@@ -109,6 +114,10 @@ struct OptimizerStepArgs {
       if (!gradNorm) c.fail("gradNorm", "the global gradient norm (float32 [1]) for lamb", "none");
       c.holds("gradNorm", gradNorm, 1, DType::Float32);
     }
+    if (kind == OptimizerKind::Lamb || kind == OptimizerKind::Lars) {
+      if (!scratch) c.fail("scratch", "a storage of " + std::to_string(normWorkspace(numels)) + " bytes for lamb and lars", "none");
+      c.holdsBytes("scratch", scratch, normWorkspace(numels));
+    }
     const double values[] = {lr, beta1, beta2, eps, weightDecay, momentum, dampening, rho, trustCoefficient, maxGradNorm};
     const char* valueNames[] = {"lr", "beta1", "beta2", "eps", "weightDecay", "momentum", "dampening", "rho",
                                 "trustCoefficient", "maxGradNorm"};
@@ -139,10 +148,6 @@ struct OptimizerStepArgs {
     return h;
   }
 };
-
-inline uint64_t optimizerWorkspace(const OptimizerStepArgs& a) {
-  return a.kind == OptimizerKind::Lamb || a.kind == OptimizerKind::Lars ? normWorkspace(a.numels) : 0;
-}
 
 // GradScaler's unscale and check (torch's _amp_foreach_non_finite_check_and_unscale_): every
 // gradient multiplied by 1 / scale in place; foundInf set to 1 when any was inf or NaN (it is

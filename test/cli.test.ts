@@ -1,0 +1,287 @@
+// The hayate command line: the flag conversion as a pure function (no training), and the built
+// program spawned for --help, --version, info and every kind of mistake (exit 2, one line, the usage).
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import * as hy from '../lib/index';
+import { benchFilters, CliContext, parseTrainArgs, TRAIN_DEFAULTS, UsageError, withDefaultCommand } from '../lib/cli/args';
+import type { TrainCommandOptions } from '../lib/cli/train';
+import { skipped, suite } from './harness';
+
+const SUITE = 'cli';
+const s = suite(SUITE);
+
+const ROOT = resolve(__dirname, '..', '..');
+const MAIN = join(ROOT, 'dist', 'lib', 'cli', 'main.js');
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const pkg = require(join(ROOT, 'package.json')) as { version: string; bin?: Record<string, string> };
+
+const noCuda: CliContext = { cuda: () => ({ available: false, reason: 'no GPU in this test' }) };
+const withCuda: CliContext = { cuda: () => ({ available: true }) };
+
+const scratch = mkdtempSync(join(tmpdir(), 'hayate-cli-'));
+const aFile = join(scratch, 'a-file.ckpt');
+writeFileSync(aFile, 'not a checkpoint');
+process.on('exit', () => rmSync(scratch, { recursive: true, force: true }));
+
+interface Ran {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function hayate(args: string[], opts: { env?: Record<string, string>; main?: string } = {}): Ran {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env };
+  delete env.HAYATE_DEBUG;
+  const r = spawnSync(process.execPath, [opts.main ?? MAIN, ...args], { encoding: 'utf8', timeout: 20_000, env, cwd: ROOT });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** A usage error: exit 2, the one line first, then the usage, and no stack trace. */
+function assertUsageError(r: Ran, firstLine: string | RegExp, what: string): void {
+  assert.is(r.status, 2, `${what}: exit code (stderr: ${r.stderr})`);
+  const first = r.stderr.split('\n')[0];
+  if (typeof firstLine === 'string') assert.is(first, firstLine, `${what}: first line`);
+  else assert.match(first, firstLine, `${what}: first line`);
+  assert.ok(r.stderr.includes('Usage'), `${what}: the usage follows`);
+  assert.not.match(r.stderr, /^\s+at /m, `${what}: no stack trace`);
+  assert.is(r.stdout, '', `${what}: nothing on stdout`);
+}
+
+function expectUsageError(args: string[], message: string, ctx: CliContext = noCuda): void {
+  let thrown: unknown;
+  try {
+    parseTrainArgs(args, ctx);
+  } catch (e) {
+    thrown = e;
+  }
+  assert.ok(thrown instanceof UsageError, `${args.join(' ')}: expected a UsageError, got ${String(thrown)}`);
+  const u = thrown as UsageError;
+  assert.is(u.message, message, args.join(' '));
+  assert.is(u.exitCode, 2);
+  assert.match(u.usage, /^Usage: hayate train \[options\]/, `${args.join(' ')}: usage`);
+  assert.ok(u.usage.includes('--epochs <n>'), `${args.join(' ')}: the usage lists the flags`);
+}
+
+// --- parseTrainArgs: defaults, each flag, each error --------------------------------------------
+
+s('train defaults on a machine without CUDA: cpu, amp off', () => {
+  const o = parseTrainArgs([], noCuda);
+  const expected: TrainCommandOptions = { epochs: 6, batchSize: 64, lr: 1.0, device: 'cpu', workers: 'auto', json: false, amp: false, seed: 1 };
+  assert.equal(o, expected);
+  assert.is(o.epochs, TRAIN_DEFAULTS.epochs);
+  assert.not.ok('data' in o || 'checkpoint' in o || 'resume' in o, 'absent paths are absent, not undefined');
+});
+
+s('train defaults on a machine with CUDA: cuda, amp on', () => {
+  const o = parseTrainArgs([], withCuda);
+  assert.is(o.device, 'cuda');
+  assert.is(o.amp, true);
+});
+
+s('amp follows the device unless --amp or --no-amp says otherwise', () => {
+  assert.is(parseTrainArgs(['--device', 'cpu'], withCuda).amp, false);
+  assert.is(parseTrainArgs(['--device', 'cuda'], withCuda).amp, true);
+  assert.is(parseTrainArgs(['--no-amp'], withCuda).amp, false);
+  assert.is(parseTrainArgs(['--amp'], noCuda).amp, true);
+  assert.is(parseTrainArgs(['--amp', '--no-amp'], withCuda).amp, false, 'the last one wins');
+  assert.is(parseTrainArgs(['--no-amp', '--amp'], noCuda).amp, true, 'the last one wins');
+});
+
+s('each train flag is converted', () => {
+  const data = join(scratch, 'mnist');
+  mkdirSync(data, { recursive: true });
+  const o = parseTrainArgs(
+    ['--epochs', '5', '--batch-size', '128', '--lr', '0.5', '--device', 'cpu', '--workers', '2', '--data', data, '--json', '--checkpoint', join(scratch, 'out.ckpt'), '--resume', aFile, '--seed', '42'],
+    withCuda,
+  );
+  const expected: TrainCommandOptions = {
+    epochs: 5,
+    batchSize: 128,
+    lr: 0.5,
+    device: 'cpu',
+    workers: 2,
+    data,
+    json: true,
+    amp: false,
+    checkpoint: join(scratch, 'out.ckpt'),
+    resume: aFile,
+    seed: 42,
+  };
+  assert.equal(o, expected);
+});
+
+s('flag forms: --flag=value, scientific learning rates, workers 0 and auto, seed 0, relative paths made absolute', () => {
+  assert.is(parseTrainArgs(['--epochs=7'], noCuda).epochs, 7);
+  assert.is(parseTrainArgs(['--lr', '1e-3'], noCuda).lr, 0.001);
+  assert.is(parseTrainArgs(['--lr', '.5'], noCuda).lr, 0.5);
+  assert.is(parseTrainArgs(['--workers', '0'], noCuda).workers, 0);
+  assert.is(parseTrainArgs(['--workers', 'auto'], noCuda).workers, 'auto');
+  assert.is(parseTrainArgs(['--seed', '0'], noCuda).seed, 0);
+  assert.is(parseTrainArgs(['--data', '.'], noCuda).data, process.cwd());
+  assert.is(parseTrainArgs(['--checkpoint', 'x.ckpt'], noCuda).checkpoint, resolve('x.ckpt'));
+});
+
+s('each train mistake is a UsageError naming the flag and the value', () => {
+  expectUsageError(['--epochs', '0'], "hayate: --epochs must be a positive integer, got '0'");
+  expectUsageError(['--epochs', '1.5'], "hayate: --epochs must be a positive integer, got '1.5'");
+  expectUsageError(['--epochs', 'abc'], "hayate: --epochs must be a positive integer, got 'abc'");
+  expectUsageError(['--epochs', '-1'], "hayate: --epochs must be a positive integer, got '-1'");
+  expectUsageError(['--epochs', '1e3'], "hayate: --epochs must be a positive integer, got '1e3'");
+  expectUsageError(['--epochs='], "hayate: --epochs must be a positive integer, got ''");
+  expectUsageError(['--batch-size', '0'], "hayate: --batch-size must be a positive integer, got '0'");
+  expectUsageError(['--lr', '0'], "hayate: --lr must be a positive number, got '0'");
+  expectUsageError(['--lr', 'fast'], "hayate: --lr must be a positive number, got 'fast'");
+  expectUsageError(['--lr', 'Infinity'], "hayate: --lr must be a positive number, got 'Infinity'");
+  expectUsageError(['--device', 'gpu'], "hayate: --device must be cpu or cuda, got 'gpu'");
+  expectUsageError(['--device', 'cuda'], "hayate: --device 'cuda' is not available here: no GPU in this test");
+  expectUsageError(['--workers', '-2'], "hayate: --workers must be 'auto' or an integer >= 0, got '-2'");
+  expectUsageError(['--workers', 'many'], "hayate: --workers must be 'auto' or an integer >= 0, got 'many'");
+  expectUsageError(['--seed', '-1'], "hayate: --seed must be an integer >= 0, got '-1'");
+  expectUsageError(['--data', '/nonexistent'], "hayate: --data must be an existing folder, got '/nonexistent' (it does not exist)");
+  expectUsageError(['--data', aFile], `hayate: --data must be an existing folder, got '${aFile}' (it is not a folder)`);
+  expectUsageError(['--resume', '/nonexistent'], "hayate: --resume must be an existing file, got '/nonexistent' (it does not exist)");
+  expectUsageError(['--resume', scratch], `hayate: --resume must be an existing file, got '${scratch}' (it is a folder)`);
+  expectUsageError(['--checkpoint', '/nonexistent/x.ckpt'], "hayate: --checkpoint must be a file path in an existing folder, got '/nonexistent/x.ckpt' (no folder /nonexistent)");
+  expectUsageError(['--checkpoint', scratch], `hayate: --checkpoint must be a file path, got '${scratch}' (it is a folder)`);
+  expectUsageError(['--bogus'], "hayate: unknown option '--bogus'");
+  expectUsageError(['--epoch', '3'], "hayate: unknown option '--epoch' (did you mean --epochs?)");
+  expectUsageError(['--epochs'], 'hayate: --epochs needs a value (--epochs <n>)');
+  expectUsageError(['extra'], "hayate: train takes no arguments, got 'extra'");
+});
+
+s('no subcommand means train; --help and --version stay the program’s', () => {
+  assert.equal(withDefaultCommand([]), ['train']);
+  assert.equal(withDefaultCommand(['--epochs', '5']), ['train', '--epochs', '5']);
+  assert.equal(withDefaultCommand(['--help']), ['--help']);
+  assert.equal(withDefaultCommand(['-v']), ['-v']);
+  assert.equal(withDefaultCommand(['info', '--json']), ['info', '--json']);
+  assert.equal(withDefaultCommand(['frobnicate']), ['frobnicate']);
+});
+
+s('bench names: none runs all, each must match a file', () => {
+  const files = ['gemm.bench.js', 'gelu.bench.js', 'conv.bench.js'];
+  assert.equal(benchFilters([], files, 'u'), ['']);
+  assert.equal(benchFilters(['gemm', 'ge', 'gemm'], files, 'u'), ['gemm', 'ge']);
+  try {
+    benchFilters(['gemm', 'nope'], files, 'usage text');
+    assert.unreachable('expected a UsageError');
+  } catch (e) {
+    assert.instance(e, UsageError);
+    assert.is((e as UsageError).message, "hayate: no benchmark matches 'nope' (there are: gemm, gelu, conv)");
+    assert.is((e as UsageError).usage, 'usage text');
+  }
+});
+
+// --- the built program --------------------------------------------------------------------------
+
+s('package.json names the bin, and the built file starts with a shebang', () => {
+  assert.equal(pkg.bin, { hayate: 'dist/lib/cli/main.js' });
+  const head = spawnSync('head', ['-c', '20', MAIN], { encoding: 'utf8' }).stdout;
+  assert.ok(head.startsWith('#!/usr/bin/env node\n'), `first line: ${JSON.stringify(head)}`);
+});
+
+s('--help lists train, bench and info; exit 0', () => {
+  const r = hayate(['--help']);
+  assert.is(r.status, 0, r.stderr);
+  for (const c of ['train', 'bench', 'info']) assert.match(r.stdout, new RegExp(`^\\s+${c}\\b`, 'm'), c);
+  assert.ok(r.stdout.includes('Usage: hayate'));
+});
+
+s('train --help lists the flags with their defaults', () => {
+  const r = hayate(['train', '--help']);
+  assert.is(r.status, 0, r.stderr);
+  for (const f of ['--epochs <n>', '--batch-size <n>', '--lr <x>', '--device <cpu|cuda>', '--workers <n|auto>', '--data <folder>', '--json', '--amp', '--no-amp', '--checkpoint <file>', '--resume <file>', '--seed <n>']) {
+    assert.ok(r.stdout.includes(f), f);
+  }
+  assert.ok(r.stdout.includes('(default: 6)'), 'epochs default');
+});
+
+s('--version and -v print the package version', () => {
+  for (const flag of ['--version', '-v']) {
+    const r = hayate([flag]);
+    assert.is(r.status, 0, r.stderr);
+    assert.is(r.stdout.trim(), pkg.version, flag);
+  }
+});
+
+s('info prints the version, the backends and the CUDA state', () => {
+  const r = hayate(['info']);
+  assert.is(r.status, 0, r.stderr);
+  assert.ok(r.stdout.includes(`hayate ${pkg.version}`), r.stdout);
+  assert.match(r.stdout, /^backends: cpu/m);
+  assert.match(r.stdout, hy.cuda.isAvailable() ? /^cuda device: /m : /^cuda: not available — ./m);
+});
+
+s('info --json is hy.info() as JSON', () => {
+  const r = hayate(['info', '--json']);
+  assert.is(r.status, 0, r.stderr);
+  const parsed = JSON.parse(r.stdout) as ReturnType<typeof hy.info>;
+  assert.equal(parsed, JSON.parse(JSON.stringify(hy.info())));
+  assert.ok(parsed.backends.includes('cpu'));
+});
+
+const mistakes: [string[], string][] = [
+  [['train', '--epochs', '0'], "hayate: --epochs must be a positive integer, got '0'"],
+  [['train', '--epochs', '1.5'], "hayate: --epochs must be a positive integer, got '1.5'"],
+  [['train', '--epochs', 'abc'], "hayate: --epochs must be a positive integer, got 'abc'"],
+  [['--epochs', '0'], "hayate: --epochs must be a positive integer, got '0'"],
+  [['train', '--batch-size', '0'], "hayate: --batch-size must be a positive integer, got '0'"],
+  [['train', '--device', 'gpu'], "hayate: --device must be cpu or cuda, got 'gpu'"],
+  [['train', '--data', '/nonexistent'], "hayate: --data must be an existing folder, got '/nonexistent' (it does not exist)"],
+  [['train', '--resume', '/nonexistent'], "hayate: --resume must be an existing file, got '/nonexistent' (it does not exist)"],
+  [['train', '--bogus'], "hayate: unknown option '--bogus'"],
+  [['--bogus'], "hayate: unknown option '--bogus'"],
+  [['train', '--epochs'], 'hayate: --epochs needs a value (--epochs <n>)'],
+  [['info', '--bogus'], "hayate: unknown option '--bogus'"],
+  [['info', 'extra'], "hayate: info takes no arguments, got 'extra'"],
+];
+
+for (const [args, line] of mistakes) {
+  s(`a mistake exits 2 with one line and the usage: hayate ${args.join(' ')}`, () => {
+    assertUsageError(hayate(args), line, args.join(' '));
+  });
+}
+
+s('an unknown subcommand exits 2 with the program usage', () => {
+  const r = hayate(['frobnicate']);
+  assertUsageError(r, "hayate: unknown command 'frobnicate'", 'frobnicate');
+  assert.ok(r.stderr.includes('Usage: hayate [options] [command]'), 'the program usage, not a subcommand’s');
+});
+
+s('the train usage follows a train mistake', () => {
+  const r = hayate(['train', '--epochs', '0']);
+  assert.ok(r.stderr.includes('Usage: hayate train [options]'), r.stderr);
+});
+
+const cudaCase = '--device cuda without a GPU exits 2 naming the flag and why';
+if (hy.cuda.isAvailable()) {
+  skipped.push(`${SUITE} > ${cudaCase}: cuda is available`);
+  s.skip(cudaCase, () => undefined);
+} else {
+  s(cudaCase, () => {
+    const reason = hy.info().cuda.reason ?? '';
+    assertUsageError(hayate(['train', '--device', 'cuda']), `hayate: --device 'cuda' is not available here: ${reason}`, '--device cuda');
+  });
+}
+
+s('bench with an unknown name exits 2 naming it (no benchmark runs)', () => {
+  assertUsageError(hayate(['bench', 'no-such-bench']), /^hayate: no benchmark matches 'no-such-bench' \(there are: .*gemm/, 'bench no-such-bench');
+});
+
+s('bench in an installed package (no dist/bench) exits 2 with one line', () => {
+  // An installed package's layout: package.json and dist/lib, no dist/bench.
+  const root = join(scratch, 'installed');
+  const cli = join(root, 'dist', 'lib', 'cli');
+  mkdirSync(cli, { recursive: true });
+  copyFileSync(join(ROOT, 'package.json'), join(root, 'package.json'));
+  for (const f of ['main.js', 'args.js']) copyFileSync(join(ROOT, 'dist', 'lib', 'cli', f), join(cli, f));
+  const r = hayate(['bench'], { main: join(cli, 'main.js'), env: { NODE_PATH: join(ROOT, 'node_modules') } });
+  assertUsageError(r, /^hayate: the benchmarks are not part of an installed package .*npx hayate bench$/, 'bench installed');
+});
+
+s.run();
