@@ -97,8 +97,10 @@ async function epochOf(device: Device, tips: Tips, samples: number, train: hy.da
 }
 
 /** Runs every row on device; CUDA-only tips are skipped on the CPU with a note. */
+let digits: hy.data.MNIST | undefined;
+const train = (): hy.data.MNIST => (digits ??= new hy.data.MNIST({ train: true }));
+
 export async function runTips(device: Device, samples: number): Promise<TipRow[]> {
-  const train = new hy.data.MNIST({ train: true });
   const rows: TipRow[] = [];
   for (const [name, tips] of ROWS) {
     const base: TipRow = { bench: 'tips', case: name, device: deviceLabel(device), epochSeconds: null, samplesPerSecond: null };
@@ -111,7 +113,7 @@ export async function runTips(device: Device, samples: number): Promise<TipRow[]
       continue;
     }
     const t = device === 'cpu' && tips === ALL ? { ...tips, amp: false, pinMemory: false, nonBlocking: false } : tips;
-    const { seconds, done } = await epochOf(device, t, samples, train);
+    const { seconds, done } = await epochOf(device, t, samples, train());
     rows.push({ ...base, epochSeconds: (seconds * 60_000) / done, samplesPerSecond: done / seconds, ...(t !== tips ? { note: 'without the GPU tips (AMP, pinMemory, nonBlocking)' } : {}) });
     console.error(`tips: ${name}: ${(done / seconds).toFixed(0)} samples/s`);
   }
@@ -189,7 +191,7 @@ async function main(): Promise<void> {
   const rows = await runTips(device, samples);
   const peers: PeerRow[] = values.peer === undefined ? [] : readFileSync(values.peer, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as PeerRow);
   if (values.json) for (const r of rows) console.log(JSON.stringify(r));
-  console.log(`\nThe seed's table on ${deviceLabel(device)} (${samples.toLocaleString('en')} samples timed per row, scaled to 60,000):\n`);
+  console.log(`\nThe seed's table on ${deviceLabel(device)} (whole passes over the ${train().length.toLocaleString('en')} training digits until ${samples.toLocaleString('en')} samples are timed per row, scaled to 60,000):\n`);
   console.log(table(rows, peers));
   writeFileSync(values.svg!, svg(rows, `hayate: one MNIST epoch of 60,000 samples per tip, ${deviceLabel(device)}`));
   console.log(`\nchart: ${values.svg}`);

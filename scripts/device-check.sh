@@ -147,12 +147,17 @@ readonly CAP_BENCH=180
 # optim.py's 8 CUDA rows over ResNet-50's parameter set at about 1 s each with setup (8 s).
 readonly CAP_PEERS=120
 readonly CAP_TABLE=10      # dry runs 0.1 s
+# The seed's table on the GPU, estimated: 9 measured rows of 20,000 samples (313 steps at about 3 ms,
+# 1 s) plus model set-up, the autotuner's trials and a warm-up (2 s) a row; the peer the same, with
+# torch's import and DataLoader workers starting (5 s).
+readonly CAP_TIPS=60
+readonly CAP_TIPS_PEER=70
 # dry runs 5.4-6.3 s and 4.5-6.0 s for the subsets alone + 30 s estimated for compute-sanitizer's
 # start and the instrumentation of each kernel at its first launch, less the margin the conv rows took
 readonly CAP_MEMCHECK=60
 readonly CAP_RACECHECK=60
 # The whole run: the sum of the caps, so that no step is starved by an earlier one that kept to its cap.
-readonly RUN_CAP=$((CAP_UNPACK + CAP_BUILD + CAP_INFO + CAP_TESTS + CAP_BENCH + CAP_PEERS + CAP_TABLE + CAP_MEMCHECK + CAP_RACECHECK))
+readonly RUN_CAP=$((CAP_UNPACK + CAP_BUILD + CAP_INFO + CAP_TESTS + CAP_BENCH + CAP_PEERS + CAP_TABLE + CAP_MEMCHECK + CAP_RACECHECK + CAP_TIPS + CAP_TIPS_PEER))
 
 # The compute-sanitizer passes: memcheck over the CUDA cases of the suites that launch every kernel
 # family, racecheck over those of the suites that launch the kernels using shared memory (GEMM tiles,
@@ -336,6 +341,17 @@ remote() {
       env HY_BACKENDS=$backend HY_TEST=$RACECHECK_SUITES node dist/test/run.js || failed+=("racecheck's subset")
   fi
 
+  # The seed's table (bench/tips.ts: one MnistNet epoch per tip) beside its PyTorch peer, last so that a
+  # run short of time loses it first. Rows of 20,000 samples scaled to 60,000 (1,024 on a dry run's CPU).
+  local tips_samples=20000
+  ((dry)) && tips_samples=1024
+  step "tips peer" "$CAP_TIPS_PEER" "$logs/tips-peer.log" \
+    bash -c 'python3 bench/peers/tips.py --samples "$2" --device "$3" >"$1"' _ "$logs/tips-peer.jsonl" "$tips_samples" "$backend" ||
+    failed+=("tips peer")
+  step tips "$CAP_TIPS" "$logs/tips.log" \
+    bash -c 'peer=(); [[ -s $5 ]] && peer=(--peer "$5"); node dist/bench/tips.js --samples "$2" --device "$3" --svg "$4" "${peer[@]}" >"$1"' _ \
+    "$logs/tips.md" "$tips_samples" "$backend" "$logs/tips.svg" "$logs/tips-peer.jsonl" || failed+=(tips)
+
   # The section for bench/RESULTS.md: heading, comparison table, and how every step went.
   local section=$logs/RESULTS-section.md
   {
@@ -343,6 +359,7 @@ remote() {
     echo "## $(date -u '+%Y-%m-%d %H:%M UTC') · $(git rev-parse --short HEAD 2>/dev/null || echo unknown) · $card"
     echo
     if [[ -f $logs/table.md ]]; then cat "$logs/table.md"; fi
+    if [[ -f $logs/tips.md ]]; then cat "$logs/tips.md"; fi
     echo
     echo "Steps: $(awk -F '\t' '{ printf "%s%s %s (%s s)", (NR > 1 ? "; " : ""), $1, $2, $3 }' "$logs/steps.tsv")."
     # Lines that may be absent (a step cut short, no compute-sanitizer) are simply left out.

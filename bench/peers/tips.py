@@ -1,0 +1,122 @@
+"""PyTorch peer of bench/tips.ts (`npm run bench:tips`): one epoch of 60,000 samples of the seed's
+MNIST network (bench/peers/mnist_train.py's Net; the GELU rows swap F.relu for F.gelu, or for the
+composition x * 0.5 * (1 + erf(x / 1.41421))), Adadelta lr 1, batch 64, over the npm package's
+8,576 training digits passed over until 60,000 samples have gone through, for each of the seed's
+tips alone and all together: DataLoader num_workers (4), pin_memory, cudnn.benchmark, AMP
+(autocast + GradScaler), the fused GELU, non_blocking copies, zero_grad(set_to_none=True). The
+CUDA graph row is not measured (null). Prints one JSON row per tip {bench, case, device,
+epochSeconds, samplesPerSecond}, the case names those of bench/tips.ts; `npm run bench:tips --
+--peer <file>` puts them beside hayate's. A standalone peer (minutes): bench/peers/all.py leaves it out.
+  /usr/bin/python3 bench/peers/tips.py [--samples 60000] [--device cuda] > tips-peer.jsonl
+"""
+import argparse
+import json
+import time
+
+from _common import device_label, require_torch
+from _mnist import mnist_digits, normalised
+
+torch = require_torch("tips")
+F = torch.nn.functional
+
+OFF = dict(workers=False, pin=False, benchmark=False, amp=False, act="relu", non_blocking=False, to_none=False, graph=False)
+ALL = dict(workers=True, pin=True, benchmark=True, amp=True, act="gelu", non_blocking=True, to_none=True, graph=False)
+ROWS = [
+    ("default (every tip off)", OFF),
+    ("numWorkers (DataLoader workers)", {**OFF, "workers": True}),
+    ("pinMemory", {**OFF, "pin": True}),
+    ("autotune (cudnn.benchmark)", {**OFF, "benchmark": True}),
+    ("AMP (autocast + GradScaler)", {**OFF, "amp": True}),
+    ("GELU unfused (GELU variant)", {**OFF, "act": "gelu_unfused"}),
+    ("fused GELU (GELU variant)", {**OFF, "act": "gelu"}),
+    ("nonBlocking (with pinMemory)", {**OFF, "pin": True, "non_blocking": True}),
+    ("gradients to none", {**OFF, "to_none": True}),
+    ("CUDA graph", {**OFF, "graph": True}),
+    ("all on (GELU variant, fused)", ALL),
+]
+
+
+def activation(name):
+    if name == "relu":
+        return F.relu
+    if name == "gelu":
+        return F.gelu
+    return lambda x: x * 0.5 * (1.0 + torch.erf(x / 1.41421))
+
+
+class Net(torch.nn.Module):
+    def __init__(self, act):
+        super().__init__()
+        self.act = activation(act)
+        self.conv1 = torch.nn.Conv2d(1, 32, 3, 1)
+        self.conv2 = torch.nn.Conv2d(32, 64, 3, 1)
+        self.dropout1 = torch.nn.Dropout(0.25)
+        self.dropout2 = torch.nn.Dropout(0.5)
+        self.fc1 = torch.nn.Linear(9216, 128)
+        self.fc2 = torch.nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = self.act(self.conv1(x))
+        x = self.act(self.conv2(x))
+        x = self.dropout1(F.max_pool2d(x, 2))
+        x = self.dropout2(self.act(self.fc1(torch.flatten(x, 1))))
+        return F.log_softmax(self.fc2(x), dim=1)
+
+
+def run(device, tips, samples, data):
+    torch.manual_seed(1)
+    torch.backends.cudnn.benchmark = tips["benchmark"]
+    loader = torch.utils.data.DataLoader(data, batch_size=64, shuffle=True, num_workers=4 if tips["workers"] else 0,
+                                         pin_memory=tips["pin"] and device == "cuda", persistent_workers=tips["workers"])
+    model = Net(tips["act"]).to(device)
+    opt = torch.optim.Adadelta(model.parameters(), lr=1.0)
+    scaler = torch.cuda.amp.GradScaler(enabled=tips["amp"] and device == "cuda")
+
+    def epoch(limit=None):
+        steps, done = 0, 0
+        t0 = time.perf_counter()
+        for x, y in loader:
+            x = x.to(device, non_blocking=tips["non_blocking"])
+            y = y.to(device, non_blocking=tips["non_blocking"])
+            opt.zero_grad(set_to_none=tips["to_none"])
+            with torch.autocast(device_type=device, enabled=tips["amp"] and device == "cuda"):
+                loss = F.nll_loss(model(x), y)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            steps += 1
+            done += len(y)
+            if limit is not None and steps >= limit:
+                break
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0, done
+
+    epoch(limit=5)
+    seconds, done = 0.0, 0
+    while done < samples:
+        s, k = epoch()
+        seconds += s
+        done += k
+    torch.backends.cudnn.benchmark = False
+    return seconds, done
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--samples", type=int, default=60000)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = ap.parse_args()
+    images, labels, _ = mnist_digits(torch, train=True)
+    data = torch.utils.data.TensorDataset(normalised(torch, images), labels)
+    for name, tips in ROWS:
+        row = {"bench": "tips", "case": name, "device": device_label(torch, args.device), "epochSeconds": None, "samplesPerSecond": None,
+               "peer": f"torch {torch.__version__}"}
+        if not tips["graph"]:
+            s, k = run(args.device, tips, args.samples, data)
+            row.update(epochSeconds=s * 60000 / k, samplesPerSecond=k / s)
+        print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()
