@@ -2,7 +2,7 @@
 // program spawned for --help, --version, info and every kind of mistake (exit 2, one line, the usage).
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -282,6 +282,103 @@ s('bench in an installed package (no dist/bench) exits 2 with one line', () => {
   for (const f of ['main.js', 'args.js']) copyFileSync(join(ROOT, 'dist', 'lib', 'cli', f), join(cli, f));
   const r = hayate(['bench'], { main: join(cli, 'main.js'), env: { NODE_PATH: join(ROOT, 'node_modules') } });
   assertUsageError(r, /^hayate: the benchmarks are not part of an installed package .*npx hayate bench$/, 'bench installed');
+});
+
+// --- training runs: two train an epoch of MNIST each (~14-25 s), the third resumes with nothing to train
+
+const SUMMARY_KEYS = ['device', 'epochs', 'trainSamples', 'seconds', 'samplesPerSecond', 'testAccuracy'];
+
+function hayateTrain(args: string[]): Ran {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.HAYATE_DEBUG;
+  const r = spawnSync(process.execPath, [MAIN, 'train', '--device', 'cpu', ...args], { encoding: 'utf8', timeout: 120_000, env, cwd: ROOT });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The --json output: every line JSON, the per-epoch events, then the summary as the last line. */
+function parseJsonRun(r: Ran, what: string): { events: Record<string, unknown>[]; summary: Record<string, unknown> } {
+  assert.is(r.status, 0, `${what}: exit code (stderr: ${r.stderr})`);
+  const lines = r.stdout.split('\n').filter((l) => l !== '');
+  assert.ok(lines.length >= 1, `${what}: at least the summary, got ${JSON.stringify(r.stdout)}`);
+  const parsed = lines.map((l, i) => {
+    try {
+      return JSON.parse(l) as Record<string, unknown>;
+    } catch {
+      return assert.unreachable(`${what}: stdout line ${i + 1} is not JSON: ${l}`) as never;
+    }
+  });
+  const summary = parsed[parsed.length - 1];
+  assert.equal(Object.keys(summary).sort(), SUMMARY_KEYS.slice().sort(), `${what}: the summary's keys`);
+  const events = parsed.slice(0, -1);
+  for (const e of events) assert.is(e.event, 'epoch', `${what}: an earlier line is an epoch event: ${JSON.stringify(e)}`);
+  return { events, summary };
+}
+
+const trainCheckpoint = join(scratch, 'train.ckpt');
+const expectedDevice = 'cpu';
+// The trainings run on the CPU (an MNIST epoch on the emulated CUDA device would take hours), and
+// not at all in the emulated builds' suites: they check the CLI and fit, which the plain suites
+// run, and the emulator's CPU kernels under ASan would take minutes an epoch.
+const trainSkip = hy.info().cuda.emulated === true ? 'the emulated-device build (the plain suites run it)' : undefined;
+function trainCase(name: string, fn: () => void): void {
+  if (trainSkip === undefined) {
+    s(name, fn);
+  } else {
+    skipped.push(`cli > ${name}: ${trainSkip}`);
+    s.skip(name, () => undefined);
+  }
+}
+
+trainCase('train --epochs 1 --json (with --checkpoint): exit 0, JSON lines, the summary last with its six keys, test accuracy > 0.85', () => {
+  const r = hayateTrain(['--epochs', '1', '--json', '--checkpoint', trainCheckpoint]);
+  const { events, summary } = parseJsonRun(r, 'train --epochs 1');
+  assert.is(events.length, 1, 'one epoch event');
+  assert.is(events[0].epoch, 1);
+  assert.is(events[0].trainSamples, 8576);
+  assert.is(summary.device, expectedDevice);
+  assert.is(summary.epochs, 1);
+  assert.is(summary.trainSamples, 8576, "the npm package's training digits");
+  assert.ok(typeof summary.seconds === 'number' && summary.seconds > 0, `seconds ${summary.seconds}`);
+  assert.ok(typeof summary.samplesPerSecond === 'number' && summary.samplesPerSecond > 0, `samplesPerSecond ${summary.samplesPerSecond}`);
+  assert.ok(typeof summary.testAccuracy === 'number' && summary.testAccuracy > 0.85 && summary.testAccuracy <= 1, `testAccuracy ${summary.testAccuracy}`);
+  assert.is(summary.testAccuracy, events[0].evalAccuracy, 'the summary accuracy is the last evaluation');
+  // the checkpoint after epoch 1: a fit checkpoint a model can load
+  const info = hy.serialize.inspect(trainCheckpoint);
+  assert.ok(info.tensors.some((t) => t.name === 'model.fc2~1bias'), info.tensors.map((t) => t.name).join(', ')); // '.' in a key is '~1'
+});
+
+trainCase('train --resume <checkpoint of epoch 1> --epochs 2 --json: trains epoch 2 only; the summary counts both epochs', () => {
+  assert.ok(statSync(trainCheckpoint, { throwIfNoEntry: false })?.isFile(), 'the previous case wrote the checkpoint');
+  const r = hayateTrain(['--resume', trainCheckpoint, '--epochs', '2', '--json']);
+  const { events, summary } = parseJsonRun(r, 'train --resume --epochs 2');
+  // Only epoch 2 runs (one event line). fit's result.epochs is the whole history (the checkpoint's
+  // epoch 1 and this run's epoch 2), which is what the summary's `epochs` reports, while `seconds`
+  // and `samplesPerSecond` cover this run's epoch alone.
+  assert.equal(events.map((e) => e.epoch), [2], 'only epoch 2 ran');
+  assert.is(events[0].lr, 0.7, 'StepLR resumed: epoch 2 runs at 1.0 * 0.7');
+  assert.is(summary.epochs, 2, 'epochs: the epochs the model has been trained for, the resumed one included');
+  assert.is(summary.trainSamples, 8576, 'the training set size (one epoch), not the samples trained');
+  assert.is(summary.device, expectedDevice);
+  assert.ok((summary.testAccuracy as number) > 0.85, `testAccuracy ${summary.testAccuracy}`);
+  assert.is(summary.testAccuracy, events[0].evalAccuracy);
+  assert.is(summary.samplesPerSecond, events[0].samplesPerSecond, "this run's epoch alone");
+});
+
+// The checkpoint is still at epoch 1 (the run above wrote none): resuming at its own epoch.
+trainCase('train --resume <checkpoint of epoch 1> --epochs 1 --json: nothing left to train; the summary reports the checkpoint', () => {
+  assert.ok(statSync(trainCheckpoint, { throwIfNoEntry: false })?.isFile(), 'the previous case wrote the checkpoint');
+  const r = hayateTrain(['--resume', trainCheckpoint, '--epochs', '1', '--json']);
+  const { events, summary } = parseJsonRun(r, 'train --resume --epochs 1');
+  // --epochs is the total to reach, not a count to add: the checkpoint is at epoch 1, so no epoch
+  // runs (no event line). fit's result.epochs is the whole history (the checkpoint's epoch), which
+  // is what the summary's `epochs` reports, while `seconds` and `samplesPerSecond` cover this run.
+  assert.equal(events, [], 'no epoch ran');
+  assert.is(summary.epochs, 1, "epochs: the history's length (the checkpoint's epoch 1), not the epochs this run trained (0)");
+  assert.is(summary.samplesPerSecond, 0, 'no training in this run');
+  assert.is(summary.trainSamples, 8576, 'the training set size, whatever ran');
+  assert.is(summary.device, expectedDevice);
+  assert.ok((summary.testAccuracy as number) > 0.85, `testAccuracy ${summary.testAccuracy}: the checkpoint's last evaluation`);
 });
 
 s.run();

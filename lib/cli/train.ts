@@ -76,7 +76,10 @@ export async function runTrain(o: TrainCommandOptions): Promise<TrainSummary> {
     });
     log(`data: ${trainLoader.describe()}`);
     const accuracy = result.testAccuracy ?? NaN;
-    log(`test accuracy ${(100 * accuracy).toFixed(2)}% after ${result.epochs.length} epochs, ${result.seconds.toFixed(1)} s (${result.samplesPerSecond.toFixed(0)} training samples/s)`);
+    const ran = result.epochs.length - result.resumedFrom;
+    if (ran === 0) log(`nothing to train: the checkpoint already holds epoch ${result.resumedFrom} of ${o.epochs} (--epochs is the total to reach)`);
+    const resumed = result.resumedFrom > 0 ? ` (${ran} in this run, resumed after epoch ${result.resumedFrom})` : '';
+    log(`test accuracy ${(100 * accuracy).toFixed(2)}% after ${result.epochs.length} epochs${resumed}; this run: ${result.seconds.toFixed(1)} s, ${result.samplesPerSecond.toFixed(0)} training samples/s`);
     return {
       device: o.device,
       epochs: result.epochs.length,

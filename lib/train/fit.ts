@@ -12,7 +12,7 @@ import { crossEntropy } from '../nn/functional';
 import type { Module } from '../nn/modules';
 import type { Optimizer, OptimizerStateDict } from '../optim/optimizer';
 import { load, save } from '../serialize';
-import type { Tensor } from '../tensor';
+import { Tensor } from '../tensor';
 import { fail } from '../validate';
 import { evaluate, trainEpoch } from './loop';
 import { makeReporter } from './progress';
@@ -96,6 +96,7 @@ function checkOptions(opts: FitOptions): void {
   if (opts.schedulerStep !== undefined && opts.schedulerStep !== 'epoch' && opts.schedulerStep !== 'batch') fail('range', 'fit', 'schedulerStep', "'epoch' or 'batch'", opts.schedulerStep);
   if (opts.progress !== undefined && !['auto', 'bar', 'lines', 'json', 'none'].includes(opts.progress)) fail('range', 'fit', 'progress', "'auto', 'bar', 'lines', 'json' or 'none'", opts.progress);
   if (opts.resume !== undefined && typeof opts.resume !== 'boolean' && typeof opts.resume !== 'string') fail('type', 'fit', 'resume', 'a file or a boolean', opts.resume);
+  if (opts.lossEvery !== undefined && (typeof opts.lossEvery !== 'number' || !Number.isInteger(opts.lossEvery) || opts.lossEvery < 1)) fail('range', 'fit', 'lossEvery', 'an integer >= 1', opts.lossEvery);
   if (opts.resume === true && checkpointPath(opts) === null) throw new TypeError('fit: resume: true needs the checkpoint option (the file to resume from)');
 }
 
@@ -133,6 +134,8 @@ export async function fit(model: Module, loader: DataLoader, opts: FitOptions): 
     start = restore(resumeFrom, model, optimizer, opts.scheduler, scaler, device, history);
     loader.setEpoch(start);
   }
+  // The epoch the checkpoint file holds, for the message of a failure (null: no file written yet).
+  let written: number | null = resumeFrom !== null && resumeFrom === path && start > 0 ? start : null;
   const t0 = performance.now();
   let trainSeconds = 0;
   let trainSamples = 0;
@@ -171,13 +174,16 @@ export async function fit(model: Module, loader: DataLoader, opts: FitOptions): 
         if (metrics.includes('accuracy')) report.evalAccuracy = ev.accuracy;
       }
       history.push(report);
-      if (path !== null && (epoch % every === 0 || epoch === opts.epochs)) writeCheckpoint(path, epoch, model, optimizer, opts.scheduler, scaler, history);
+      if (path !== null && (epoch % every === 0 || epoch === opts.epochs)) {
+        writeCheckpoint(path, epoch, model, optimizer, opts.scheduler, scaler, history);
+        written = epoch;
+      }
       reporter.epochEnd(report);
       opts.onEpoch?.(report);
     }
   } catch (e) {
     reporter.stop();
-    const kept = path !== null && history.length > 0 ? ` (the last good checkpoint, ${path}, holds epoch ${history[history.length - 1].epoch})` : '';
+    const kept = path !== null && written !== null ? ` (the last good checkpoint, ${path}, holds epoch ${written})` : '';
     if (e instanceof Error && kept !== '' && !e.message.includes(kept)) e.message += kept;
     throw e;
   } finally {
@@ -231,10 +237,12 @@ function restore(path: string, model: Module, optimizer: Optimizer, scheduler: F
   } catch (e) {
     throw new Error(`fit: cannot resume from ${path}: ${(e as Error).message}`, { cause: e });
   }
-  const tensors = (): Tensor[] => [
-    ...Object.values(ck.model ?? {}),
-    ...Object.values(ck.optimizer?.state ?? {}).flatMap((s) => Object.values(s).filter((v): v is Tensor => typeof v === 'object')),
-  ];
+  // Every tensor the file held, whatever its layout (a file that is not a checkpoint included).
+  const tensors = (v: unknown = ck, out: Tensor[] = []): Tensor[] => {
+    if (v instanceof Tensor) out.push(v);
+    else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) tensors(x, out);
+    return out;
+  };
   try {
     if (ck === null || typeof ck !== 'object' || ck.format !== FORMAT || !Number.isInteger(ck.epoch) || ck.epoch < 0) {
       throw new Error(`fit: ${path} is not a hayate fit checkpoint (format '${String((ck as { format?: unknown })?.format)}')`);

@@ -94,7 +94,9 @@ export async function trainEpoch(model: Module, loader: DataLoader, optimizer: O
     opts.afterStep?.();
     let read: number | null = null;
     // An awaited read: the CPU queue and the GPU keep computing while the event loop runs.
-    if (steps % lossEvery === 0) {
+    // The last step is read too, so a loss that turned NaN between reads is caught in its epoch,
+    // before a checkpoint of the weights it spoiled is written.
+    if (steps % lossEvery === 0 || steps === loader.length - 1) {
       read = (await loss.data())[0];
       if (!Number.isFinite(read)) {
         for (const t of [x, y, loss]) t.dispose();
