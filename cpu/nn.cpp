@@ -272,49 +272,127 @@ void crossEntropyBackward(const void* logits, const int32_t* target, void* gradL
   }
 }
 
-void maxPool2d(const void* x, void* out, int32_t* indices, DType dtype, const nn::Pool2d& p) {
-  const size_t planes = p.N * p.C;
-  for (size_t plane = 0; plane < planes; ++plane) {
-    const size_t inBase = plane * p.H * p.W;
-    for (size_t oh = 0; oh < p.outH; ++oh) {
-      for (size_t ow = 0; ow < p.outW; ++ow) {
-        float best;
-        int64_t bestIdx;
-        windowMax([&](int64_t idx) { return load(x, dtype, inBase + static_cast<size_t>(idx)); },
-                  static_cast<int64_t>(oh), static_cast<int64_t>(ow), static_cast<int64_t>(p.H),
-                  static_cast<int64_t>(p.W), static_cast<int64_t>(p.kH), static_cast<int64_t>(p.kW),
-                  static_cast<int64_t>(p.sH), static_cast<int64_t>(p.sW), static_cast<int64_t>(p.pH),
-                  static_cast<int64_t>(p.pW), &best, &bestIdx);
-        const size_t o = (plane * p.outH + oh) * p.outW + ow;
-        store(out, dtype, o, best);
-        indices[o] = static_cast<int32_t>(bestIdx);
-      }
-    }
+// Pooling splits over the pool by plane (image x channel); the element type is a template
+// parameter so the inner loops carry no dtype branch.
+template <typename T>
+inline float ld(const T* p, size_t i) {
+  if constexpr (sizeof(T) == 2) {
+    return halfBitsToFloat(p[i]);
+  } else {
+    return p[i];
+  }
+}
+template <typename T>
+inline void st(T* p, size_t i, float v) {
+  if constexpr (sizeof(T) == 2) {
+    p[i] = floatToHalfBits(v);
+  } else {
+    p[i] = v;
   }
 }
 
-void maxPool2dBackward(const void* gradOut, const int32_t* indices, void* gradIn, DType dtype, const nn::Pool2d& p) {
-  const size_t planes = p.N * p.C, inPlane = p.H * p.W, outPlane = p.outH * p.outW;
-  for (size_t plane = 0; plane < planes; ++plane) {
-    for (size_t h = 0; h < p.H; ++h) {
-      int64_t oh0, oh1;
-      coveringOutputs(static_cast<int64_t>(h), static_cast<int64_t>(p.kH), static_cast<int64_t>(p.sH),
-                      static_cast<int64_t>(p.pH), static_cast<int64_t>(p.outH), &oh0, &oh1);
-      for (size_t w = 0; w < p.W; ++w) {
-        int64_t ow0, ow1;
-        coveringOutputs(static_cast<int64_t>(w), static_cast<int64_t>(p.kW), static_cast<int64_t>(p.sW),
-                        static_cast<int64_t>(p.pW), static_cast<int64_t>(p.outW), &ow0, &ow1);
-        const int32_t self = static_cast<int32_t>(h * p.W + w);
-        float acc = 0;  // float accumulation, one rounding to the storage type: as on CUDA
-        for (int64_t oh = oh0; oh <= oh1; ++oh)
-          for (int64_t ow = ow0; ow <= ow1; ++ow) {
-            const size_t o = plane * outPlane + static_cast<size_t>(oh) * p.outW + static_cast<size_t>(ow);
-            if (indices[o] == self) acc += load(gradOut, dtype, o);
+template <typename T>
+void maxPool2dT(const T* x, T* out, int32_t* indices, const nn::Pool2d& p) {
+  const size_t planes = p.N * p.C, outPlane = p.outH * p.outW;
+  // Every window inside the plane (no padding): plain loops, windowMax's rule (the first maximum
+  // wins, a NaN is the maximum) written out without its bounds arithmetic.
+  const bool inside = p.pH == 0 && p.pW == 0 && p.outH > 0 && p.outW > 0 && (p.outH - 1) * p.sH + p.kH <= p.H &&
+                      (p.outW - 1) * p.sW + p.kW <= p.W;
+  parallelFor(planes, std::max<size_t>(1, (size_t(1) << 14) / std::max<size_t>(outPlane, 1)), [&](size_t b, size_t e) {
+    for (size_t plane = b; plane < e; ++plane) {
+      const T* in = x + plane * p.H * p.W;
+      if (inside) {
+        for (size_t oh = 0; oh < p.outH; ++oh) {
+          for (size_t ow = 0; ow < p.outW; ++ow) {
+            const size_t h0 = oh * p.sH, w0 = ow * p.sW;
+            float m = ld(in, h0 * p.W + w0);
+            size_t mi = h0 * p.W + w0;
+            for (size_t h = h0; h < h0 + p.kH; ++h) {
+              for (size_t w = (h == h0 ? w0 + 1 : w0); w < w0 + p.kW; ++w) {
+                const size_t idx = h * p.W + w;
+                const float v = ld(in, idx);
+                if (v > m || (v != v && m == m)) {
+                  m = v;
+                  mi = idx;
+                }
+              }
+            }
+            const size_t o = plane * outPlane + oh * p.outW + ow;
+            st(out, o, m);
+            indices[o] = static_cast<int32_t>(mi);
           }
-        store(gradIn, dtype, plane * inPlane + h * p.W + w, acc);
+        }
+        continue;
+      }
+      for (size_t oh = 0; oh < p.outH; ++oh) {
+        for (size_t ow = 0; ow < p.outW; ++ow) {
+          float best;
+          int64_t bestIdx;
+          windowMax([&](int64_t idx) { return ld(in, static_cast<size_t>(idx)); }, static_cast<int64_t>(oh),
+                    static_cast<int64_t>(ow), static_cast<int64_t>(p.H), static_cast<int64_t>(p.W),
+                    static_cast<int64_t>(p.kH), static_cast<int64_t>(p.kW), static_cast<int64_t>(p.sH),
+                    static_cast<int64_t>(p.sW), static_cast<int64_t>(p.pH), static_cast<int64_t>(p.pW), &best, &bestIdx);
+          const size_t o = plane * outPlane + oh * p.outW + ow;
+          st(out, o, best);
+          indices[o] = static_cast<int32_t>(bestIdx);
+        }
       }
     }
+  });
+}
+
+void maxPool2d(const void* x, void* out, int32_t* indices, DType dtype, const nn::Pool2d& p) {
+  if (dtype == DType::Float16) {
+    return maxPool2dT(static_cast<const uint16_t*>(x), static_cast<uint16_t*>(out), indices, p);
   }
+  maxPool2dT(static_cast<const float*>(x), static_cast<float*>(out), indices, p);
+}
+
+template <typename T>
+void maxPool2dBackwardT(const T* gradOut, const int32_t* indices, T* gradIn, const nn::Pool2d& p) {
+  const size_t planes = p.N * p.C, inPlane = p.H * p.W, outPlane = p.outH * p.outW;
+  // Windows that do not overlap (kernel <= stride) send each input at most one gradient: a scatter
+  // into a zeroed plane gives exactly the gather's sums (0 + g), in a pass over the outputs.
+  const bool disjoint = p.kH <= p.sH && p.kW <= p.sW;
+  parallelFor(planes, std::max<size_t>(1, (size_t(1) << 14) / std::max<size_t>(inPlane, 1)), [&](size_t b, size_t e) {
+    for (size_t plane = b; plane < e; ++plane) {
+      T* gi = gradIn + plane * inPlane;
+      const T* go = gradOut + plane * outPlane;
+      const int32_t* idx = indices + plane * outPlane;
+      if (disjoint) {
+        for (size_t i = 0; i < inPlane; ++i) st(gi, i, 0.0f);
+        for (size_t o = 0; o < outPlane; ++o) {
+          if (idx[o] >= 0) st(gi, static_cast<size_t>(idx[o]), ld(go, o));
+        }
+        continue;
+      }
+      for (size_t h = 0; h < p.H; ++h) {
+        int64_t oh0, oh1;
+        coveringOutputs(static_cast<int64_t>(h), static_cast<int64_t>(p.kH), static_cast<int64_t>(p.sH),
+                        static_cast<int64_t>(p.pH), static_cast<int64_t>(p.outH), &oh0, &oh1);
+        for (size_t w = 0; w < p.W; ++w) {
+          int64_t ow0, ow1;
+          coveringOutputs(static_cast<int64_t>(w), static_cast<int64_t>(p.kW), static_cast<int64_t>(p.sW),
+                          static_cast<int64_t>(p.pW), static_cast<int64_t>(p.outW), &ow0, &ow1);
+          const int32_t self = static_cast<int32_t>(h * p.W + w);
+          float acc = 0;  // float accumulation, one rounding to the storage type: as on CUDA
+          for (int64_t oh = oh0; oh <= oh1; ++oh)
+            for (int64_t ow = ow0; ow <= ow1; ++ow) {
+              const size_t o = static_cast<size_t>(oh) * p.outW + static_cast<size_t>(ow);
+              if (idx[o] == self) acc += ld(go, o);
+            }
+          st(gi, h * p.W + w, acc);
+        }
+      }
+    }
+  });
+}
+
+void maxPool2dBackward(const void* gradOut, const int32_t* indices, void* gradIn, DType dtype, const nn::Pool2d& p) {
+  if (dtype == DType::Float16) {
+    return maxPool2dBackwardT(static_cast<const uint16_t*>(gradOut), indices, static_cast<uint16_t*>(gradIn), p);
+  }
+  maxPool2dBackwardT(static_cast<const float*>(gradOut), indices, static_cast<float*>(gradIn), p);
 }
 
 void batchNormForward(const void* x, const float* weight, const float* bias, float* runningMean, float* runningVar,
@@ -385,17 +463,44 @@ void batchNormBackward(const void* gradOut, const void* x, const float* weight, 
   }
 }
 
+// Dropout splits over the pool in runs of whole Philox blocks (4 elements): every element's draw
+// depends only on (seed, offset, index), so the mask is the same whatever the split.
+template <typename T>
+void dropoutT(const T* x, T* out, uint8_t* mask, size_t n, float p, float scale, uint64_t seed, uint64_t offset) {
+  const size_t blocks = (n + 3) / 4;
+  parallelFor(blocks, size_t(1) << 12, [&](size_t b, size_t e) {
+    for (size_t blk = b; blk < e; ++blk) {
+      const Philox4 r = philox4x32(offset + blk, seed);
+      const size_t i0 = blk * 4, i1 = std::min(n, i0 + 4);
+      for (size_t i = i0; i < i1; ++i) {
+        const bool keep = uniformFromBits(r.v[i - i0]) >= p;
+        mask[i] = keep ? 1 : 0;
+        st(out, i, keep ? ld(x, i) * scale : 0.0f);
+      }
+    }
+  });
+}
+
 void dropout(const void* x, void* out, uint8_t* mask, DType dtype, size_t n, float p, float scale, uint64_t seed,
              uint64_t offset) {
-  for (size_t i = 0; i < n; ++i) {
-    const bool keep = philoxUniform(seed, offset, i) >= p;
-    mask[i] = keep ? 1 : 0;
-    store(out, dtype, i, keep ? load(x, dtype, i) * scale : 0.0f);
+  if (dtype == DType::Float16) {
+    return dropoutT(static_cast<const uint16_t*>(x), static_cast<uint16_t*>(out), mask, n, p, scale, seed, offset);
   }
+  dropoutT(static_cast<const float*>(x), static_cast<float*>(out), mask, n, p, scale, seed, offset);
+}
+
+template <typename T>
+void dropoutBackwardT(const T* gradOut, const uint8_t* mask, T* gradIn, size_t n, float scale) {
+  parallelFor(n, size_t(1) << 16, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) st(gradIn, i, mask[i] != 0 ? ld(gradOut, i) * scale : 0.0f);
+  });
 }
 
 void dropoutBackward(const void* gradOut, const uint8_t* mask, void* gradIn, DType dtype, size_t n, float scale) {
-  for (size_t i = 0; i < n; ++i) store(gradIn, dtype, i, mask[i] != 0 ? load(gradOut, dtype, i) * scale : 0.0f);
+  if (dtype == DType::Float16) {
+    return dropoutBackwardT(static_cast<const uint16_t*>(gradOut), mask, static_cast<uint16_t*>(gradIn), n, scale);
+  }
+  dropoutBackwardT(static_cast<const float*>(gradOut), mask, static_cast<float*>(gradIn), n, scale);
 }
 
 // Registered implementations (ops/nn.h).

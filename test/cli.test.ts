@@ -316,6 +316,8 @@ function parseJsonRun(r: Ran, what: string): { events: Record<string, unknown>[]
 }
 
 const trainCheckpoint = join(scratch, 'train.ckpt');
+const resumedCheckpoint = join(scratch, 'resumed.ckpt');
+const wholeCheckpoint = join(scratch, 'whole.ckpt');
 const expectedDevice = 'cpu';
 // The trainings run on the CPU (an MNIST epoch on the emulated CUDA device would take hours), and
 // not at all in the emulated builds' suites: they check the CLI and fit, which the plain suites
@@ -350,7 +352,7 @@ trainCase('train --epochs 1 --json (with --checkpoint): exit 0, JSON lines, the 
 
 trainCase('train --resume <checkpoint of epoch 1> --epochs 2 --json: trains epoch 2 only; the summary counts both epochs', () => {
   assert.ok(statSync(trainCheckpoint, { throwIfNoEntry: false })?.isFile(), 'the previous case wrote the checkpoint');
-  const r = hayateTrain(['--resume', trainCheckpoint, '--epochs', '2', '--json']);
+  const r = hayateTrain(['--resume', trainCheckpoint, '--epochs', '2', '--json', '--checkpoint', resumedCheckpoint]);
   const { events, summary } = parseJsonRun(r, 'train --resume --epochs 2');
   // Only epoch 2 runs (one event line). fit's result.epochs is the whole history (the checkpoint's
   // epoch 1 and this run's epoch 2), which is what the summary's `epochs` reports, while `seconds`
@@ -365,7 +367,7 @@ trainCase('train --resume <checkpoint of epoch 1> --epochs 2 --json: trains epoc
   assert.is(summary.samplesPerSecond, events[0].samplesPerSecond, "this run's epoch alone");
 });
 
-// The checkpoint is still at epoch 1 (the run above wrote none): resuming at its own epoch.
+// The checkpoint is still at epoch 1 (the run above wrote its own): resuming at its own epoch.
 trainCase('train --resume <checkpoint of epoch 1> --epochs 1 --json: nothing left to train; the summary reports the checkpoint', () => {
   assert.ok(statSync(trainCheckpoint, { throwIfNoEntry: false })?.isFile(), 'the previous case wrote the checkpoint');
   const r = hayateTrain(['--resume', trainCheckpoint, '--epochs', '1', '--json']);
@@ -379,6 +381,34 @@ trainCase('train --resume <checkpoint of epoch 1> --epochs 1 --json: nothing lef
   assert.is(summary.trainSamples, 8576, 'the training set size, whatever ran');
   assert.is(summary.device, expectedDevice);
   assert.ok((summary.testAccuracy as number) > 0.85, `testAccuracy ${summary.testAccuracy}: the checkpoint's last evaluation`);
+});
+
+// Checkpoint, end the process, resume (the two cases above): the same weights as one process
+// training both epochs. The autotuner's decisions are kept beside the checkpoint, so the resumed
+// process runs the same algorithms; the uninterrupted run starts from the first run's decisions too.
+trainCase('train: a run resumed in a new process ends with the weights of the uninterrupted run, bit for bit', () => {
+  assert.ok(statSync(resumedCheckpoint, { throwIfNoEntry: false })?.isFile(), 'the resumed run wrote its checkpoint');
+  copyFileSync(`${trainCheckpoint}.autotune.json`, `${wholeCheckpoint}.autotune.json`);
+  parseJsonRun(hayateTrain(['--epochs', '2', '--json', '--checkpoint', wholeCheckpoint]), 'train --epochs 2');
+  const a = hy.load(wholeCheckpoint) as unknown as { model: Record<string, hy.Tensor> };
+  const b = hy.load(resumedCheckpoint) as unknown as { model: Record<string, hy.Tensor> };
+  const all = (v: unknown, out: hy.Tensor[] = []): hy.Tensor[] => {
+    if (v instanceof hy.Tensor) out.push(v);
+    else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) all(x, out);
+    return out;
+  };
+  try {
+    assert.equal(Object.keys(b.model).sort(), Object.keys(a.model).sort(), 'the same tensors');
+    for (const [k, t] of Object.entries(a.model)) {
+      const x = t.dataSync();
+      const y = b.model[k].dataSync();
+      let differ = 0;
+      for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) differ++;
+      assert.is(differ, 0, `${k}: ${differ} of ${x.length} values differ`);
+    }
+  } finally {
+    for (const t of [...all(a), ...all(b)]) t.dispose();
+  }
 });
 
 s.run();

@@ -50,6 +50,10 @@ export async function runTrain(o: TrainCommandOptions): Promise<TrainSummary> {
     if (!o.json) console.log(line);
   };
   hy.manualSeed(o.seed);
+  // The autotuner's decisions live beside the checkpoint: a resumed process picks the same
+  // convolution algorithms, so it ends where an uninterrupted run does, bit for bit.
+  const tuned = o.resume ?? o.checkpoint;
+  if (tuned !== undefined && hy.backends.autotune.cacheFile === null) hy.backends.autotune.cacheFile = `${tuned}.autotune.json`;
   const root = o.data === undefined ? undefined : mnistFolder(o.data);
   const train = new hy.data.MNIST({ train: true, root });
   const test = new hy.data.MNIST({ train: false, root });
