@@ -5,6 +5,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 
 import { describe } from './errors';
 import type { Tensor } from './tensor';
+import { booleanArg, optionsArg, sameDevice, tensorArg } from './validate';
 
 export interface GradNode {
   readonly name: string;
@@ -106,19 +107,24 @@ export function setEngineOps(ops: EngineOps): void {
   engine = ops;
 }
 
-export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: BackwardOptions = {}): void {
+export function runBackward(root: Tensor, gradient: unknown, opts?: unknown): void {
   const ops = engine!;
+  const op = 'backward';
+  // Every argument is checked before anything runs, so a rejected call leaves the graph as it was.
+  const grad = gradient === undefined || gradient === null ? null : tensorArg(op, 'gradient', gradient);
+  const o = optionsArg(op, opts, ['retainGraph']);
+  const retainGraph = booleanArg(op, 'retainGraph', o.retainGraph, false);
   if (!root.requiresGrad) throw new Error('backward: the tensor does not require grad and has no grad_fn');
   let rootGrad: Tensor;
-  if (gradient === undefined) {
+  if (grad === null) {
     if (root.numel !== 1) throw new RangeError(`backward: a gradient must be given for a tensor of ${root.numel} elements (only scalars get an implicit one)`);
     rootGrad = noGrad(() => ops.onesLike(root));
   } else {
-    if (gradient.shape.length !== root.shape.length || gradient.shape.some((d, i) => d !== root.shape[i])) {
-      throw new RangeError(`backward: gradient shape [${gradient.shape.join(', ')}] does not match the tensor's [${root.shape.join(', ')}]`);
+    sameDevice(op, 'the tensor', root, 'gradient', grad);
+    if (grad.shape.length !== root.shape.length || grad.shape.some((d, i) => d !== root.shape[i])) {
+      throw new RangeError(`backward: gradient shape [${grad.shape.join(', ')}] does not match the tensor's [${root.shape.join(', ')}]`);
     }
-    if (gradient.device !== root.device) throw new TypeError(`backward: gradient is on ${gradient.device} but the tensor is on ${root.device}`);
-    rootGrad = gradient.dtype === root.dtype ? gradient.clone() : gradient.to(root.dtype);
+    rootGrad = grad.dtype === root.dtype ? grad.clone() : grad.to(root.dtype);
   }
   ops.keep(rootGrad);
   if (root.gradFn === null) {
@@ -157,7 +163,7 @@ export function runBackward(root: Tensor, gradient: Tensor | undefined, opts: Ba
     }
     const inputGrads = noGrad(() => node.backward(g));
     g.dispose();
-    if (!opts.retainGraph) node.release();
+    if (!retainGraph) node.release();
     node.inputs.forEach((input, i) => {
       const ig = inputGrads[i] ?? null;
       if (ig === null) return;

@@ -4,6 +4,7 @@
 // The binding checks memory safety (extents, devices, overflow); what the values mean is checked
 // in TypeScript (lib/validate.ts).
 import bindings from 'bindings';
+import * as fs from 'fs';
 import * as path from 'path';
 
 import type { DType } from './dtype';
@@ -132,33 +133,120 @@ export interface NativeBinding {
 
 }
 
+/** @internal Where to look for the addon: the package root and the environment (tests point these elsewhere). */
+export interface AddonLookup {
+  /** The package root; by default the one holding this file (bindings' own choice). */
+  root?: string;
+  env?: Record<string, string | undefined>;
+}
+
+/** @internal The error for a package whose addon was never built (installed with --ignore-scripts, or the build failed). */
+export function addonMissingError(root: string): Error {
+  const err = new Error(
+    `hayate: the native addon is not built (no build/Release/hayate.node in ${root}). ` +
+      'Build it with `npm rebuild hayate` (in a checkout of hayate itself: `npm run build:native`); ' +
+      'that needs CMake 3.18+ and a C++17 compiler (g++ or clang), and for the GPU the CUDA toolkit (nvcc on PATH). ' +
+      'It is missing when the package was installed with --ignore-scripts or when its install-time build failed.',
+  ) as Error & { code: string };
+  err.code = 'ERR_HAYATE_ADDON_MISSING';
+  return err;
+}
+
 /**
- * The addon `npm install` built, or with HAYATE_CUDA_EMULATOR=1 the test flavour whose CUDA
- * device is emulated on the CPU (`npm run build:emu`; HAYATE_EMULATOR_ASAN=1: its
- * AddressSanitizer build, `npm run build:asan`).
+ * @internal The addon `npm install` built, or with HAYATE_CUDA_EMULATOR=1 the test flavour whose
+ * CUDA device is emulated on the CPU (`npm run build:emu`; HAYATE_EMULATOR_ASAN=1: its
+ * AddressSanitizer build, `npm run build:asan`). Throws addonMissingError when none was built.
  */
-function addonFile(): string {
-  if (process.env.HAYATE_CUDA_EMULATOR === '1') {
-    const dir = process.env.HAYATE_EMULATOR_ASAN === '1' ? 'build-asan' : 'build-emu';
-    return path.join(__dirname, '..', '..', dir, 'Release', 'hayate.node');
+export function resolveAddon(lookup: AddonLookup = {}): string {
+  const env = lookup.env ?? process.env;
+  if (env.HAYATE_CUDA_EMULATOR === '1') {
+    const dir = env.HAYATE_EMULATOR_ASAN === '1' ? 'build-asan' : 'build-emu';
+    return path.join(lookup.root ?? path.join(__dirname, '..', '..'), dir, 'Release', 'hayate.node');
   }
-  return (bindings as unknown as (o: { bindings: string; path: true }) => string)({ bindings: 'hayate', path: true });
+  const find = bindings as unknown as (o: { bindings: string; path: true; module_root?: string }) => string;
+  try {
+    return find({ bindings: 'hayate', path: true, ...(lookup.root === undefined ? {} : { module_root: lookup.root }) });
+  } catch (e) {
+    // bindings' "Could not locate the bindings file. Tried: <13 paths>" carries the list as `tries`.
+    if (Array.isArray((e as { tries?: unknown }).tries)) throw addonMissingError(lookup.root ?? path.join(__dirname, '..', '..'));
+    throw e;
+  }
 }
 
 /** The loaded addon's file: its contents identify the build (the autotuner's cache is per build). */
-export const nativeAddonPath: string = addonFile();
+export const nativeAddonPath: string = resolveAddon();
 
-function loadAddon(): NativeBinding {
-  if (process.env.HAYATE_CUDA_EMULATOR === '1') {
-    const file = nativeAddonPath;
+/** @internal Loads the addon at `file` (see resolveAddon), with info()'s CUDA reason in plain words. */
+export function loadAddon(file: string, env: Record<string, string | undefined> = process.env): NativeBinding {
+  let binding: NativeBinding;
+  if (env.HAYATE_CUDA_EMULATOR === '1') {
     try {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
-      return require(file) as NativeBinding;
+      binding = require(file) as NativeBinding;
     } catch (e) {
       throw new Error(`HAYATE_CUDA_EMULATOR=1: cannot load the emulated addon ${file} (build it with npm run build:emu): ${(e as Error).message}`);
     }
+  } else {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    binding = require(file) as NativeBinding;
   }
-  return bindings('hayate') as NativeBinding;
+  const probe = binding.info;
+  binding.info = () => withCudaReason(probe.call(binding));
+  return binding;
 }
 
-export const native: NativeBinding = loadAddon();
+/**
+ * @internal The CUDA runtime reports a machine with no NVIDIA driver at all (no libcuda) as
+ * cudaErrorInsufficientDriver, "CUDA driver version is insufficient for CUDA runtime version",
+ * which reads as if a driver update would help. Where no driver is present, the reason says so.
+ */
+export function cudaReason(reason: string, driverPresent: () => boolean = driverPresentHere): string {
+  if (reason.startsWith('cudaErrorInsufficientDriver') && !driverPresent()) return 'no NVIDIA driver found';
+  return reason;
+}
+
+function withCudaReason(info: NativeCudaInfo): NativeCudaInfo {
+  if (info.reason !== undefined) info.reason = cudaReason(info.reason);
+  return info;
+}
+
+/** @internal What nvidiaDriverPresent reads of the file system (tests pass a fake). */
+export interface DriverProbe {
+  existsSync(file: string): boolean;
+  readdirSync(dir: string): string[];
+}
+
+/**
+ * @internal Whether an NVIDIA driver is installed: its kernel side (/proc/driver/nvidia/version,
+ * /dev/nvidiactl, /dev/nvidia<N>) or its user-space library libcuda.so.1 where the dynamic loader
+ * looks (LD_LIBRARY_PATH, the system library folders, WSL's /usr/lib/wsl/lib).
+ */
+export function nvidiaDriverPresent(env: Record<string, string | undefined> = process.env, probe: DriverProbe = fs): boolean {
+  if (probe.existsSync('/proc/driver/nvidia/version')) return true;
+  try {
+    if (probe.readdirSync('/dev').some((f) => /^nvidia(\d+|ctl)$/.test(f))) return true;
+  } catch {
+    // no readable /dev: only the library folders tell
+  }
+  const libDirs = [
+    ...(env.LD_LIBRARY_PATH ?? '').split(':').filter((d) => d !== ''),
+    '/usr/lib/wsl/lib',
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib/aarch64-linux-gnu',
+    '/usr/lib64',
+    '/usr/lib',
+    '/lib64',
+    '/lib',
+    '/usr/local/nvidia/lib64',
+    '/usr/local/nvidia/lib',
+  ];
+  return libDirs.some((d) => probe.existsSync(path.join(d, 'libcuda.so.1')));
+}
+
+let driverSeen: boolean | undefined;
+/** Asked only after the runtime found no usable driver, and once per process. */
+function driverPresentHere(): boolean {
+  return (driverSeen ??= nvidiaDriverPresent());
+}
+
+export const native: NativeBinding = loadAddon(nativeAddonPath);

@@ -7,7 +7,7 @@ import { native } from './native';
 import { runOp } from './policy';
 import { keep } from './scope';
 import { allocTensor, checkOptions, numelOf, Tensor, tidy } from './tensor';
-import { floatTensor, sameDevice, tensorArg } from './validate';
+import { booleanArg, fail, floatTensor, integerArg, sameDevice, tensorArg } from './validate';
 
 // Op names as the native enum lists (core/enums.h) spell them; the binding maps them to codes.
 type UnaryName = 'neg' | 'exp' | 'log' | 'erf' | 'relu' | 'gelu' | 'geluTanh' | 'tanh' | 'sigmoid' | 'sqrt' | 'abs';
@@ -393,7 +393,9 @@ function normDims(op: string, x: Tensor, dim: number | number[] | undefined): nu
     if (typeof d !== 'number' || !Number.isInteger(d)) throw new TypeError(`${op}: dim must be an integer, got ${describe(d)}`);
     const nd = Math.max(x.shape.length, 1);
     if (d < -nd || d >= nd) throw new RangeError(`${op}: dim ${d} is out of range for a tensor of ${x.shape.length} dimensions`);
-    out.add(d < 0 ? d + nd : d);
+    const n = d < 0 ? d + nd : d;
+    if (out.has(n)) throw new RangeError(`${op}: dim must not repeat a dimension, got ${describe(list)} (dim ${n} appears twice)`);
+    out.add(n);
   }
   return [...out].filter((d) => d < x.shape.length).sort((a, b) => a - b);
 }
@@ -406,7 +408,7 @@ function reduceOp(op: 'sum' | 'mean', x: Tensor, dim: number | number[] | undefi
   checkTensor(op, 'input', x);
   checkFloat(op, x);
   const o = checkOptions(op, opts, ['keepdim']);
-  const keepdim = o.keepdim === true;
+  const keepdim = booleanArg(op, 'keepdim', o.keepdim, false);
   const dims = normDims(op, x, dim);
   const count = dims.reduce((acc, d) => acc * x.shape[d], 1);
   const scale = op === 'mean' ? 1 / count : 1;
@@ -475,14 +477,20 @@ export function reshape(x: Tensor, shape: number[]): Tensor {
 
 /** Flattens dimensions startDim..endDim into one (PyTorch's flatten). */
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
-  checkTensor('flatten', 'input', x);
+  const op = 'flatten';
+  checkTensor(op, 'input', x);
   const nd = x.shape.length;
+  // A 0-d tensor is flattened as if it had one dimension (dims -1 and 0), as in PyTorch.
+  const dim = (name: string, v: unknown): number => {
+    const d = integerArg(op, name, v);
+    const n = Math.max(nd, 1);
+    if (d < -n || d >= n) fail('range', op, name, `an integer from ${-n} to ${n - 1} for a tensor of ${nd} dimensions`, d);
+    return d < 0 ? d + n : d;
+  };
+  const s = dim('startDim', startDim);
+  const e = dim('endDim', endDim);
+  if (s > e) throw new RangeError(`${op}: startDim (${startDim}) must not come after endDim (${endDim}) for a tensor of ${nd} dimensions`);
   if (nd === 0) return reshape(x, [1]);
-  const s = startDim < 0 ? startDim + nd : startDim;
-  const e = endDim < 0 ? endDim + nd : endDim;
-  if (!Number.isInteger(s) || !Number.isInteger(e) || s < 0 || e >= nd || s > e) {
-    throw new RangeError(`flatten: dimensions ${startDim}..${endDim} are out of range for ${nd} dimensions`);
-  }
   const shape = [...x.shape.slice(0, s), numelOf(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)];
   return reshape(x, shape);
 }

@@ -7,13 +7,16 @@ export const DEFAULT_SEED = 67280421310721;
 let seed = DEFAULT_SEED;
 let offset = 0;
 
+/** An integer from 0 to 2^53 - 1 (a seed, an offset), or the TypeError / RangeError naming op and name. */
+function counterArg(op: string, name: string, v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError(`${op}: ${name} must be a number, got ${describe(v)}`);
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`${op}: ${name} must be an integer from 0 to 2^53 - 1, got ${describe(v)}`);
+  return v;
+}
+
 /** Seeds the generator (an integer from 0 to 2^53 - 1) and returns the seed. */
 export function manualSeed(n: number): number {
-  if (typeof n !== 'number') throw new TypeError(`manualSeed: seed must be a number, got ${describe(n)}`);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new RangeError(`manualSeed: seed must be an integer from 0 to 2^53 - 1, got ${describe(n)}`);
-  }
-  seed = n;
+  seed = counterArg('manualSeed', 'seed', n);
   offset = 0;
   return n;
 }
@@ -39,10 +42,12 @@ export function getGeneratorState(): { seed: number; offset: number } {
   return { seed, offset };
 }
 
+/** Restores a state from getGeneratorState(); the whole state is checked before anything changes. */
 export function setGeneratorState(state: { seed: number; offset: number }): void {
-  manualSeed(state.seed);
-  if (!Number.isSafeInteger(state.offset) || state.offset < 0) {
-    throw new RangeError(`setGeneratorState: offset must be a non-negative integer, got ${describe(state.offset)}`);
-  }
-  offset = state.offset;
+  const op = 'setGeneratorState';
+  if (state === null || typeof state !== 'object') throw new TypeError(`${op}: state must be an object {seed, offset}, got ${describe(state)}`);
+  const s = counterArg(op, 'seed', state.seed);
+  const o = counterArg(op, 'offset', state.offset);
+  seed = s;
+  offset = o;
 }

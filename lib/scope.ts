@@ -1,4 +1,5 @@
 // tidy(): tensors created inside a scope are disposed when it ends, except those it returns.
+import { describe } from './errors';
 import type { Tensor } from './tensor';
 
 const scopes: Set<Tensor>[] = [];
@@ -11,23 +12,51 @@ export function track(t: Tensor): void {
 
 /** Keeps a tensor alive past the tidy() scopes that hold it. */
 export function keep<T extends Tensor>(t: T): T {
+  // The check is loaded at call time: tensor.ts imports this module, so a top-level import would see it half-loaded.
+  if (!validateModule().isTensorValue(t)) throw new TypeError(`keep: tensor must be a Tensor, got ${describe(t)}`);
   for (const s of scopes) s.delete(t);
   return t;
 }
 
-function collect(value: unknown, into: Set<Tensor>, seen: Set<unknown>, isTensor: (v: unknown) => v is Tensor): void {
-  if (value === null || typeof value !== 'object' || seen.has(value)) return;
-  seen.add(value);
-  if (isTensor(value)) {
-    into.add(value);
-    return;
-  }
-  if (Array.isArray(value)) {
-    for (const v of value) collect(v, into, seen, isTensor);
-  } else if (value instanceof Map) {
-    for (const v of value.values()) collect(v, into, seen, isTensor);
-  } else if (Object.getPrototypeOf(value) === Object.prototype) {
-    for (const v of Object.values(value)) collect(v, into, seen, isTensor);
+let validateExports: typeof import('./validate') | undefined;
+function validateModule(): typeof import('./validate') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (validateExports ??= require('./validate') as typeof import('./validate'));
+}
+
+/**
+ * Finds the tensors in what a tidy() returned: in arrays, Sets, Maps (keys and values) and the own
+ * enumerable properties of any other object (plain, null-prototype, class instances), at any depth
+ * (an explicit stack: a deep structure does not overflow the call stack). Binary data (typed
+ * arrays, ArrayBuffers) holds no tensors and is not walked element by element.
+ */
+function collect(root: unknown, into: Set<Tensor>, isTensor: (v: unknown) => v is Tensor): void {
+  const seen = new Set<unknown>();
+  const stack: unknown[] = [root];
+  const push = (v: unknown): void => {
+    if (v !== null && typeof v === 'object' && !seen.has(v)) stack.push(v);
+  };
+  while (stack.length > 0) {
+    const value = stack.pop()!;
+    if (value === null || typeof value !== 'object' || seen.has(value)) continue;
+    seen.add(value);
+    if (isTensor(value)) {
+      into.add(value);
+      continue;
+    }
+    if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && value instanceof SharedArrayBuffer)) continue;
+    if (Array.isArray(value)) {
+      for (const v of value) push(v);
+    } else if (value instanceof Map) {
+      for (const [k, v] of value) {
+        push(k);
+        push(v);
+      }
+    } else if (value instanceof Set) {
+      for (const v of value) push(v);
+    } else {
+      for (const v of Object.values(value)) push(v);
+    }
   }
 }
 
@@ -49,7 +78,13 @@ export function runScoped<T>(fn: () => T, isTensor: (v: unknown) => v is Tensor)
     for (const t of scope) t.dispose();
     throw new TypeError('tidy: the function returned a Promise; tidy() is synchronous — dispose tensors in async code yourself');
   }
-  collect(result, kept, new Set(), isTensor);
+  try {
+    collect(result, kept, isTensor);
+  } catch (e) {
+    // The result cannot be walked (a getter or a Proxy trap threw): free the scope, as when fn throws.
+    for (const t of scope) t.dispose();
+    throw e;
+  }
   for (const t of scope) if (!kept.has(t)) t.dispose();
   const parent = scopes[scopes.length - 1];
   if (parent !== undefined) for (const t of kept) if (scope.has(t)) parent.add(t);

@@ -2,7 +2,9 @@
 import { inspect } from 'node:util';
 
 import { checkDevice, checkDType, Device, DType, DTYPE_BYTES, isDType, isFloating } from './dtype';
-import { describe, DisposedError } from './errors';
+import { describe, DisposedError, isDetachedBuffer, viewBuffer } from './errors';
+import { describeTensor, formatTensor, tensorJSON } from './format';
+import type { TensorSummaryJSON } from './format';
 import { native, StorageHandle } from './native';
 import { takeCounters } from './random';
 import type { GradNode } from './autograd';
@@ -112,7 +114,7 @@ export class Tensor {
   /** @internal */
   storage: Storage | null;
 
-  /** @internal Use hy.tensor / hy.zeros / ... to make tensors. */
+  /** Use hy.tensor / hy.zeros / ... to make tensors. */
   constructor(storage: Storage, shape: readonly number[], dtype: DType, device: Device, tracked = true) {
     this.storage = storage;
     this.shape = Object.freeze(shape.slice());
@@ -253,13 +255,26 @@ export class Tensor {
     this.dispose();
   }
 
+  /** The printed form, as PyTorch prints: `tensor([[ 0.1234, -1.0000]], device='cuda:0', requiresGrad=true)`. Never throws. */
   toString(): string {
-    const head = `shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device}`;
-    if (this.storage === null) return `tensor(<disposed>, ${head})`;
-    if (this.numel > 64) return `tensor(<${this.numel} values>, ${head})`;
-    return `tensor(${JSON.stringify(this.toArray())}, ${head})`;
+    if (this.storage === null) return 'tensor(<disposed>)';
+    try {
+      return formatTensor(describeTensor(this), () => this.dataSync());
+    } catch (e) {
+      return `tensor(<unreadable: ${e instanceof Error ? e.message : String(e)}>)`;
+    }
   }
 
+  /**
+   * JSON.stringify's form: the nested values for a tensor of at most 1000 elements, else
+   * {shape, dtype, device, summary} with summary the printed form (so is a disposed tensor).
+   */
+  toJSON(): NestedNumbers | TensorSummaryJSON {
+    if (this.storage === null) return { shape: this.shape.slice(), dtype: this.dtype, device: this.device, summary: this.toString() };
+    return tensorJSON(describeTensor(this), () => this.dataSync()) as NestedNumbers | TensorSummaryJSON;
+  }
+
+  /** @internal console.log and util.inspect print what String(tensor) does (kept out of the types: node:util). */
   [inspect.custom](): string {
     return this.toString();
   }
@@ -328,6 +343,10 @@ export function tensor(data: TensorData, opts?: TensorOptions & { shape?: number
       throw new TypeError(`tensor: data must be a numeric typed array, got ${describe(data)}`);
     }
     if (data instanceof BigInt64Array || data instanceof BigUint64Array) throw new TypeError('tensor: BigInt arrays are not supported');
+    if (isDetachedBuffer(viewBuffer(data))) {
+      // A transferred buffer's views read as empty: say why, rather than make an empty tensor.
+      throw new TypeError(`tensor: data must be a typed array over a live buffer, got ${describe(data)} (it was transferred, by postMessage or structuredClone with transfer; copy the data before transferring it)`);
+    }
     values = data as ArrayLike<number>;
     shape = [values.length];
     if (data instanceof Int32Array) defaultDType = 'int32';

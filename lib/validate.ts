@@ -16,12 +16,27 @@ export class Shown {
 
 /** Throws the one message style; `kind` is the JS error class. */
 export function fail(kind: 'type' | 'range', op: string, argument: string, expected: string, got: unknown): never {
-  const message = `${op}: ${argument} must be ${expected}, got ${got instanceof Shown ? got.text : describe(got)}`;
+  let shown: string | undefined;
+  try {
+    if (got instanceof Shown) shown = got.text;
+  } catch {
+    // instanceof runs a Proxy's getPrototypeOf trap (or throws on a revoked Proxy): describe it
+  }
+  const message = `${op}: ${argument} must be ${expected}, got ${shown ?? describe(got)}`;
   throw kind === 'type' ? new TypeError(message) : new RangeError(message);
 }
 
+/** v instanceof Tensor, false where the check itself throws (a revoked Proxy, a throwing getPrototypeOf trap). */
+export function isTensorValue(v: unknown): v is Tensor {
+  try {
+    return v instanceof Tensor;
+  } catch {
+    return false;
+  }
+}
+
 export function tensorArg(op: string, name: string, v: unknown): Tensor {
-  if (!(v instanceof Tensor)) fail('type', op, name, 'a Tensor', v);
+  if (!isTensorValue(v)) fail('type', op, name, 'a Tensor', v);
   v.live(op);
   return v;
 }
@@ -68,5 +83,31 @@ export function numberArg(op: string, name: string, v: unknown, dflt: number): n
 export function finiteAtLeast(op: string, name: string, v: unknown, min: number): number {
   if (typeof v !== 'number') fail('type', op, name, 'a number', v);
   if (!Number.isFinite(v) || v < min) fail('range', op, name, `a finite number >= ${min}`, v);
+  return v;
+}
+
+/**
+ * An options object: undefined (no options) or an object whose own keys are all in `allowed`; a
+ * snake_case key whose camelCase form is allowed (PyTorch's retain_graph for retainGraph) is named
+ * with its spelling here. Returns the own properties.
+ */
+export function optionsArg(op: string, opts: unknown, allowed: readonly string[]): Record<string, unknown> {
+  if (opts === undefined) return {};
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) fail('type', op, 'options', 'an object', opts);
+  const own: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(opts)) {
+    if (!allowed.includes(k)) {
+      const camel = k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+      const hint = camel !== k && allowed.includes(camel) ? `did you mean '${camel}'? ` : '';
+      throw new TypeError(`${op}: unknown option '${k}' (${hint}expected ${allowed.join(', ')})`);
+    }
+    own[k] = v;
+  }
+  return own;
+}
+
+/** An integer (a dim, a size); the range is the caller's to check. */
+export function integerArg(op: string, name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v)) fail('type', op, name, 'an integer', v);
   return v;
 }

@@ -139,8 +139,8 @@ s('each train mistake is a UsageError naming the flag and the value', () => {
   expectUsageError(['--lr', 'Infinity'], "hayate: --lr must be a positive number, got 'Infinity'");
   expectUsageError(['--device', 'gpu'], "hayate: --device must be cpu or cuda, got 'gpu'");
   expectUsageError(['--device', 'cuda'], "hayate: --device 'cuda' is not available here: no GPU in this test");
-  expectUsageError(['--workers', '-2'], "hayate: --workers must be 'auto' or an integer >= 0, got '-2'");
-  expectUsageError(['--workers', 'many'], "hayate: --workers must be 'auto' or an integer >= 0, got 'many'");
+  expectUsageError(['--workers', '-2'], "hayate: --workers must be 'auto' or an integer from 0 to 64, got '-2'");
+  expectUsageError(['--workers', 'many'], "hayate: --workers must be 'auto' or an integer from 0 to 64, got 'many'");
   expectUsageError(['--seed', '-1'], "hayate: --seed must be an integer >= 0, got '-1'");
   expectUsageError(['--data', '/nonexistent'], "hayate: --data must be an existing folder, got '/nonexistent' (it does not exist)");
   expectUsageError(['--data', aFile], `hayate: --data must be an existing folder, got '${aFile}' (it is not a folder)`);
@@ -227,6 +227,7 @@ s('info --json is hy.info() as JSON', () => {
 
 const mistakes: [string[], string][] = [
   [['train', '--epochs', '0'], "hayate: --epochs must be a positive integer, got '0'"],
+  [['train', '--workers', '65'], "hayate: --workers must be 'auto' or an integer from 0 to 64, got '65'"],
   [['train', '--epochs', '1.5'], "hayate: --epochs must be a positive integer, got '1.5'"],
   [['train', '--epochs', 'abc'], "hayate: --epochs must be a positive integer, got 'abc'"],
   [['--epochs', '0'], "hayate: --epochs must be a positive integer, got '0'"],

@@ -91,7 +91,7 @@ eachBackend(s, 'to(dtype) converts like the float64 oracle, overwriting poisoned
 eachBackend(s, 'item, toString and dispose', (device) => {
   const t = hy.tensor([[2.5]], { device });
   assert.is(t.item(), 2.5);
-  assert.match(String(t), /tensor\(\[\[2\.5\]\], shape=\[1, 1\], dtype=float32, device=/);
+  assert.is(String(t), device === 'cuda' ? "tensor([[2.5000]], device='cuda:0')" : 'tensor([[2.5000]])');
   assertThrows(() => hy.zeros([2], { device }).item(), RangeError, /item: the tensor has 2 elements/);
   t.dispose();
   t.dispose();

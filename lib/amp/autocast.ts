@@ -170,7 +170,7 @@ function openRegion(opts: unknown): AutocastRegion {
  * or call exit(). Exiting twice is harmless.
  */
 export class AutocastScope {
-  /** @internal */
+  /** Made by hy.amp.autocast. */
   constructor(private readonly region: AutocastRegion) {}
 
   /** Whether the region autocasts (its `enabled` option). */

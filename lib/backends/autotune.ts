@@ -334,8 +334,8 @@ export class Autotuner {
   // completion on the CPU (each run is waited for, so queue latency is inside every sample alike).
   // A candidate that cannot win is abandoned early (see cutoff), so a slow algorithm on a large
   // shape (the direct convolution at a batch of 1000) costs one run, not warmup + runs: on the CPU
-  // when its warm-up run alone is over the cutoff, and on either device when a timed run is; the
-  // samples it has stand for its time.
+  // when its warm-up run alone is over the cutoff, and on either device when a timed run is; that
+  // run's time stands for it, so an abandoned candidate is always slower than the best so far.
   private time(op: string, args: OpArgs, device: 'cpu' | 'cuda', best: number): number {
     const samples: number[] = [];
     const hopeless = (ms: number): boolean => Number.isFinite(best) && ms > this.cutoffValue * best;
@@ -351,7 +351,7 @@ export class Autotuner {
           native.eventDestroy(start);
           native.eventDestroy(end);
         }
-        if (hopeless(samples[samples.length - 1])) break;
+        if (hopeless(samples[samples.length - 1])) return samples[samples.length - 1];
       }
       return median(samples);
     }
@@ -367,7 +367,7 @@ export class Autotuner {
       native.run(op, args);
       native.cpuSynchronize();
       samples.push(performance.now() - t0);
-      if (hopeless(samples[samples.length - 1])) break;
+      if (hopeless(samples[samples.length - 1])) return samples[samples.length - 1];
     }
     return median(samples);
   }

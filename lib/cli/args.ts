@@ -77,9 +77,14 @@ export function positiveNumber(flag: string): (value: string) => number {
   };
 }
 
+/** The DataLoader's bound (lib/data/dataloader.ts MAX_WORKERS), checked here so the mistake is a usage error. */
+const MAX_WORKERS = 64;
+
 export function parseWorkers(value: string): number | 'auto' {
   if (value === 'auto') return 'auto';
-  return nonNegativeInt('--workers', "'auto' or an integer >= 0")(value);
+  const n = nonNegativeInt('--workers', `'auto' or an integer from 0 to ${MAX_WORKERS}`)(value);
+  if (n > MAX_WORKERS) throw bad('--workers', `'auto' or an integer from 0 to ${MAX_WORKERS}`, value);
+  return n;
 }
 
 export function parseDevice(ctx: CliContext): (value: string) => 'cpu' | 'cuda' {

@@ -15,10 +15,11 @@ import { describe } from '../errors';
 import { native } from '../native';
 import { takeCounters } from '../random';
 import { allocTensor, cudaState, Tensor } from '../tensor';
-import { BufferPool, collateIndices, CollatedBatch, Dataset, Sample, WorkerSource } from './dataset';
+import { BufferPool, collateIndices, CollatedBatch, Dataset, getSamples, isThenable, Sample, WorkerSource } from './dataset';
 import type { BatchReply, BatchRequest, WorkerInit } from './worker';
 
-export type CollateFn = (samples: Sample[]) => CollatedBatch;
+/** Builds a batch from samples; it may return a Promise (thenable) of the batch, which is awaited. */
+export type CollateFn = (samples: Sample[]) => CollatedBatch | PromiseLike<CollatedBatch>;
 /** A collate function that worker threads can load: a module path and the name of its export. */
 export interface CollateSource {
   modulePath: string;
@@ -40,7 +41,8 @@ export interface DataLoaderOptions {
    * default where the dataset can be rebuilt in a worker, else 0) decides at the first epoch: it
    * collates the first batches on the calling thread, timing them, and keeps the calling thread
    * when a batch costs less than handing one over from a worker would (AUTO_HANDOFF_MS), else
-   * uses the machine's parallelism (at most 8). describe() says what it chose and why.
+   * uses the machine's parallelism (at most 8). describe() says what it chose and why. At most
+   * MAX_WORKERS (64): a RangeError beyond.
    */
   numWorkers?: number | 'auto';
   /** Requests each worker works ahead (default 2). A request is one batch, or on epochs long enough
@@ -58,6 +60,16 @@ export interface DataLoaderOptions {
   collate?: CollateFn | CollateSource;
   /** How workers rebuild the dataset, where the dataset has no workerSource() of its own. */
   workerSource?: WorkerSource;
+  /**
+   * Milliseconds to wait for a batch, as PyTorch's DataLoader timeout (default 0: wait forever).
+   * With workers, a batch that has not arrived in time (a worker stuck in a get() that never
+   * returns, or an infinite loop) fails the iteration with an Error naming the batch and the
+   * timeout, and every worker of the iteration is terminated. A request of a run of n batches
+   * (see prefetch) is given n times the timeout. With numWorkers 0 it bounds the wait for an
+   * asynchronous dataset's Promise; a synchronous get() that never returns blocks the calling
+   * thread itself, which no timer can interrupt.
+   */
+  timeout?: number;
 }
 
 const OPTION_NAMES = [
@@ -73,11 +85,31 @@ const OPTION_NAMES = [
   'nonBlocking',
   'collate',
   'workerSource',
+  'timeout',
 ];
 
 const WORKER_PATH = join(__dirname, 'worker.js');
 /** The most batches one request to a worker asks for. */
 const MAX_RUN = 8;
+/**
+ * The most worker threads a loader may ask for. A fixed bound rather than one derived from the
+ * machine, so that a loader that works on one machine does not fail on a smaller one; 64 threads
+ * is already far past what pays on any machine (PyTorch warns above the CPU count), while a count
+ * like 1000 is a mistake that would otherwise start a thousand threads.
+ */
+export const MAX_WORKERS = 64;
+/** The longest timeout setTimeout can wait (about 24.8 days). */
+const MAX_TIMEOUT_MS = 2147483647;
+/**
+ * In numWorkers 0 mode (and between batches of a worker's run) nothing the loader awaits needs
+ * the event loop, so a for-await whose body never awaits would never give it a turn: timers and
+ * I/O would wait for the whole epoch, and the finalizers of tensors nobody disposed (they run on
+ * the event loop) never run, so memory grows without bound. The loader gives the event loop a turn
+ * (a setImmediate) before a batch where it has not had one for this many milliseconds. A consumer
+ * that awaits anything real each step (hy.train.trainEpoch does) already gives it those turns; the
+ * loader sees that (a marker setImmediate that has run) and adds none.
+ */
+const YIELD_MS = 1;
 
 let liveWorkers = 0;
 let warnedNoPinned = false;
@@ -124,6 +156,37 @@ export function permutation(n: number, a: number, b: number): Int32Array {
     p[j] = t;
   }
   return p;
+}
+
+// ---- event-loop turns ----
+
+/** Tracks when the event loop last turned; gives it a turn where it has not for YIELD_MS. */
+class Turns {
+  private last = performance.now();
+  private armed = false;
+  private readonly mark = (): void => {
+    this.armed = false;
+    this.last = performance.now();
+  };
+
+  constructor() {
+    this.arm();
+  }
+
+  private arm(): void {
+    if (!this.armed) {
+      this.armed = true;
+      setImmediate(this.mark);
+    }
+  }
+
+  /** Before a batch: a Promise to await where the event loop has not turned for YIELD_MS, else undefined. */
+  due(): Promise<void> | undefined {
+    this.arm();
+    if (performance.now() - this.last < YIELD_MS) return undefined;
+    // The marker was armed before this one, so it runs first and moves `last`.
+    return new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 // ---- worker pool ----
@@ -210,6 +273,11 @@ class WorkerPool {
     return { id, promise };
   }
 
+  /** Fails the pool with e: every pending batch rejects with it and the workers are terminated. */
+  abort(e: Error): void {
+    this.fail(e);
+  }
+
   /** Rejects every pending batch with e and stops all the workers (one failure ends the pool). */
   private fail(e: Error): void {
     if (this.failure !== null) return;
@@ -261,6 +329,50 @@ class WorkerPool {
   }
 }
 
+// ---- iterations dropped without return() ----
+
+/** A request in flight to a worker: the batches it asked for. */
+interface InFlight {
+  id: number;
+  promise: Promise<Chunk>;
+  worker: number;
+  /** The epoch's number of its first batch, and how many batches it asked for. */
+  batch: number;
+  count: number;
+}
+
+/**
+ * What an iteration holds that outlives its iterator: the pool it uses and its requests in
+ * flight. Holds nothing that leads back to the iterator, so that a dropped iterator can be
+ * collected and this be released by the registry below.
+ */
+class Iteration {
+  pool: WorkerPool | undefined;
+  inFlight: InFlight[] = [];
+  /** The pool is the loader's persistent one: a dropped iteration only cancels its requests. */
+  keep = false;
+
+  /** The iterator was dropped (collected) without return(): what it held is let go. */
+  release(): void {
+    const pool = this.pool;
+    this.pool = undefined;
+    if (pool === undefined) return;
+    if (this.keep && pool.failure === null) pool.cancel(this.inFlight.map((r) => r.id));
+    else void pool.terminate();
+    this.inFlight = [];
+  }
+}
+
+/**
+ * An iterator that is broken off with return() (a for-await's break, return or throw) stops its
+ * workers at once, in the generator's finally. One that is simply dropped (next() never called
+ * again) cannot: its finally never runs. Its workers are idle and unref'd (they do not keep the
+ * process alive), and once the iterator is garbage this registry terminates them (persistent
+ * workers stay with the loader, their pending requests cancelled). When that happens is up to the
+ * collector; return() (or close() for persistent workers) is the deterministic way.
+ */
+const dropped = new FinalizationRegistry<Iteration>((it) => it.release());
+
 // ---- options ----
 
 function checkBool(name: string, v: unknown, dflt: boolean): boolean {
@@ -273,6 +385,15 @@ function checkInt(name: string, v: unknown, dflt: number, min: number): number {
   if (v === undefined) return dflt;
   if (typeof v !== 'number') throw new TypeError(`DataLoader: ${name} must be a number, got ${describe(v)}`);
   if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`DataLoader: ${name} must be an integer >= ${min}, got ${describe(v)}`);
+  return v;
+}
+
+function checkTimeout(v: unknown): number {
+  if (v === undefined) return 0;
+  if (typeof v !== 'number') throw new TypeError(`DataLoader: timeout must be a number, got ${describe(v)}`);
+  if (!(v >= 0 && v <= MAX_TIMEOUT_MS)) {
+    throw new RangeError(`DataLoader: timeout must be a number of milliseconds from 0 (wait forever) to ${MAX_TIMEOUT_MS}, got ${describe(v)}`);
+  }
   return v;
 }
 
@@ -323,6 +444,8 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
   private pool: WorkerPool | undefined;
   private readonly buffers = new BufferPool();
   private closed = false;
+  /** Milliseconds to wait for a batch; 0 waits forever. */
+  readonly timeout: number;
 
   constructor(dataset: Dataset, opts: DataLoaderOptions = {}) {
     if (dataset === null || typeof dataset !== 'object' || typeof dataset.get !== 'function' || typeof dataset.length !== 'number') {
@@ -339,6 +462,7 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
     this.dropLast = checkBool('dropLast', opts.dropLast, false);
     this.prefetch = checkInt('prefetch', opts.prefetch, 2, 1);
     this.persistentWorkers = checkBool('persistentWorkers', opts.persistentWorkers, false);
+    this.timeout = checkTimeout(opts.timeout);
     this.device = opts.device === undefined ? 'cpu' : checkDevice('DataLoader', opts.device);
     if (this.device === 'cuda' && !cudaState().available) {
       throw new Error(`DataLoader: device 'cuda' was asked for, but CUDA is not available (${cudaState().reason})`);
@@ -362,6 +486,9 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
       if (!workersPossible) this.autoReason = 'the dataset cannot be rebuilt in a worker thread, so batches load on this one';
     } else {
       this.numWorkers = checkInt('numWorkers', opts.numWorkers, 0, 0);
+      if (this.numWorkers > MAX_WORKERS) {
+        throw new RangeError(`DataLoader: numWorkers must be at most ${MAX_WORKERS} worker threads, got ${describe(opts.numWorkers)}`);
+      }
       if (this.numWorkers > 0 && this.source === undefined) {
         throw new TypeError(
           `DataLoader: numWorkers ${this.numWorkers} needs the dataset rebuilt in worker threads: give it a workerSource() method ` +
@@ -422,11 +549,66 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
     return order;
   }
 
-  private collateMain(indices: Int32Array): CollatedBatch {
-    if (this.collateFn === undefined) return collateIndices(this.dataset, indices, this.buffers.alloc);
-    const samples: Sample[] = [];
-    for (let k = 0; k < indices.length; k++) samples.push(this.dataset.get(indices[k]));
-    return this.collateFn(samples);
+  /** Collates a batch here: the batch, or where the dataset or collate function is asynchronous, a Promise of it. */
+  private collateMain(indices: Int32Array): CollatedBatch | Promise<CollatedBatch> {
+    const collate = this.collateFn;
+    if (collate === undefined) return collateIndices(this.dataset, indices, this.buffers.alloc);
+    const samples = getSamples(this.dataset, indices);
+    const run = (ss: Sample[]): CollatedBatch | Promise<CollatedBatch> => {
+      const b = collate(ss);
+      return isThenable<CollatedBatch>(b) ? Promise.resolve(b) : b;
+    };
+    return samples instanceof Promise ? samples.then(run) : run(samples);
+  }
+
+  /** An asynchronous batch collated here, bounded by the timeout (batch: its number in the epoch). */
+  private settle(p: Promise<CollatedBatch>, batch: number): Promise<CollatedBatch> {
+    const ms = this.timeout;
+    if (ms === 0) return p;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`DataLoader: batch ${batch} did not arrive within the timeout of ${ms} ms (numWorkers 0: the dataset's Promise did not settle)`)),
+        ms,
+      );
+      p.then(
+        (b) => {
+          clearTimeout(timer);
+          resolve(b);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  /** A worker's request, bounded by the timeout: past it the pool is aborted (every worker terminated). */
+  private awaitChunk(pool: WorkerPool, req: InFlight): Promise<Chunk> {
+    const t = this.timeout;
+    if (t === 0) return req.promise;
+    const ms = Math.min(MAX_TIMEOUT_MS, t * req.count);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const what =
+          req.count === 1
+            ? `batch ${req.batch} did not arrive within the timeout of ${t} ms (worker ${req.worker})`
+            : `batches ${req.batch}-${req.batch + req.count - 1} did not arrive within the timeout of ${t} ms a batch (worker ${req.worker}, ${ms} ms for the ${req.count})`;
+        const e = new Error(`DataLoader: ${what}; the workers were terminated`);
+        pool.abort(e);
+        reject(e);
+      }, ms);
+      req.promise.then(
+        (c) => {
+          clearTimeout(timer);
+          resolve(c);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
   }
 
   /**
@@ -477,8 +659,11 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
 
   [Symbol.asyncIterator](): AsyncGenerator<Tensor[], void, undefined> {
     if (this.closed) throw new Error('DataLoader: the loader was closed');
-    if (this.numWorkers === 'auto') return this.iterateAuto();
-    return this.numWorkers === 0 ? this.iterateMain() : this.iterateWorkers(this.order(), 0);
+    if (this.numWorkers === 0) return this.iterateMain();
+    const it = new Iteration();
+    const gen = this.numWorkers === 'auto' ? this.iterateAuto(it) : this.iterateWorkers(this.order(), 0, it);
+    dropped.register(gen, it, it);
+    return gen;
   }
 
   /** What the loader does: its batching and how it loads, with what 'auto' decided and why. */
@@ -493,12 +678,23 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
 
   /** numWorkers 0: collates on the calling thread, one batch per next(). */
   private async *iterateMain(): AsyncGenerator<Tensor[], void, undefined> {
-    yield* this.mainBatches(this.plan());
+    yield* this.mainBatches(this.plan(), 0);
   }
 
-  private *mainBatches(plan: Int32Array[]): Generator<Tensor[], void, undefined> {
-    for (const indices of plan) {
-      const batch = this.collateMain(indices);
+  /**
+   * Batches collated on this thread (`first` is the first one's number in the epoch), with a turn
+   * of the event loop where it has had none for YIELD_MS, and the await of an asynchronous
+   * dataset's batch only where there is one (a synchronous batch is never awaited).
+   */
+  private async *mainBatches(plan: Int32Array[], first: number): AsyncGenerator<Tensor[], void, undefined> {
+    const turns = new Turns();
+    for (let k = 0; k < plan.length; k++) {
+      if (k > 0) {
+        const turn = turns.due();
+        if (turn !== undefined) await turn;
+      }
+      const collated = this.collateMain(plan[k]);
+      const batch = collated instanceof Promise ? await this.settle(collated, first + k) : collated;
       const tensors = this.emit(batch);
       for (const f of batch) this.buffers.give(f.data.buffer); // only buffers the pool handed out
       yield tensors;
@@ -509,14 +705,20 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
    * 'auto', first epoch: the first batches are collated here and timed; the fastest decides
    * whether the rest of this epoch and every later one go through workers.
    */
-  private async *iterateAuto(): AsyncGenerator<Tensor[], void, undefined> {
+  private async *iterateAuto(it: Iteration): AsyncGenerator<Tensor[], void, undefined> {
     const order = this.order();
     const n = order.length;
     const probe = Math.min(AUTO_PROBE_BATCHES, this.length);
     const times: number[] = [];
+    const turns = new Turns();
     for (let k = 0; k < probe; k++) {
+      if (k > 0) {
+        const turn = turns.due();
+        if (turn !== undefined) await turn;
+      }
       const t0 = performance.now();
-      const batch = this.collateMain(order.slice(k * this.batchSize, Math.min(n, (k + 1) * this.batchSize)));
+      const collated = this.collateMain(order.slice(k * this.batchSize, Math.min(n, (k + 1) * this.batchSize)));
+      const batch = collated instanceof Promise ? await this.settle(collated, k) : collated;
       times.push(performance.now() - t0);
       const tensors = this.emit(batch);
       for (const f of batch) this.buffers.give(f.data.buffer);
@@ -535,9 +737,9 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
     if (this.numWorkers === 0) {
       const rest: Int32Array[] = [];
       for (let k = probe; k < this.length; k++) rest.push(order.slice(k * this.batchSize, Math.min(n, (k + 1) * this.batchSize)));
-      yield* this.mainBatches(rest);
+      yield* this.mainBatches(rest, probe);
     } else {
-      yield* this.iterateWorkers(order, probe);
+      yield* this.iterateWorkers(order, probe, it);
     }
   }
 
@@ -548,7 +750,7 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
    * as an epoch allows while leaving every worker several requests (at most MAX_RUN batches), so
    * small epochs still go batch by batch.
    */
-  private async *iterateWorkers(order: Int32Array, first: number): AsyncGenerator<Tensor[], void, undefined> {
+  private async *iterateWorkers(order: Int32Array, first: number, it: Iteration): AsyncGenerator<Tensor[], void, undefined> {
     const batches = this.length;
     const size = this.batchSize;
     const workers = this.numWorkers as number;
@@ -563,7 +765,11 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
       });
       if (this.persistentWorkers) this.pool = pool;
     }
-    const inFlight: Array<{ id: number; promise: Promise<Chunk>; worker: number }> = [];
+    // What a finalizer releases if this iterator is dropped without return() (see `dropped`).
+    const inFlight: InFlight[] = [];
+    it.pool = pool;
+    it.inFlight = inFlight;
+    it.keep = this.persistentWorkers;
     let sent = first; // batches requested (the first `first` were loaded on this thread)
     let requests = 0;
     let k = first; // batches yielded
@@ -573,10 +779,11 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
         const count = Math.min(per, batches - sent);
         const worker = requests++ % workers;
         const indices = order.slice(sent * size, Math.min(order.length, (sent + count) * size));
-        inFlight.push({ ...p.submit(worker, indices, size, sent), worker });
+        inFlight.push({ ...p.submit(worker, indices, size, sent), worker, batch: sent, count });
         sent += count;
       }
     };
+    const turns = new Turns();
     try {
       while (k < batches) {
         topUp(pool);
@@ -584,12 +791,16 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
         pool.ref();
         let chunk: Chunk;
         try {
-          chunk = await req.promise;
+          chunk = await this.awaitChunk(pool, req);
         } finally {
           pool.unref();
         }
         inFlight.shift();
         for (let j = 0; j < chunk.batches.length; j++) {
+          if (k > first) {
+            const turn = turns.due();
+            if (turn !== undefined) await turn;
+          }
           const fields = chunk.batches[j];
           const tensors = this.emit(fields);
           pool.giveBack(req.worker, fields);
@@ -601,6 +812,9 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
         if (chunk.error !== null) throw chunk.error;
       }
     } finally {
+      dropped.unregister(it);
+      it.pool = undefined;
+      it.inFlight = [];
       if (this.persistentWorkers && pool.failure === null && !this.closed) {
         pool.cancel(inFlight.map((r) => r.id));
       } else {

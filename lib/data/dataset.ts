@@ -76,14 +76,19 @@ export class BufferPool {
   }
 }
 
-/** A map-style dataset, as in PyTorch: a length and a sample per index. */
+/**
+ * A map-style dataset, as in PyTorch: a length and a sample per index. get() (and getBatch()) may
+ * also return a Promise or any thenable of the sample: the DataLoader awaits it (an async source,
+ * a file or a network read). The gets of one batch are all started before any is awaited, so they
+ * overlap; batches still come out in order, and a rejection fails the iteration with its error.
+ */
 export abstract class Dataset {
   abstract get length(): number;
-  /** The sample at index i (0 <= i < length), as a tuple of fields. */
-  abstract get(index: number): Sample;
+  /** The sample at index i (0 <= i < length), as a tuple of fields, or a Promise (thenable) of it. */
+  abstract get(index: number): Sample | PromiseLike<Sample>;
   /** Optional: collates several samples at once (faster than get() per sample). Where `alloc` is
    * given, take the batch's arrays from it: they are recycled buffers of earlier batches. */
-  getBatch?(indices: ArrayLike<number>, alloc?: BufferAlloc): CollatedBatch;
+  getBatch?(indices: ArrayLike<number>, alloc?: BufferAlloc): CollatedBatch | PromiseLike<CollatedBatch>;
   /** Optional: declares each field's sample shape and dtype instead of inferring it. */
   fields?(): FieldSpec[];
   /** Optional: how a worker thread rebuilds this dataset (see WorkerSource). */
@@ -137,12 +142,49 @@ export function defaultCollate(samples: readonly Sample[], specs?: FieldSpec[], 
   });
 }
 
-/** Collates a batch of a dataset: its getBatch() where it has one, else get() per index. */
-export function collateIndices(dataset: Dataset, indices: ArrayLike<number>, alloc?: BufferAlloc): CollatedBatch {
-  if (typeof dataset.getBatch === 'function') return dataset.getBatch(indices, alloc);
-  const samples: Sample[] = new Array(indices.length);
-  for (let k = 0; k < indices.length; k++) samples[k] = dataset.get(indices[k]);
-  return defaultCollate(samples, typeof dataset.fields === 'function' ? dataset.fields() : undefined, alloc);
+/** True for a Promise or any other thenable (an object or function with a then method). */
+export function isThenable<T>(v: unknown): v is PromiseLike<T> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
+}
+
+const ignore = (): void => undefined;
+
+/**
+ * The samples of indices, from get() per index. Synchronous samples come back as an array; where
+ * any get() returns a thenable, a Promise of them all (the gets were all started first, so they
+ * overlap; the order is the indices'). A get() that throws after earlier ones returned thenables
+ * leaves none of those unhandled.
+ */
+export function getSamples(dataset: Dataset, indices: ArrayLike<number>): Sample[] | Promise<Sample[]> {
+  const samples: Array<Sample | PromiseLike<Sample>> = new Array(indices.length);
+  let pending = false;
+  try {
+    for (let k = 0; k < indices.length; k++) {
+      const v = dataset.get(indices[k]);
+      if (isThenable<Sample>(v)) pending = true;
+      samples[k] = v;
+    }
+  } catch (e) {
+    if (pending) for (const v of samples) if (isThenable(v)) Promise.resolve(v).then(ignore, ignore);
+    throw e;
+  }
+  return pending ? Promise.all(samples) : (samples as Sample[]);
+}
+
+/**
+ * Collates a batch of a dataset: its getBatch() where it has one, else get() per index. A
+ * synchronous dataset gives the batch itself; an asynchronous one (a thenable from get() or
+ * getBatch()) a Promise of it.
+ */
+export function collateIndices(dataset: Dataset, indices: ArrayLike<number>, alloc?: BufferAlloc): CollatedBatch | Promise<CollatedBatch> {
+  if (typeof dataset.getBatch === 'function') {
+    const b = dataset.getBatch(indices, alloc);
+    return isThenable<CollatedBatch>(b) ? Promise.resolve(b) : b;
+  }
+  const specs = typeof dataset.fields === 'function' ? dataset.fields() : undefined;
+  const samples = getSamples(dataset, indices);
+  if (samples instanceof Promise) return samples.then((ss) => defaultCollate(ss, specs, alloc));
+  return defaultCollate(samples, specs, alloc);
 }
 
 /** Where available, a typed array backed by a SharedArrayBuffer (so worker threads see it without a copy). */

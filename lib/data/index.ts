@@ -5,5 +5,5 @@ export { MNIST, MNIST_NORMALIZE, Normalize } from './mnist';
 export type { MNISTOptions } from './mnist';
 export { readIdx, writeIdx, parseIdx } from './idx';
 export type { IdxArray, IdxData, IdxType } from './idx';
-export { DataLoader, activeWorkers } from './dataloader';
+export { DataLoader, MAX_WORKERS, activeWorkers } from './dataloader';
 export type { CollateFn, CollateSource, DataLoaderOptions } from './dataloader';

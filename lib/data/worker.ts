@@ -8,9 +8,14 @@
 // Protocol (worker -> main): {type: 'batch', id, batches: CollatedBatch[], error?: {failedAt, name, message, stack}}
 //   batches are those collated before any error; failedAt is the failing batch's place in the request.
 // The worker never loads the native addon: datasets and collation are plain JavaScript.
+//
+// Asynchronous datasets: where get(), getBatch() or the collate function returns a thenable, the
+// worker awaits it. A worker answers one request at a time, in the order they came: a request
+// that arrives while another awaits its samples waits behind it, so the replies keep the order
+// of the requests and a worker never holds more than one request's samples.
 import { parentPort, workerData } from 'node:worker_threads';
 
-import { BufferAlloc, BufferPool, collateIndices, CollatedBatch, Dataset, defaultCollate, Sample, WorkerSource } from './dataset';
+import { BufferAlloc, BufferPool, collateIndices, CollatedBatch, Dataset, defaultCollate, getSamples, isThenable, Sample, WorkerSource } from './dataset';
 
 export interface WorkerInit {
   source: WorkerSource;
@@ -64,24 +69,33 @@ export function buildDataset(source: WorkerSource): Dataset {
   return d;
 }
 
-function loadCollate(spec: { modulePath: string; exportName: string }): (samples: Sample[]) => CollatedBatch {
+function loadCollate(spec: { modulePath: string; exportName: string }): AnyCollate {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const f = (require(spec.modulePath) as Record<string, unknown>)[spec.exportName];
   if (typeof f !== 'function') throw new Error(`DataLoader worker: ${spec.modulePath} export '${spec.exportName}' is not a collate function`);
-  return f as (samples: Sample[]) => CollatedBatch;
+  return f as AnyCollate;
 }
 
-/** Collates one batch with a custom collate function or the dataset's own batching. */
+/** A collate function: samples to a batch, or to a Promise (thenable) of one. */
+export type AnyCollate = (samples: Sample[]) => CollatedBatch | PromiseLike<CollatedBatch>;
+
+/**
+ * Collates one batch with a custom collate function or the dataset's own batching: the batch, or
+ * where the dataset or the collate function is asynchronous, a Promise of it.
+ */
 export function collateWith(
   dataset: Dataset,
   indices: ArrayLike<number>,
-  collate?: (samples: Sample[]) => CollatedBatch,
+  collate?: AnyCollate,
   alloc?: BufferAlloc,
-): CollatedBatch {
+): CollatedBatch | Promise<CollatedBatch> {
   if (collate === undefined) return collateIndices(dataset, indices, alloc);
-  const samples: Sample[] = [];
-  for (let k = 0; k < indices.length; k++) samples.push(dataset.get(indices[k]));
-  return collate(samples);
+  const samples = getSamples(dataset, indices);
+  const run = (ss: Sample[]): CollatedBatch | Promise<CollatedBatch> => {
+    const b = collate(ss);
+    return isThenable<CollatedBatch>(b) ? Promise.resolve(b) : b;
+  };
+  return samples instanceof Promise ? samples.then(run) : run(samples);
 }
 
 export { defaultCollate };
@@ -90,39 +104,94 @@ if (parentPort !== null && (workerData as { hayateDataWorker?: WorkerInit } | un
   const port = parentPort;
   const init = (workerData as { hayateDataWorker: WorkerInit }).hayateDataWorker;
   let dataset: Dataset | undefined;
-  let collate: ((samples: Sample[]) => CollatedBatch) | undefined;
+  let collate: AnyCollate | undefined;
   const pool = new BufferPool(64);
-  port.on('message', (msg: BatchRequest) => {
-    if (msg.type !== 'batch') return;
+
+  /** Moves the batch's buffers to the main thread (copying those the worker does not own). */
+  const stage = (fields: CollatedBatch, transfer: ArrayBuffer[]): void => {
+    for (const f of fields) {
+      // Buffers the worker owns move to the main thread; a shared one (a view into the dataset)
+      // must be copied, or the main thread would alias the dataset.
+      if (!(f.data.buffer instanceof SharedArrayBuffer) && f.data.byteOffset === 0 && f.data.byteLength === f.data.buffer.byteLength) {
+        if (!transfer.includes(f.data.buffer)) transfer.push(f.data.buffer);
+      } else {
+        f.data = f.data.slice();
+        transfer.push(f.data.buffer as ArrayBuffer);
+      }
+    }
+  };
+
+  /** Answers one request; returns a Promise where a batch had to be awaited (it never rejects). */
+  const answer = (msg: BatchRequest): void | Promise<void> => {
     for (const b of msg.recycle ?? []) pool.give(b, true);
     const batches: CollatedBatch[] = [];
     const transfer: ArrayBuffer[] = [];
-    let error: BatchReply['error'];
+    const { indices, batchSize } = msg;
+    // failed: the batch after those collated threw or rejected, with e (which may be anything, undefined too)
+    const reply = (failed: boolean, e?: unknown): void => {
+      let error: BatchReply['error'];
+      if (failed) {
+        const err = e instanceof Error ? e : new Error(String(e));
+        error = { failedAt: batches.length, name: err.name, message: err.message, stack: err.stack ?? '' };
+      }
+      const r: BatchReply = { type: 'batch', id: msg.id, batches, error };
+      port.postMessage(r, transfer);
+    };
+    // Synchronous batches are collated in a plain loop; from the first thenable on, asynchronously.
+    let start = 0;
+    const rest = async (first: Promise<CollatedBatch>): Promise<void> => {
+      try {
+        let next: CollatedBatch | Promise<CollatedBatch> = first;
+        for (;;) {
+          const fields = await next;
+          stage(fields, transfer);
+          batches.push(fields);
+          start += batchSize;
+          if (start >= indices.length) break;
+          next = collateWith(dataset!, indices.subarray(start, Math.min(indices.length, start + batchSize)), collate, pool.alloc);
+        }
+      } catch (e) {
+        reply(true, e);
+        return;
+      }
+      reply(false);
+    };
     try {
       if (dataset === undefined) {
         dataset = buildDataset(init.source);
         if (init.collate !== undefined) collate = loadCollate(init.collate);
       }
-      const { indices, batchSize } = msg;
-      for (let start = 0; start < indices.length; start += batchSize) {
+      for (; start < indices.length; start += batchSize) {
         const fields = collateWith(dataset, indices.subarray(start, Math.min(indices.length, start + batchSize)), collate, pool.alloc);
-        for (const f of fields) {
-          // Buffers the worker owns move to the main thread; a shared one (a view into the dataset)
-          // must be copied, or the main thread would alias the dataset.
-          if (!(f.data.buffer instanceof SharedArrayBuffer) && f.data.byteOffset === 0 && f.data.byteLength === f.data.buffer.byteLength) {
-            if (!transfer.includes(f.data.buffer)) transfer.push(f.data.buffer);
-          } else {
-            f.data = f.data.slice();
-            transfer.push(f.data.buffer as ArrayBuffer);
-          }
-        }
+        if (fields instanceof Promise) return rest(fields);
+        stage(fields, transfer);
         batches.push(fields);
       }
     } catch (e) {
-      const err = e instanceof Error ? e : new Error(String(e));
-      error = { failedAt: batches.length, name: err.name, message: err.message, stack: err.stack ?? '' };
+      reply(true, e);
+      return;
     }
-    const reply: BatchReply = { type: 'batch', id: msg.id, batches, error };
-    port.postMessage(reply, transfer);
+    reply(false);
+  };
+
+  // One request at a time: those that arrive while one awaits its samples queue behind it.
+  const queue: BatchRequest[] = [];
+  let busy = false;
+  const drain = (): void => {
+    while (!busy && queue.length > 0) {
+      const r = answer(queue.shift()!);
+      if (r !== undefined) {
+        busy = true;
+        void r.then(() => {
+          busy = false;
+          drain();
+        });
+      }
+    }
+  };
+  port.on('message', (msg: BatchRequest) => {
+    if (msg.type !== 'batch') return;
+    queue.push(msg);
+    drain();
   });
 }

@@ -13,6 +13,9 @@ import { checkOptions, ones, rand, Tensor, zeros } from '../tensor';
 import { keep } from '../scope';
 import { load as loadTensors, save as saveTensors } from '../serialize/safetensors';
 import * as F from './functional';
+import { conv2dOptions, samePadding } from './functional/conv';
+import { maxPool2dWindow } from './functional/pooling';
+import { finiteAtLeast, integerArg } from '../validate';
 
 export type StateDict = Record<string, Tensor>;
 
@@ -556,7 +559,7 @@ export abstract class Module {
     return reprOf(this.constructor.name, extraLines, childLines);
   }
 
-  /** console.log(model) prints what String(model) does. */
+  /** @internal console.log(model) prints what String(model) does (kept out of the types: node:util). */
   [inspect.custom](): string {
     // Through the proxy, whatever receiver util.inspect calls this with.
     return stateOf(this).self.toString();
@@ -785,6 +788,9 @@ export class Conv2d extends Module {
     if (!Number.isInteger(groups) || groups < 1 || inChannels % groups !== 0 || outChannels % groups !== 0) {
       throw new RangeError(`${op}: groups must be a positive integer dividing inChannels ${inChannels} and outChannels ${outChannels}, got ${describe(o.groups)}`);
     }
+    // stride, padding and dilation are checked now, not at the first forward (groups just above).
+    const checked = conv2dOptions(op, { stride: o.stride, padding: o.padding, dilation: o.dilation }, ['stride', 'padding', 'dilation']);
+    if (checked.padding === 'same') samePadding(op, k[0], k[1], checked.dilation);
     this.options = { stride: o.stride, padding: o.padding, dilation: o.dilation, groups };
     const bound = 1 / Math.sqrt((inChannels / groups) * k[0] * k[1]);
     this.registerParameter('weight', uniform([outChannels, inChannels / groups, k[0], k[1]], bound, o));
@@ -845,6 +851,9 @@ export class GELU extends Module {
 export class Flatten extends Module {
   constructor(readonly startDim = 1, readonly endDim = -1) {
     super();
+    // Their range depends on the input; that they are integers is checked now.
+    integerArg('Flatten', 'startDim', startDim);
+    integerArg('Flatten', 'endDim', endDim);
   }
   forward(x: Tensor): Tensor {
     return flatten(x, this.startDim, this.endDim);
@@ -874,6 +883,7 @@ export class Dropout extends Module {
 export class MaxPool2d extends Module {
   constructor(readonly kernelSize: number | [number, number], readonly opts: F.MaxPool2dOptions = {}) {
     super();
+    maxPool2dWindow('MaxPool2d', kernelSize, opts); // kernel, stride and padding are checked now, not at the first forward
   }
   forward(x: Tensor): Tensor {
     return F.maxPool2d(x, this.kernelSize, this.opts);
@@ -903,6 +913,9 @@ class BatchNormBase extends Module {
     for (const k of ['momentum', 'eps'] as const) {
       if (o[k] !== undefined && typeof o[k] !== 'number') throw new TypeError(`${op}: ${k} must be a number, got ${describe(o[k])}`);
     }
+    // The ranges F.batchNorm enforces, checked now rather than at the first forward.
+    if (o.momentum !== undefined && !Number.isFinite(o.momentum)) throw new RangeError(`${op}: momentum must be a finite number, got ${describe(o.momentum)}`);
+    if (o.eps !== undefined) finiteAtLeast(op, 'eps', o.eps, 0);
     if (o.affine !== undefined && typeof o.affine !== 'boolean') throw new TypeError(`${op}: affine must be a boolean, got ${describe(o.affine)}`);
     this.momentum = o.momentum ?? 0.1;
     this.eps = o.eps ?? 1e-5;
@@ -965,6 +978,7 @@ export class BatchNorm2d extends BatchNormBase {
 export class LogSoftmax extends Module {
   constructor(readonly dim = -1) {
     super();
+    integerArg('LogSoftmax', 'dim', dim); // its range depends on the input
   }
   forward(x: Tensor): Tensor {
     return F.logSoftmax(x, this.dim);

@@ -104,6 +104,10 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
     opts: unknown,
   ) {
     this.specs = specs;
+    // params first, as torch.optim: SGD(5) names params, not the lr it was not given.
+    if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
+      fail('type', name, 'params', 'an iterable of tensors or of parameter groups', params);
+    }
     if (opts !== undefined && (opts === null || typeof opts !== 'object' || Array.isArray(opts))) {
       fail('type', name, 'options', 'an object', opts);
     }
@@ -113,9 +117,6 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
     if (foreach !== undefined && typeof foreach !== 'boolean') fail('type', name, 'foreach', 'a boolean', foreach);
     this.foreach = foreach !== false;
     this.defaults = Object.freeze(this.checkGroupOptions(given, true)) as Readonly<O>;
-    if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
-      fail('type', name, 'params', 'an iterable of tensors or of parameter groups', params);
-    }
     const list = [...(params as Iterable<Tensor | ParamGroupInput>)];
     if (list.length === 0) throw new RangeError(`${name}: params is an empty list (an optimizer needs at least one parameter)`);
     const isGroup = (g: unknown): boolean => g !== null && typeof g === 'object' && !(g instanceof Tensor) && 'params' in g;
@@ -386,10 +387,10 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
 
   /** LAMB's global gradient norm over every parameter with a gradient (one device and dtype). */
   private globalGradNorm(work: { p: Tensor; g: Tensor }[], temps: Tensor[]): Tensor {
-    const devices = new Set(work.map((w) => `${w.p.device} ${w.p.dtype}`));
-    if (devices.size > 1) {
-      throw new TypeError(`${this.name}: the global gradient norm needs every parameter on one device with one dtype, got ${[...devices].join(', ')}`);
-    }
+    const devices = new Set(work.map((w) => w.p.device));
+    if (devices.size > 1) throw new RangeError(`${this.name}: the global gradient norm needs every parameter on one device, got ${[...devices].join(' and ')}`);
+    const dtypes = new Set(work.map((w) => w.p.dtype));
+    if (dtypes.size > 1) throw new TypeError(`${this.name}: the global gradient norm needs every parameter in one dtype, got ${[...dtypes].join(' and ')}`);
     const device = work[0].p.device;
     const norms = zeros([work.length], { device });
     temps.push(norms);

@@ -47,7 +47,7 @@ export interface FitOptions {
   /** Capture the steady-state step in a CUDA graph: not available yet (an error says so). */
   cudaGraph?: boolean;
   /** Stops cleanly at the next step: the epoch in progress is not checkpointed, the result says stopped. */
-  signal?: AbortSignal;
+  signal?: { readonly aborted: boolean };
   /** The batches' device (default: where the first parameter is). */
   device?: Device;
   /** 'auto' (default): a progress bar on a terminal, a line per epoch otherwise; 'json': a JSON line per epoch. */

@@ -23,7 +23,7 @@ export interface TrainEpochOptions {
   /** With a GradScaler the forward runs under autocast (float16) and the step through the scaler. */
   scaler?: GradScaler;
   /** Stops at the next step; the result says stopped. */
-  signal?: AbortSignal;
+  signal?: { readonly aborted: boolean };
   /** Called after every step with the steps done and the loss when it was read back. */
   onStep?: (done: number, loss: number | null) => void;
   /** Called after every optimizer step (a per-batch scheduler). */

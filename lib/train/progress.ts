@@ -32,6 +32,7 @@ function epochLine(r: EpochReport): string {
   return `epoch ${r.epoch}: ${r.seconds.toFixed(2)} s, ${r.samplesPerSecond.toFixed(0)} samples/s, lr ${r.lr.toPrecision(3)}, train loss ~${r.trainLoss.toFixed(4)}${evalPart}`;
 }
 
+/** @internal (its stream is a NodeJS.WriteStream: kept out of the types) */
 export function makeReporter(mode: ProgressMode, write: (line: string) => void, stream: NodeJS.WriteStream = process.stderr): Reporter {
   const resolved = mode === 'auto' ? (stream.isTTY ? 'bar' : 'lines') : mode;
   if (resolved === 'none') return { epochStart() {}, step() {}, epochEnd() {}, stop() {} };

@@ -338,7 +338,7 @@ export const OPTIM: OpEntry[] = [
         }
       },
       cls: TypeError,
-      pattern: /^LAMB: the global gradient norm needs every parameter on one device with one dtype/,
+      pattern: /^LAMB: the global gradient norm needs every parameter in one dtype, got float32 and float16$/,
     },
   ]),
   optimizerEntry('LARS', O.LARS as unknown as Ctor, 'lars', ref.larsRef as RefFn, LARS_CONFIGS, { lr: 0.1 }),

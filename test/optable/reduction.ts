@@ -13,7 +13,7 @@ interface ReduceParams {
   keepdim: boolean;
 }
 
-/** The reduced dims as the library normalises them: negatives wrapped, duplicates merged, sorted. */
+/** The reduced dims as the library normalises them: negatives wrapped, sorted (a repeated dim is an error). */
 function dimsOf(p: ReduceParams): number[] {
   if (p.dim === undefined) return p.shape.map((_, i) => i);
   const list = typeof p.dim === 'number' ? [p.dim] : p.dim;
@@ -36,7 +36,7 @@ function samples(rng: () => number, size: SampleSize): Sample<ReduceParams>[] {
           { shape: [3, 5, 7, 2], dim: [1, 2], keepdim: false },
           { shape: [3, 5, 7, 2], dim: [0, 3], keepdim: true },
           { shape: [3, 5, 7, 2], dim: -1, keepdim: false },
-          { shape: [3, 5, 7, 2], dim: [1, -3], keepdim: false },
+          { shape: [3, 5, 7, 2], dim: [1, -2], keepdim: false },
           { shape: [3, 5, 7, 2], dim: [0, 1, 2, 3], keepdim: true },
           { shape: [3, 5, 7, 2], dim: [], keepdim: false },
           { shape: [], keepdim: false },
@@ -99,6 +99,8 @@ function reduceEntry(op: 'sum' | 'mean', fn: (x: Tensor, dim?: number | number[]
         { label: 'fractional dim', run: () => fn(x(), 0.5), cls: TypeError, pattern: /dim must be an integer, got 0\.5/ },
         { label: 'string dim', run: () => fn(x(), '0' as never), cls: TypeError, pattern: /dim must be an integer or an array of integers, got '0'/ },
         { label: 'unknown option', run: () => fn(x(), 0, { keepDim: true } as never), cls: TypeError, pattern: /unknown option 'keepDim'/ },
+        { label: 'repeated dim', run: () => fn(x(), [1, -1]), cls: RangeError, pattern: new RegExp(`^${op}: dim must not repeat a dimension, got \\[1, -1\\] \\(dim 1 appears twice\\)$`) },
+        { label: 'keepdim not a boolean', run: () => fn(x(), 0, { keepdim: 1 } as never), cls: TypeError, pattern: new RegExp(`^${op}: keepdim must be a boolean, got 1$`) },
       ];
     },
   });

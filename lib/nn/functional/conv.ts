@@ -25,15 +25,56 @@ export interface ConvGeometry {
   strideH: number; strideW: number; padH: number; padW: number; dilationH: number; dilationW: number; groups: number;
 }
 
-function pair(name: string, v: unknown, min: number): [number, number] {
+function pair(op: string, name: string, v: unknown, min: number): [number, number] {
   const arr = typeof v === 'number' ? [v, v] : v;
   if (!Array.isArray(arr) || arr.length !== 2 || arr.some((e) => typeof e !== 'number')) {
-    fail('type', 'conv2d', name, 'a number or a pair of numbers', v);
+    fail('type', op, name, 'a number or a pair of numbers', v);
   }
   for (const e of arr as number[]) {
-    if (!Number.isInteger(e) || e < min) fail('range', 'conv2d', name, min === 0 ? 'non-negative integers' : 'positive integers', v);
+    if (!Number.isInteger(e) || e < min) fail('range', op, name, min === 0 ? 'non-negative integers' : 'positive integers', v);
   }
   return [arr[0] as number, arr[1] as number];
+}
+
+/** conv2d's options as checked values; padding 'same' is resolved once the kernel is known (samePadding). */
+export interface Conv2dOptionValues {
+  stride: [number, number];
+  dilation: [number, number];
+  groups: number;
+  padding: [number, number] | 'same';
+}
+
+/**
+ * Checks the conv2d options that need no tensor (types, ranges, 'same' needs stride 1): conv2d
+ * calls it with its name on each call, the Conv2d module with its own at construction.
+ */
+export function conv2dOptions(op: string, opts: unknown, allowed: readonly string[] = ['stride', 'padding', 'dilation', 'groups']): Conv2dOptionValues {
+  const o = checkOptions(op, opts, allowed);
+  const [stride, dilation] = [pair(op, 'stride', o.stride ?? 1, 1), pair(op, 'dilation', o.dilation ?? 1, 1)];
+  const groups = o.groups ?? 1;
+  if (typeof groups !== 'number' || !Number.isInteger(groups) || groups < 1) fail('range', op, 'groups', 'a positive integer', groups);
+  let padding: [number, number] | 'same';
+  const p = o.padding ?? 0;
+  if (p === 'valid') {
+    padding = [0, 0];
+  } else if (p === 'same') {
+    if (stride[0] !== 1 || stride[1] !== 1) throw new RangeError(`${op}: padding 'same' needs stride 1, got stride ${describe(o.stride)}`);
+    padding = 'same';
+  } else if (typeof p === 'string') {
+    fail('range', op, 'padding', "a number, a pair, 'same' or 'valid'", p);
+  } else {
+    padding = pair(op, 'padding', p, 0);
+  }
+  return { stride, dilation, groups, padding };
+}
+
+/** The per-side padding of 'same' for an R x S kernel, or the RangeError when it would be uneven. */
+export function samePadding(op: string, R: number, S: number, dilation: [number, number]): [number, number] {
+  const [th, tw] = [dilation[0] * (R - 1), dilation[1] * (S - 1)];
+  if (th % 2 !== 0 || tw % 2 !== 0) {
+    throw new RangeError(`${op}: padding 'same' with kernel ${R}x${S} and dilation ${dilation.join('x')} needs uneven padding, which is not supported; pad explicitly`);
+  }
+  return [th / 2, tw / 2];
 }
 
 /**
@@ -51,9 +92,7 @@ export function conv2dGeometry(x: Tensor, w: Tensor, b: Tensor | null, opts: unk
     sameDevice(op, 'input', x, name, t);
     if (sameDtype && t.dtype !== x.dtype) throw new TypeError(`${op}: ${name} must have the input's dtype ${x.dtype}, got ${t.dtype}`);
   }
-  const [stride, dilation] = [pair('stride', o.stride ?? 1, 1), pair('dilation', o.dilation ?? 1, 1)];
-  const groups = o.groups ?? 1;
-  if (typeof groups !== 'number' || !Number.isInteger(groups) || groups < 1) fail('range', op, 'groups', 'a positive integer', groups);
+  const { stride, dilation, groups, padding: pad } = conv2dOptions(op, o);
   const batched = x.ndim === 4;
   const [N, C, H, W] = batched ? x.shape : [1, ...x.shape];
   const [K, Cg, R, S] = w.shape;
@@ -62,22 +101,7 @@ export function conv2dGeometry(x: Tensor, w: Tensor, b: Tensor | null, opts: unk
   if (Cg * groups !== C) throw new RangeError(`${op}: weight ${shapeStr(w)} expects ${Cg * groups} input channels with groups ${groups}, input ${shapeStr(x)} has ${C}`);
   if (R === 0 || S === 0) throw new RangeError(`${op}: weight ${shapeStr(w)} has an empty kernel`);
   if (b !== null && (b.ndim !== 1 || b.shape[0] !== K)) throw new RangeError(`${op}: bias must have shape [${K}], got ${shapeStr(b)}`);
-  let padding: [number, number];
-  const p = o.padding ?? 0;
-  if (p === 'valid') {
-    padding = [0, 0];
-  } else if (p === 'same') {
-    if (stride[0] !== 1 || stride[1] !== 1) throw new RangeError(`${op}: padding 'same' needs stride 1, got stride ${describe(o.stride)}`);
-    const [th, tw] = [dilation[0] * (R - 1), dilation[1] * (S - 1)];
-    if (th % 2 !== 0 || tw % 2 !== 0) {
-      throw new RangeError(`${op}: padding 'same' with kernel ${R}x${S} and dilation ${dilation.join('x')} needs uneven padding, which is not supported; pad explicitly`);
-    }
-    padding = [th / 2, tw / 2];
-  } else if (typeof p === 'string') {
-    fail('range', op, 'padding', "a number, a pair, 'same' or 'valid'", p);
-  } else {
-    padding = pair('padding', p, 0);
-  }
+  const padding = pad === 'same' ? samePadding(op, R, S, dilation) : pad;
   const spanH = dilation[0] * (R - 1) + 1;
   const spanW = dilation[1] * (S - 1) + 1;
   if (spanH > H + 2 * padding[0] || spanW > W + 2 * padding[1]) {

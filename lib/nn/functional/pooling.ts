@@ -26,17 +26,31 @@ function pair(op: string, name: string, v: unknown, min: number): [number, numbe
   return [arr[0] as number, arr[1] as number];
 }
 
-function maxPool2dImpl(op: string, x: Tensor, kernelSize: unknown, opts: unknown, wantIndices: boolean): [Tensor, Tensor | null] {
-  floatInput(op, 'input', x);
+/** Max pooling's window: kernel, stride (default the kernel) and padding, checked without an input. */
+export interface PoolWindow {
+  kH: number; kW: number; sH: number; sW: number; pH: number; pW: number;
+}
+
+/**
+ * Checks max pooling's kernelSize and options, which need no input: the functional ops call it
+ * with their name on each call, the MaxPool2d module with its own at construction.
+ */
+export function maxPool2dWindow(op: string, kernelSize: unknown, opts: unknown): PoolWindow {
   const o = checkOptions(op, opts, ['stride', 'padding']);
   const [kH, kW] = pair(op, 'kernelSize', kernelSize, 1);
   const [sH, sW] = o.stride === undefined || o.stride === null ? [kH, kW] : pair(op, 'stride', o.stride, 1);
   const [pH, pW] = o.padding === undefined ? [0, 0] : pair(op, 'padding', o.padding, 0);
-  if (x.ndim !== 3 && x.ndim !== 4) throw new RangeError(`${op}: input must be 3-D [C, H, W] or 4-D [N, C, H, W], got shape ${shapeStr(x)}`);
-  const [N, C, H, W] = x.ndim === 4 ? x.shape : [1, ...x.shape];
   if (pH > Math.floor(kH / 2) || pW > Math.floor(kW / 2)) {
     throw new RangeError(`${op}: padding ${pH}x${pW} must be at most half the kernel size ${kH}x${kW}`);
   }
+  return { kH, kW, sH, sW, pH, pW };
+}
+
+function maxPool2dImpl(op: string, x: Tensor, kernelSize: unknown, opts: unknown, wantIndices: boolean): [Tensor, Tensor | null] {
+  floatInput(op, 'input', x);
+  const { kH, kW, sH, sW, pH, pW } = maxPool2dWindow(op, kernelSize, opts);
+  if (x.ndim !== 3 && x.ndim !== 4) throw new RangeError(`${op}: input must be 3-D [C, H, W] or 4-D [N, C, H, W], got shape ${shapeStr(x)}`);
+  const [N, C, H, W] = x.ndim === 4 ? x.shape : [1, ...x.shape];
   if (H + 2 * pH < kH || W + 2 * pW < kW) {
     throw new RangeError(`${op}: kernel ${kH}x${kW} is larger than the padded input ${H + 2 * pH}x${W + 2 * pW}`);
   }
