@@ -10,7 +10,7 @@ import type { TrainCommandOptions } from './train';
 
 /** The defaults of `hayate train` (and of npm start) that do not depend on the machine. */
 export const TRAIN_DEFAULTS = {
-  // 6 epochs of the npm package's 8,576 digits reach >= 97% test accuracy (97.3% on a 2-core CPU, about a minute)
+  // 6 epochs of the npm package's 8,576 digits reach >= 97% test accuracy (97.3% on a 2-core CPU in under a minute)
   epochs: 6,
   batchSize: 64,
   /** Adadelta's learning rate, as in the seed's example. */
