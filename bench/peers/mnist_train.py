@@ -14,28 +14,10 @@ import json
 import time
 
 from _common import cpu_thread_counts, require_torch, set_cpu_threads
-from _mnist import mnist_digits, normalised
+from _mnist import mnist_digits, mnist_net, normalised
 
 torch = require_torch("mnist_train")
 F = torch.nn.functional
-
-
-class Net(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = torch.nn.Conv2d(1, 32, 3, 1)
-        self.conv2 = torch.nn.Conv2d(32, 64, 3, 1)
-        self.dropout1 = torch.nn.Dropout(0.25)
-        self.dropout2 = torch.nn.Dropout(0.5)
-        self.fc1 = torch.nn.Linear(9216, 128)
-        self.fc2 = torch.nn.Linear(128, 10)
-
-    def forward(self, x):
-        x = F.relu(self.conv1(x))
-        x = F.relu(self.conv2(x))
-        x = self.dropout1(F.max_pool2d(x, 2))
-        x = self.dropout2(F.relu(self.fc1(torch.flatten(x, 1))))
-        return F.log_softmax(self.fc2(x), dim=1)
 
 
 def main():
@@ -51,7 +33,7 @@ def main():
     x_test, y_test = normalised(torch, test_images).to(device), test_labels.to(device)
     n, batch = len(labels), args.batch_size
     torch.manual_seed(1)
-    model = Net().to(device)
+    model = mnist_net(torch).to(device)
     optimizer = torch.optim.Adadelta(model.parameters(), lr=1.0)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
 

@@ -14,7 +14,7 @@ import json
 import time
 
 from _common import device_label, require_torch
-from _mnist import mnist_digits, normalised
+from _mnist import mnist_digits, mnist_net, normalised
 
 torch = require_torch("tips")
 F = torch.nn.functional
@@ -44,31 +44,12 @@ def activation(name):
     return lambda x: x * 0.5 * (1.0 + torch.erf(x / 1.41421))
 
 
-class Net(torch.nn.Module):
-    def __init__(self, act):
-        super().__init__()
-        self.act = activation(act)
-        self.conv1 = torch.nn.Conv2d(1, 32, 3, 1)
-        self.conv2 = torch.nn.Conv2d(32, 64, 3, 1)
-        self.dropout1 = torch.nn.Dropout(0.25)
-        self.dropout2 = torch.nn.Dropout(0.5)
-        self.fc1 = torch.nn.Linear(9216, 128)
-        self.fc2 = torch.nn.Linear(128, 10)
-
-    def forward(self, x):
-        x = self.act(self.conv1(x))
-        x = self.act(self.conv2(x))
-        x = self.dropout1(F.max_pool2d(x, 2))
-        x = self.dropout2(self.act(self.fc1(torch.flatten(x, 1))))
-        return F.log_softmax(self.fc2(x), dim=1)
-
-
 def run(device, tips, samples, data):
     torch.manual_seed(1)
     torch.backends.cudnn.benchmark = tips["benchmark"]
     loader = torch.utils.data.DataLoader(data, batch_size=64, shuffle=True, num_workers=4 if tips["workers"] else 0,
                                          pin_memory=tips["pin"] and device == "cuda", persistent_workers=tips["workers"])
-    model = Net(tips["act"]).to(device)
+    model = mnist_net(torch, activation(tips["act"])).to(device)
     opt = torch.optim.Adadelta(model.parameters(), lr=1.0)
     scaler = torch.cuda.amp.GradScaler(enabled=tips["amp"] and device == "cuda")
 
