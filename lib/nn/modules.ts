@@ -11,7 +11,7 @@ import { detach, flatten, gelu, GeluOptions, noGrad, relu } from '../ops';
 import { linear } from '../linalg';
 import { checkOptions, ones, rand, Tensor, zeros } from '../tensor';
 import { keep } from '../scope';
-import { load as loadTensors, save as saveTensors } from '../serialize/safetensors';
+import { load as loadTensors, save as saveTensors, tensorsIn } from '../serialize/safetensors';
 import * as F from './functional';
 import { conv2dOptions, samePadding } from './functional/conv';
 import { maxPool2dWindow } from './functional/pooling';
@@ -475,7 +475,7 @@ export abstract class Module {
    */
   load(file: string, opts?: LoadStateDictOptions): this {
     const loaded = loadTensors(file) as Record<string, unknown>;
-    const all = collectTensors(loaded);
+    const all = tensorsIn(loaded);
     try {
       const fitCheckpoint = typeof loaded.format === 'string' && loaded.format.startsWith('hayate.fit/') && loaded.model !== null && typeof loaded.model === 'object';
       this.loadStateDict((fitCheckpoint ? loaded.model : loaded) as StateDict, opts);
@@ -986,12 +986,4 @@ export class LogSoftmax extends Module {
   override extraRepr(): string {
     return `dim=${this.dim}`;
   }
-}
-
-/** Every tensor in a loaded file's tree (to free them once copied). */
-function collectTensors(v: unknown, out: Tensor[] = []): Tensor[] {
-  if (v instanceof Tensor) out.push(v);
-  else if (Array.isArray(v)) for (const x of v) collectTensors(x, out);
-  else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) collectTensors(x, out);
-  return out;
 }

@@ -1081,6 +1081,13 @@ function metadataRecord(m: Map<string, string>): Record<string, string> {
 }
 
 /** The header's __metadata__ ({} when it has none); the file's layout is checked, no data is read. */
+/** Every tensor in a value load() returned, at any depth: what a caller frees once it has copied them. */
+export function tensorsIn(v: unknown, out: Tensor[] = []): Tensor[] {
+  if (v instanceof Tensor) out.push(v);
+  else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) tensorsIn(x, out);
+  return out;
+}
+
 export function loadMetadata(file: string): Record<string, string> {
   return withHeader('loadMetadata', file, (_f, _fd, h) => metadataRecord(h.metadata));
 }

@@ -11,8 +11,8 @@ import type { Device } from '../dtype';
 import { crossEntropy } from '../nn/functional';
 import type { Module } from '../nn/modules';
 import type { Optimizer, OptimizerStateDict } from '../optim/optimizer';
-import { load, save } from '../serialize';
-import { Tensor } from '../tensor';
+import { load, save, tensorsIn } from '../serialize';
+import type { Tensor } from '../tensor';
 import { fail } from '../validate';
 import { evaluate, trainEpoch } from './loop';
 import { makeReporter } from './progress';
@@ -237,12 +237,6 @@ function restore(path: string, model: Module, optimizer: Optimizer, scheduler: F
   } catch (e) {
     throw new Error(`fit: cannot resume from ${path}: ${(e as Error).message}`, { cause: e });
   }
-  // Every tensor the file held, whatever its layout (a file that is not a checkpoint included).
-  const tensors = (v: unknown = ck, out: Tensor[] = []): Tensor[] => {
-    if (v instanceof Tensor) out.push(v);
-    else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) tensors(x, out);
-    return out;
-  };
   try {
     if (ck === null || typeof ck !== 'object' || ck.format !== FORMAT || !Number.isInteger(ck.epoch) || ck.epoch < 0) {
       throw new Error(`fit: ${path} is not a hayate fit checkpoint (format '${String((ck as { format?: unknown })?.format)}')`);
@@ -258,6 +252,7 @@ function restore(path: string, model: Module, optimizer: Optimizer, scheduler: F
     if (e instanceof Error && !e.message.includes(path)) e.message = `fit: cannot resume from ${path}: ${e.message}`;
     throw e;
   } finally {
-    for (const t of tensors()) t.dispose();
+    // every tensor the file held, whatever its layout (a file that is not a checkpoint included)
+    for (const t of tensorsIn(ck)) t.dispose();
   }
 }
