@@ -78,15 +78,18 @@ Napi::Value toDeviceFn(const Napi::CallbackInfo& info) {
   return StorageHandle::create(info.Env(), copyToDevice(*src, static_cast<size_t>(bytes), nonBlocking));
 }
 
-// write(storage, dtype, source): Float32Array into float32/float16, Int32Array into int32.
+// write(storage, dtype, source): Float32Array into float32/float16, Int32Array into int32,
+// Uint8Array (0 or 1) into bool.
 Napi::Value writeFn(const Napi::CallbackInfo& info) {
   StoragePtr dst = StorageHandle::fromArg(info, 0, "write", "storage");
   const DType dtype = getDType(info, 1, "write");
   Napi::Value v = arg(info, 2);
-  const napi_typedarray_type want = dtype == DType::Int32 ? napi_int32_array : napi_float32_array;
+  const napi_typedarray_type want =
+      dtype == DType::Int32 ? napi_int32_array : dtype == DType::Bool ? napi_uint8_array : napi_float32_array;
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != want) {
     throwType(std::string("write: ") + dtypeName(dtype) + " data must be a " +
-              (dtype == DType::Int32 ? "Int32Array" : "Float32Array") + ", got " + describe(v));
+              (dtype == DType::Int32 ? "Int32Array" : dtype == DType::Bool ? "Uint8Array" : "Float32Array") + ", got " +
+              describe(v));
   }
   // The element pointer straight from the view: it works for views over a SharedArrayBuffer too
   // (batches that worker threads collated in shared memory), which have no plain ArrayBuffer.
@@ -105,6 +108,12 @@ Napi::Value writeFn(const Napi::CallbackInfo& info) {
     const float* f = static_cast<const float*>(src);
     for (size_t i = 0; i < n; ++i) half[i] = floatToHalfBits(f[i]);
     writeFromHost(dst, half.data(), n * 2);
+  } else if (dtype == DType::Bool) {
+    const uint8_t* b = static_cast<const uint8_t*>(src);
+    for (size_t i = 0; i < n; ++i) {
+      if (b[i] > 1) throwRange("write: bool data must hold 0 or 1, got " + std::to_string(b[i]) + " at index " + std::to_string(i));
+    }
+    writeFromHost(dst, src, n);
   } else {
     writeFromHost(dst, src, n * 4);
   }
@@ -118,14 +127,16 @@ void toUserArray(const void* bytes, DType dtype, size_t n, void* out) {
     float* f = static_cast<float*>(out);
     for (size_t i = 0; i < n; ++i) f[i] = halfBitsToFloat(h[i]);
   } else {
-    std::memcpy(out, bytes, n * 4);
+    std::memcpy(out, bytes, n * dtypeSize(dtype));
   }
 }
 
 Napi::TypedArray newUserArray(Napi::Env env, DType dtype, size_t n, void** data) {
-  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, n * 4);
+  const size_t width = dtype == DType::Bool ? 1 : 4;  // float16 widens to float32
+  Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, n * width);
   *data = buf.Data();
   if (dtype == DType::Int32) return Napi::Int32Array::New(env, n, buf, 0);
+  if (dtype == DType::Bool) return Napi::Uint8Array::New(env, n, buf, 0);
   return Napi::Float32Array::New(env, n, buf, 0);
 }
 

@@ -14,4 +14,7 @@ HY_HD int32_t floatToInt32(double v) {
   return static_cast<int32_t>(v);
 }
 
+// Any value to bool: nonzero (NaN included) is true, as in PyTorch.
+HY_HD uint8_t toBool(double v) { return v != 0 ? 1 : 0; }
+
 }  // namespace hy

@@ -8,7 +8,7 @@
 
 namespace hy {
 
-inline size_t dtypeSize(DType t) { return t == DType::Float16 ? 2 : 4; }
+inline size_t dtypeSize(DType t) { return t == DType::Float16 ? 2 : t == DType::Bool ? 1 : 4; }
 
 inline const char* dtypeName(DType t) {
   const EnumNames& e = enumNames<DType>();

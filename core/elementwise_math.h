@@ -223,6 +223,7 @@ HY_HD float applyUnary(UnaryOp op, float x) {
     case UnaryOp::Sigmoid: return 1.0f / (1.0f + expFull(-x));
     case UnaryOp::Sqrt: return sqrtf(x);
     case UnaryOp::Abs: return fabsf(x);
+    case UnaryOp::Rsqrt: return 1.0f / sqrtf(x);
     default: return x;
   }
 }
@@ -245,6 +246,9 @@ HY_HD float applyScalar(ScalarOp op, float x, float s) {
     case ScalarOp::RSub: return s - x;
     case ScalarOp::RDiv: return s / x;
     case ScalarOp::Pow: return powf(x, s);
+    // clamp's bounds: NaN stays NaN (the comparison is false), as in PyTorch
+    case ScalarOp::Max: return x < s ? s : x;
+    case ScalarOp::Min: return x > s ? s : x;
     default: return x;
   }
 }

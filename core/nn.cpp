@@ -15,11 +15,17 @@ const char* targetOpName(TargetOp op) {
     case TargetOp::NllLossBackward: return "nllLossBackward";
     case TargetOp::CrossEntropy: return "crossEntropy";
     case TargetOp::CrossEntropyBackward: return "crossEntropyBackward";
+    case TargetOp::IndexSelect: return "indexSelect";
+    case TargetOp::IndexAdd: return "indexAdd";
   }
   return "loss";
 }
 
 void throwBadTarget(TargetOp op, int64_t target, uint64_t row, uint64_t cols) {
+  if (op == TargetOp::IndexSelect || op == TargetOp::IndexAdd) {
+    throwRange(std::string(targetOpName(op)) + ": index " + std::to_string(target) + " at position " + std::to_string(row) +
+               " is outside [0, " + std::to_string(cols) + ")");
+  }
   throwRange(std::string(targetOpName(op)) + ": target " + std::to_string(target) + " at row " + std::to_string(row) +
              " is outside [0, " + std::to_string(cols) + ")");
 }

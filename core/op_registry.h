@@ -31,7 +31,8 @@ struct Dims {
 
 // Bit masks of the dtypes a dtype field accepts.
 constexpr uint32_t kFloatTypes = (1u << static_cast<int>(DType::Float32)) | (1u << static_cast<int>(DType::Float16));
-constexpr uint32_t kAllTypes = kFloatTypes | (1u << static_cast<int>(DType::Int32));
+constexpr uint32_t kNumericTypes = kFloatTypes | (1u << static_cast<int>(DType::Int32));
+constexpr uint32_t kAllTypes = kNumericTypes | (1u << static_cast<int>(DType::Bool));  // bool: one byte, 0 or 1
 
 // One visitor over an argument struct's fields, by name. The binding's reader fills them from a JS
 // object; the describer lists them for `native.ops()`; the collector finds the storages.

@@ -44,6 +44,16 @@ HY_HD float philoxUniform(uint64_t seed, uint64_t offset, uint64_t i) {
   return uniformFromBits(r.v[i % 4]);
 }
 
+// An integer uniform in [lo, hi) (hi - lo <= 2^31): the element's 32 random bits scaled in double
+// (exact below 2^32), so both backends give the same value.
+HY_HD int32_t philoxInteger(uint64_t seed, uint64_t offset, uint64_t i, double lo, double hi) {
+  const Philox4 r = philox4x32(offset + i / 4, seed);
+  const double u = static_cast<double>(r.v[i % 4]) * (1.0 / 4294967296.0);
+  double v = lo + static_cast<double>(static_cast<int64_t>(u * (hi - lo)));
+  if (v >= hi) v = hi - 1;
+  return static_cast<int32_t>(v);
+}
+
 HY_HD double philoxNormal(uint64_t seed, uint64_t offset, uint64_t i) {
   const Philox4 r = philox4x32(offset + i / 4, seed);
   const unsigned lane = static_cast<unsigned>(i % 4);

@@ -15,6 +15,7 @@ inline double load(const void* in, DType t, size_t i) {
     case DType::Float32: return static_cast<const float*>(in)[i];
     case DType::Float16: return halfBitsToFloat(static_cast<const uint16_t*>(in)[i]);
     case DType::Int32: return static_cast<const int32_t*>(in)[i];
+    case DType::Bool: return static_cast<const uint8_t*>(in)[i];
   }
   return 0;
 }
@@ -57,6 +58,11 @@ void cast(const void* in, DType inType, void* out, DType outType, size_t n) {
     case DType::Int32: {
       int32_t* o = static_cast<int32_t*>(out);
       for (size_t i = 0; i < n; ++i) o[i] = floatToInt32(load(in, inType, i));
+      break;
+    }
+    case DType::Bool: {
+      uint8_t* o = static_cast<uint8_t*>(out);
+      for (size_t i = 0; i < n; ++i) o[i] = toBool(load(in, inType, i));
       break;
     }
   }

@@ -27,10 +27,15 @@ void fill(void* out, DType dtype, size_t n, double value) {
       for (size_t i = 0; i < n; ++i) o[i] = v;
       break;
     }
+    case DType::Bool: std::memset(out, toBool(value), n); break;
   }
 }
 
 void random(void* out, DType dtype, size_t n, int kind, uint64_t seed, uint64_t offset, double a, double b) {
+  if (kind == static_cast<int>(RandomKind::Integer)) {
+    for (size_t i = 0; i < n; ++i) static_cast<int32_t*>(out)[i] = philoxInteger(seed, offset, i, a, b);
+    return;
+  }
   for (size_t i = 0; i < n; ++i) {
     // float32 first, then the storage type: the CUDA kernel rounds the same way.
     float v;
@@ -43,6 +48,7 @@ void random(void* out, DType dtype, size_t n, int kind, uint64_t seed, uint64_t 
       case DType::Float32: static_cast<float*>(out)[i] = v; break;
       case DType::Float16: static_cast<uint16_t*>(out)[i] = floatToHalfBits(v); break;
       case DType::Int32: static_cast<int32_t*>(out)[i] = floatToInt32(v); break;
+      case DType::Bool: static_cast<uint8_t*>(out)[i] = toBool(v); break;
     }
   }
 }

@@ -14,6 +14,7 @@ __device__ __forceinline__ double load(const void* in, DType t, size_t i) {
     case DType::Float32: return static_cast<const float*>(in)[i];
     case DType::Float16: return __half2float(static_cast<const __half*>(in)[i]);
     case DType::Int32: return static_cast<const int32_t*>(in)[i];
+    case DType::Bool: return static_cast<const uint8_t*>(in)[i];
   }
   return 0;
 }
@@ -26,6 +27,7 @@ __global__ void castKernel(const void* in, DType inType, void* out, DType outTyp
       case DType::Float32: static_cast<float*>(out)[i] = static_cast<float>(v); break;
       case DType::Float16: static_cast<__half*>(out)[i] = __float2half_rn(static_cast<float>(v)); break;
       case DType::Int32: static_cast<int32_t*>(out)[i] = floatToInt32(v); break;
+      case DType::Bool: static_cast<uint8_t*>(out)[i] = toBool(v); break;
     }
   }
 }

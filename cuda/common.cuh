@@ -11,6 +11,7 @@
 #include <cstdint>
 
 #include "../core/dtype.h"
+#include "../core/nn.h"
 
 namespace hy::cuda {
 
@@ -104,5 +105,14 @@ struct RowGroup {
 
 // Rows of at most this many columns get a warp each; longer rows a block.
 constexpr size_t kWarpRowLimit = 1024;
+
+// Records a bad target or index in the slot of cuda/error_slot.cu (word layout there).
+__device__ inline void recordBadTarget(uint64_t* slot, nn::TargetOp op, int32_t target, size_t row, size_t cols) {
+  const uint64_t r = row > 0xffffffffull ? 0xffffffffull : row;
+  volatile uint64_t* s = slot;
+  s[0] = r << 32 | static_cast<uint32_t>(target);
+  s[1] = static_cast<uint64_t>(cols) << 3 | static_cast<uint32_t>(op);
+  __threadfence_system();
+}
 
 }  // namespace hy::cuda

@@ -23,6 +23,7 @@ __device__ __forceinline__ void store(void* out, DType dtype, size_t i, float v)
     case DType::Float32: static_cast<float*>(out)[i] = v; break;
     case DType::Float16: static_cast<__half*>(out)[i] = __float2half_rn(v); break;
     case DType::Int32: static_cast<int32_t*>(out)[i] = floatToInt32(v); break;
+    case DType::Bool: static_cast<uint8_t*>(out)[i] = toBool(v); break;
   }
 }
 
@@ -35,6 +36,10 @@ __global__ void randomKernel(void* out, DType dtype, size_t n, int kind, uint64_
     for (unsigned lane = 0; lane < 4; ++lane) {
       const size_t i = blk * 4 + lane;
       if (i >= n) break;
+      if (kind == static_cast<int>(RandomKind::Integer)) {
+        static_cast<int32_t*>(out)[i] = philoxInteger(seed, offset, i, a, b);
+        continue;
+      }
       const float v = kind == 0 ? static_cast<float>(a + (b - a) * static_cast<double>(philoxUniform(seed, offset, i)))
                                 : static_cast<float>(a + b * philoxNormal(seed, offset, i));
       store(out, dtype, i, v);
@@ -58,6 +63,9 @@ void launchFill(void* out, DType dtype, size_t n, double value, StreamId stream)
       break;
     case DType::Int32:
       HY_LAUNCH(grid, kThreads, 0, asStream(stream), fillKernel<int32_t>)(static_cast<int32_t*>(out), n, floatToInt32(value));
+      break;
+    case DType::Bool:
+      HY_LAUNCH(grid, kThreads, 0, asStream(stream), fillKernel<uint8_t>)(static_cast<uint8_t*>(out), n, toBool(value));
       break;
   }
   checkLaunch("fill");

@@ -33,5 +33,7 @@ void deviceSynchronize();
 // Returns true and the error a loss kernel recorded for an invalid target, clearing it. Only
 // meaningful after the work that wrote it has finished (a stream or event synchronisation).
 bool takeTargetError(nn::TargetOp* op, int64_t* target, uint64_t* row, uint64_t* cols);
+// The device address of that slot (created on first use), for kernels to record into.
+uint64_t* targetErrorSlot();
 
 }  // namespace hy::cuda

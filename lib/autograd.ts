@@ -124,7 +124,7 @@ export function runBackward(root: Tensor, gradient: unknown, opts?: unknown): vo
     if (grad.shape.length !== root.shape.length || grad.shape.some((d, i) => d !== root.shape[i])) {
       throw new RangeError(`backward: gradient shape [${grad.shape.join(', ')}] does not match the tensor's [${root.shape.join(', ')}]`);
     }
-    rootGrad = grad.dtype === root.dtype ? grad.clone() : grad.to(root.dtype);
+    rootGrad = grad.dtype === root.dtype ? grad.copy() : grad.convert(root.dtype);
   }
   ops.keep(rootGrad);
   if (root.gradFn === null) {

@@ -23,7 +23,7 @@ export const PRINT_OPTIONS: Readonly<PrintOptions> = Object.freeze({ precision: 
 /** What printing needs to know about a tensor besides its values. */
 export interface TensorDescription {
   shape: readonly number[];
-  /** 'float32' (the default, printed without a suffix), 'float16', 'int32'. */
+  /** 'float32' (the default, printed without a suffix), 'float16', 'int32', 'bool'. */
   dtype: string;
   /** 'cpu' (printed without a suffix) or 'cuda' (printed as device='cuda:0'). */
   device: string;
@@ -63,8 +63,9 @@ export function gradFnLabel(name: string): string {
   return name.length === 0 ? name : name[0].toUpperCase() + name.slice(1);
 }
 
-function isFloatingDType(dtype: string): boolean {
-  return dtype !== 'int32';
+/** How a dtype's values print: floats in torch's notations, integers as they are, bools as True/False. */
+function valueKind(dtype: string): boolean | 'bool' {
+  return dtype === 'bool' ? 'bool' : dtype !== 'int32';
 }
 
 /** The printed form: `tensor([...], <suffixes>)`. Reads the values only when the tensor is non-empty. */
@@ -80,8 +81,8 @@ export function formatTensor(desc: TensorDescription, values: Values, options: P
     if (desc.dtype !== 'float32') suffixes.push(`dtype=${desc.dtype}`);
     body = '[]';
   } else {
-    if (desc.dtype !== 'float32') suffixes.push(`dtype=${desc.dtype}`);
-    body = formatValues(desc.shape, typeof values === 'function' ? values() : values, isFloatingDType(desc.dtype), indent, o);
+    if (desc.dtype !== 'float32' && desc.dtype !== 'bool') suffixes.push(`dtype=${desc.dtype}`);
+    body = formatValues(desc.shape, typeof values === 'function' ? values() : values, valueKind(desc.dtype), indent, o);
   }
   if (desc.gradFn !== undefined && desc.gradFn !== null) suffixes.push(`gradFn=<${gradFnLabel(desc.gradFn)}>`);
   else if (desc.requiresGrad === true) suffixes.push('requiresGrad=true');
@@ -111,7 +112,7 @@ function addSuffixes(tensorStr: string, suffixes: string[], indent: number, line
 export function formatValues(
   shape: readonly number[],
   values: ArrayLike<number>,
-  floating: boolean,
+  floating: boolean | 'bool',
   indent = PREFIX.length,
   options: Partial<PrintOptions> = {},
 ): string {
@@ -172,7 +173,11 @@ export class Formatter {
   sciMode = false;
   width = 1;
 
-  constructor(values: ArrayLike<number>, readonly floating: boolean, readonly precision = PRINT_OPTIONS.precision) {
+  constructor(values: ArrayLike<number>, readonly floating: boolean | 'bool', readonly precision = PRINT_OPTIONS.precision) {
+    if (floating === 'bool') {
+      for (let i = 0; i < values.length; i++) this.width = Math.max(this.width, values[i] ? 4 : 5);
+      return;
+    }
     if (!floating) {
       for (let i = 0; i < values.length; i++) this.width = Math.max(this.width, String(values[i]).length);
       return;
@@ -210,7 +215,8 @@ export class Formatter {
   /** One value, right-aligned to the common width. */
   format(v: number): string {
     let s: string;
-    if (!this.floating) s = String(v);
+    if (this.floating === 'bool') s = v ? 'True' : 'False';
+    else if (!this.floating) s = String(v);
     else if (this.sciMode) s = pyExponential(v, this.precision);
     else if (this.intMode) s = pyFixed(v, 0) + (Number.isFinite(v) ? '.' : '');
     else s = pyFixed(v, this.precision);

@@ -98,9 +98,10 @@ export interface NativeBinding {
   copy(dst: StorageHandle, src: StorageHandle, nbytes: number, nonBlocking: boolean): void;
   /** A new cuda storage holding src's first nbytes; from pinned memory with nonBlocking it overlaps compute. */
   toDevice(src: StorageHandle, nbytes: number, nonBlocking: boolean): StorageHandle;
-  write(s: StorageHandle, dtype: DType, data: Float32Array | Int32Array): void;
-  read(s: StorageHandle, dtype: DType, n: number): Float32Array | Int32Array;
-  readAsync(s: StorageHandle, dtype: DType, n: number): Promise<Float32Array | Int32Array>;
+  write(s: StorageHandle, dtype: DType, data: Float32Array | Int32Array | Uint8Array): void;
+  /** float32 and float16 read as Float32Array, int32 as Int32Array, bool as Uint8Array (0 or 1). */
+  read(s: StorageHandle, dtype: DType, n: number): Float32Array | Int32Array | Uint8Array;
+  readAsync(s: StorageHandle, dtype: DType, n: number): Promise<Float32Array | Int32Array | Uint8Array>;
   memoryStats(pool: MemoryPool): NativeMemoryStats;
   emptyCache(pool: MemoryPool): void;
   resetPeakStats(pool: MemoryPool): void;

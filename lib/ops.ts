@@ -10,9 +10,9 @@ import { allocTensor, checkOptions, numelOf, Tensor, tidy } from './tensor';
 import { booleanArg, fail, floatTensor, integerArg, sameDevice, tensorArg } from './validate';
 
 // Op names as the native enum lists (core/enums.h) spell them; the binding maps them to codes.
-type UnaryName = 'neg' | 'exp' | 'log' | 'erf' | 'relu' | 'gelu' | 'geluTanh' | 'tanh' | 'sigmoid' | 'sqrt' | 'abs';
+type UnaryName = 'neg' | 'exp' | 'log' | 'erf' | 'relu' | 'gelu' | 'geluTanh' | 'tanh' | 'sigmoid' | 'sqrt' | 'abs' | 'rsqrt';
 type UnaryGradName = 'relu' | 'gelu' | 'geluTanh' | 'abs';
-type ScalarName = 'add' | 'mul' | 'rsub' | 'rdiv' | 'pow';
+type ScalarName = 'add' | 'mul' | 'rsub' | 'rdiv' | 'pow' | 'max' | 'min';
 type BinaryName = 'add' | 'sub' | 'mul' | 'div';
 
 export const checkTensor = tensorArg;
@@ -118,7 +118,7 @@ function reshapeRaw(x: Tensor, shape: readonly number[]): Tensor {
 
 /** Sums x over `dims` (sorted, unique) with scale, keeping them as size-1 dimensions. */
 export function sumDims(x: Tensor, dims: number[], scale: number): Tensor {
-  if (dims.length === 0) return scale === 1 ? x.clone() : rawScalar('mul', x, scale, 'sum');
+  if (dims.length === 0) return scale === 1 ? x.copy() : rawScalar('mul', x, scale, 'sum');
   // Reduce runs of consecutive dimensions in one pass each, innermost run first.
   const runs: [number, number][] = [];
   for (const d of dims) {
@@ -145,7 +145,7 @@ export function sumDims(x: Tensor, dims: number[], scale: number): Tensor {
 
 /** Repeats g (whose shape broadcasts to `shape`) into a tensor of `shape`. */
 function expandTo(g: Tensor, shape: readonly number[]): Tensor {
-  if (sameShape(g.shape, shape)) return g.clone();
+  if (sameShape(g.shape, shape)) return g.copy();
   const zero = allocTensor('expand', [], g.dtype, g.device);
   native.run('fill', { out: zero.live('expand'), dtype: g.dtype, n: 1, value: 0 });
   const out = rawBinary('add', g, zero, 'add');
@@ -169,7 +169,7 @@ function binaryOp(name: BinaryName, aIn: Tensor | number, bIn: Tensor | number):
     const [op, s] = name === 'add' ? ['add', bIn] : name === 'sub' ? ['add', -bIn] : name === 'mul' ? ['mul', bIn] : ['mul', 1 / bIn];
     const out = rawScalar(op as ScalarName, a, s as number, name);
     if (needsGrad(a)) {
-      record(out, name, [a], (g) => [op === 'add' ? g.clone() : rawScalar('mul', g, s as number, name)]);
+      record(out, name, [a], (g) => [op === 'add' ? g.copy() : rawScalar('mul', g, s as number, name)]);
     }
     return out;
   }
@@ -220,8 +220,8 @@ function binaryOp(name: BinaryName, aIn: Tensor | number, bIn: Tensor | number):
         return {
           out,
           backward: (g) => [
-            a0.requiresGrad ? reduceTo(g.clone(), aShape) : null,
-            b0.requiresGrad ? reduceTo(name === 'add' ? g.clone() : rawScalar('mul', g, -1, name), bShape) : null,
+            a0.requiresGrad ? reduceTo(g.copy(), aShape) : null,
+            b0.requiresGrad ? reduceTo(name === 'add' ? g.copy() : rawScalar('mul', g, -1, name), bShape) : null,
           ],
         };
       }
@@ -511,7 +511,7 @@ setEngineOps({
   },
   add: (a, b) => rawBinary('add', a, b),
   addInto: (target, g) => {
-    const src = g.dtype === target.dtype ? g : g.to(target.dtype);
+    const src = g.dtype === target.dtype ? g : g.convert(target.dtype);
     const shape = target.shape.slice();
     const [s, sa, sb] = collapse(shape, contiguousStrides(shape), broadcastStrides(src.shape, shape));
     native.run('binary', { op: 'add', a: target.live('backward'), b: src.live('backward'), out: target.live('backward'), dtype: target.dtype, shape: s, stridesA: sa, stridesB: sb });

@@ -100,13 +100,13 @@ export interface OpCall {
 }
 
 function castTo(t: Tensor, dtype: DType): Tensor {
-  return t.dtype === dtype ? t : t.to(dtype);
+  return t.dtype === dtype ? t : t.convert(dtype);
 }
 
 /** g cast to dtype; g is disposed when a cast was needed. */
 function castBack(g: Tensor | null, dtype: DType | undefined): Tensor | null {
   if (g === null || dtype === undefined || g.dtype === dtype || !isFloating(dtype)) return g;
-  const c = g.to(dtype);
+  const c = g.convert(dtype);
   g.dispose();
   return c;
 }
@@ -131,7 +131,7 @@ export function runOp(call: OpCall): Tensor {
         continue;
       }
       const cached = o?.cachedCast?.(t, target) ?? null;
-      cast.push(cached ?? t.to(target));
+      cast.push(cached ?? t.convert(target));
       owned.push(cached === null);
     }
   } catch (e) {
@@ -149,7 +149,7 @@ export function runOp(call: OpCall): Tensor {
   let out = fwd.out;
   const outDtype = call.outDtype === 'compute' ? dtype : call.outDtype;
   if (outDtype !== undefined && out.dtype !== outDtype) {
-    const c = out.to(outDtype);
+    const c = out.convert(outDtype);
     out.dispose();
     out = c;
   }

@@ -12,7 +12,10 @@ import { keep, runScoped, track } from './scope';
 
 export type TypedData = Float32Array | Float64Array | Int32Array | Int16Array | Int8Array | Uint8Array | Uint16Array | Uint32Array;
 export type NestedNumbers = number | NestedNumbers[];
+/** What a tensor's values read back as: float32 and float16 as Float32Array, int32 as Int32Array, bool as Uint8Array. */
+export type ReadData = Float32Array | Int32Array | Uint8Array;
 export type TensorData = NestedNumbers | TypedData;
+export type NestedBooleans = boolean[] | NestedBooleans[];
 
 export interface TensorOptions {
   dtype?: DType;
@@ -160,8 +163,16 @@ export class Tensor {
     return this.storage.native;
   }
 
-  /** Converts to another device or dtype; returns this tensor when nothing changes. */
+  /**
+   * Converts to another device or dtype; returns this tensor when nothing changes. Differentiable:
+   * the gradient converts back.
+   */
   to(target: Device | DType | 'cuda:0', opts?: ToOptions): Tensor {
+    return this.convert(target, opts);
+  }
+
+  /** @internal to() without autograd (ops.ts records it for the public method). */
+  convert(target: Device | DType | 'cuda:0', opts?: ToOptions): Tensor {
     const o = checkOptions('to', opts, ['nonBlocking']);
     const nonBlocking = o.nonBlocking === undefined ? false : o.nonBlocking;
     if (typeof nonBlocking !== 'boolean') throw new TypeError(`to: nonBlocking must be a boolean, got ${describe(nonBlocking)}`);
@@ -199,7 +210,13 @@ export class Tensor {
     return out;
   }
 
+  /** A copy in new memory. Differentiable. */
   clone(): Tensor {
+    return this.copy();
+  }
+
+  /** @internal clone() without autograd. */
+  copy(): Tensor {
     const src = this.live('clone');
     const out = allocTensor('clone', this.shape.slice(), this.dtype, this.device, src.pinned);
     native.copy(out.live('clone'), src, this.numel * DTYPE_BYTES[this.dtype], false);
@@ -207,7 +224,7 @@ export class Tensor {
   }
 
   /** Reads the values without blocking the event loop. float16 reads back as float32. */
-  data(): Promise<Float32Array | Int32Array> {
+  data(): Promise<ReadData> {
     try {
       return native.readAsync(this.live('data'), this.dtype, this.numel);
     } catch (e) {
@@ -216,7 +233,7 @@ export class Tensor {
   }
 
   /** Reads the values, blocking until the device has produced them. */
-  dataSync(): Float32Array | Int32Array {
+  dataSync(): ReadData {
     return native.read(this.live('dataSync'), this.dtype, this.numel);
   }
 
@@ -280,6 +297,17 @@ export class Tensor {
   }
 }
 
+/** @internal t as dtype without autograd: t itself when it has that dtype, unless `copy`. */
+export function convertRaw(t: Tensor, dtype: DType, copy: boolean): Tensor {
+  if (t.dtype === dtype) return copy ? t.copy() : t;
+  return t.convert(dtype);
+}
+
+/** @internal A copy without autograd. */
+export function cloneRaw(t: Tensor): Tensor {
+  return t.copy();
+}
+
 export function isTensor(v: unknown): v is Tensor {
   return v instanceof Tensor;
 }
@@ -293,10 +321,11 @@ export { keep };
 
 // ---- creation ----
 
-function flatten(op: string, data: NestedNumbers, shape: number[], out: number[], depth: number): void {
-  if (typeof data === 'number') {
+function flatten(op: string, data: NestedNumbers, shape: number[], out: number[], depth: number, bools: { seen: boolean }): void {
+  if (typeof data === 'number' || typeof data === 'boolean') {
     if (depth !== shape.length) throw new RangeError(`${op}: ragged nested array: a number at depth ${depth}, expected depth ${shape.length}`);
-    out.push(data);
+    if (typeof data === 'boolean') bools.seen = true;
+    out.push(Number(data));
     return;
   }
   if (!Array.isArray(data)) throw new TypeError(`${op}: data must hold numbers, got ${describe(data)}`);
@@ -304,7 +333,7 @@ function flatten(op: string, data: NestedNumbers, shape: number[], out: number[]
   if (data.length !== shape[depth]) {
     throw new RangeError(`${op}: ragged nested array: length ${data.length} at depth ${depth}, expected ${shape[depth]}`);
   }
-  for (const d of data) flatten(op, d, shape, out, depth + 1);
+  for (const d of data) flatten(op, d, shape, out, depth + 1, bools);
 }
 
 function inferShape(data: NestedNumbers): number[] {
@@ -330,8 +359,11 @@ function creationOptions(op: string, opts: unknown, defaultDType: DType) {
   return { dtype, device, requiresGrad: o.requiresGrad === true, pinMemory: o.pinMemory === true };
 }
 
-/** A tensor from numbers, nested arrays or a typed array. Int32Array data defaults to int32, all else to float32. */
-export function tensor(data: TensorData, opts?: TensorOptions & { shape?: number[] }): Tensor {
+/**
+ * A tensor from numbers, booleans, nested arrays of them or a typed array. Int32Array data defaults
+ * to int32, booleans to bool, all else to float32.
+ */
+export function tensor(data: TensorData | boolean | NestedBooleans, opts?: TensorOptions & { shape?: number[] }): Tensor {
   const rest = opts === undefined ? undefined : { ...opts };
   const shapeOpt = rest?.shape;
   if (rest !== undefined) delete rest.shape;
@@ -350,14 +382,17 @@ export function tensor(data: TensorData, opts?: TensorOptions & { shape?: number
     values = data as ArrayLike<number>;
     shape = [values.length];
     if (data instanceof Int32Array) defaultDType = 'int32';
-  } else if (typeof data === 'number') {
-    values = [data];
+  } else if (typeof data === 'number' || typeof data === 'boolean') {
+    values = [Number(data)];
     shape = [];
+    if (typeof data === 'boolean') defaultDType = 'bool';
   } else if (Array.isArray(data)) {
-    shape = inferShape(data);
+    shape = inferShape(data as NestedNumbers);
     const flat: number[] = [];
-    flatten('tensor', data, shape, flat, 0);
+    const bools = { seen: false };
+    flatten('tensor', data as NestedNumbers, shape, flat, 0, bools);
     values = flat;
+    if (bools.seen) defaultDType = 'bool';
   } else {
     throw new TypeError(`tensor: data must be a number, a nested array of numbers or a typed array, got ${describe(data)}`);
   }
@@ -369,8 +404,15 @@ export function tensor(data: TensorData, opts?: TensorOptions & { shape?: number
     }
     shape = s;
   }
-  let host: Float32Array | Int32Array;
-  if (o.dtype === 'int32') {
+  let host: Float32Array | Int32Array | Uint8Array;
+  if (o.dtype === 'bool') {
+    host = new Uint8Array(values.length);
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v !== 'number') throw new TypeError(`tensor: ${describe(v)} at index ${i} is not a number or a boolean`);
+      host[i] = v !== 0 ? 1 : 0; // nonzero (NaN included) is true, as in PyTorch
+    }
+  } else if (o.dtype === 'int32') {
     host = new Int32Array(values.length);
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
@@ -393,8 +435,27 @@ export function tensor(data: TensorData, opts?: TensorOptions & { shape?: number
   return t;
 }
 
+/**
+ * A shape as the factories take it: an array (`zeros([2, 3])`), or the sizes as arguments
+ * (`zeros(2, 3)`), either followed by options.
+ */
+export type ShapeArgs = [shape: number | readonly number[], opts?: TensorOptions] | number[] | [...sizes: number[], opts: TensorOptions];
+
+function shapeAndOptions(op: string, args: readonly unknown[]): [unknown, TensorOptions | undefined] {
+  if (args.length === 0) throw new TypeError(`${op}: expects a shape (an array of sizes, or sizes as arguments)`);
+  if (Array.isArray(args[0])) {
+    if (args.length > 2) throw new TypeError(`${op}: expects (shape, options), got ${args.length} arguments`);
+    return [args[0], args[1] as TensorOptions | undefined];
+  }
+  const last = args[args.length - 1];
+  const hasOpts = args.length > 1 && (last === undefined || (typeof last === 'object' && last !== null));
+  const sizes = hasOpts ? args.slice(0, -1) : args.slice();
+  return [sizes.length === 1 ? sizes[0] : sizes, (hasOpts ? last : undefined) as TensorOptions | undefined];
+}
+
 /** An uninitialised tensor: its values are whatever the memory held. */
-export function empty(shape: number | number[], opts?: TensorOptions): Tensor {
+export function empty(...args: ShapeArgs): Tensor {
+  const [shape, opts] = shapeAndOptions('empty', args);
   const s = checkShape('empty', shape);
   const o = creationOptions('empty', opts, 'float32');
   const t = allocTensor('empty', s, o.dtype, o.device, o.pinMemory);
@@ -419,12 +480,16 @@ export function full(shape: number | number[], value: number, opts?: TensorOptio
   return filled('full', shape, value, opts);
 }
 
-export function zeros(shape: number | number[], opts?: TensorOptions): Tensor {
-  return filled('zeros', shape, 0, opts);
+/** Zeros: `zeros([2, 3])` or `zeros(2, 3)`, with options last. */
+export function zeros(...args: ShapeArgs): Tensor {
+  const [shape, opts] = shapeAndOptions('zeros', args);
+  return filled('zeros', shape as number[], 0, opts);
 }
 
-export function ones(shape: number | number[], opts?: TensorOptions): Tensor {
-  return filled('ones', shape, 1, opts);
+/** Ones: `ones([2, 3])` or `ones(2, 3)`, with options last. */
+export function ones(...args: ShapeArgs): Tensor {
+  const [shape, opts] = shapeAndOptions('ones', args);
+  return filled('ones', shape as number[], 1, opts);
 }
 
 function randomTensor(op: string, kind: 'uniform' | 'normal', shape: number | number[], opts: TensorOptions | undefined, a: number, b: number): Tensor {
@@ -439,11 +504,13 @@ function randomTensor(op: string, kind: 'uniform' | 'normal', shape: number | nu
 }
 
 /** Uniform values in [0, 1) from the global Philox generator (see manualSeed). */
-export function rand(shape: number | number[], opts?: TensorOptions): Tensor {
-  return randomTensor('rand', 'uniform', shape, opts, 0, 1);
+export function rand(...args: ShapeArgs): Tensor {
+  const [shape, opts] = shapeAndOptions('rand', args);
+  return randomTensor('rand', 'uniform', shape as number[], opts, 0, 1);
 }
 
 /** Standard normal values from the global Philox generator (see manualSeed). */
-export function randn(shape: number | number[], opts?: TensorOptions): Tensor {
-  return randomTensor('randn', 'normal', shape, opts, 0, 1);
+export function randn(...args: ShapeArgs): Tensor {
+  const [shape, opts] = shapeAndOptions('randn', args);
+  return randomTensor('randn', 'normal', shape as number[], opts, 0, 1);
 }

@@ -43,7 +43,7 @@ export function tensorArg(op: string, name: string, v: unknown): Tensor {
 
 export function floatTensor(op: string, name: string, v: unknown): Tensor {
   const t = tensorArg(op, name, v);
-  if (t.dtype === 'int32') fail('type', op, name, "a float32 or float16 tensor (convert with .to('float32'))", new Shown('an int32 tensor'));
+  if (t.dtype === 'int32' || t.dtype === 'bool') fail('type', op, name, "a float32 or float16 tensor (convert with .to('float32'))", new Shown(`a${t.dtype === 'int32' ? 'n' : ''} ${t.dtype} tensor`));
   return t;
 }
 

@@ -39,7 +39,7 @@ struct RandomArgs {
   double a = 0, b = 1;
   void fields(Fields& f) {
     f.storage("out", out);
-    f.floatDtype("dtype", dtype);
+    f.dtype("dtype", dtype, kNumericTypes);  // int32 for the integer kind only
     f.size("n", n);
     f.choice("kind", kind);
     f.size("seed", seed);
@@ -50,6 +50,13 @@ struct RandomArgs {
   bool check(const Check& c) const {
     if (!std::isfinite(a)) c.fail("a", "finite", formatNumber(a));
     if (!std::isfinite(b)) c.fail("b", "finite", formatNumber(b));
+    if ((kind == RandomKind::Integer) != (dtype == DType::Int32)) {
+      c.fail("dtype", kind == RandomKind::Integer ? "int32 for the integer kind" : "float32 or float16 for this kind", dtypeName(dtype));
+    }
+    if (kind == RandomKind::Integer &&
+        (a != std::floor(a) || b != std::floor(b) || !(a < b) || a < -2147483648.0 || b > 2147483648.0 || b - a > 2147483648.0)) {
+      c.fail("b", "an integer bound above the integer a, both in int32's range", formatNumber(a) + ", " + formatNumber(b));
+    }
     c.holds("out", out, n, dtype);
     return n > 0;
   }

@@ -46,7 +46,7 @@ class Scope {
     return st;
   }
   read(st: StorageHandle, dtype: FloatType | 'int32', n: number): Float32Array | Int32Array {
-    return native.read(st, dtype, n);
+    return native.read(st, dtype, n) as Float32Array | Int32Array;
   }
   dispose(): void {
     for (const st of this.live) st.dispose();

@@ -166,7 +166,7 @@ function checkOutputs(e: OpEntry, p: Prepared, outs: Tensor[], what: string): vo
     const w = `${what} output ${k}`;
     assert.equal(Array.from(out.shape), exp.shape, `${w}: shape`);
     assert.is(out.dtype, exp.dtype, `${w}: dtype`);
-    const tol = exp.dtype === 'int32' ? { rtol: 0, atol: 0 } : scaled(e.tol[tolKey(exp.dtype)], p.tolScale);
+    const tol = exp.dtype === 'int32' || exp.dtype === 'bool' ? { rtol: 0, atol: 0 } : scaled(e.tol[tolKey(exp.dtype)], p.tolScale);
     assertClose(out.dataSync(), exp.values, tol, w);
   });
 }

@@ -562,7 +562,9 @@ leakChecked('stateDict mid-run + loadStateDict into a fresh optimizer over clone
         assert.is(sd.state[1].step, 1, 'parameter 1 had no gradient at step 1');
         assert.is(sd.paramGroups[0].lr, 0.01);
         b = a.map((p) => {
-          const c = p.clone();
+          const d = p.detach(); // clone of a leaf is recorded, as in PyTorch: clone the detached alias for a new leaf
+          const c = d.clone();
+          d.dispose();
           c.requiresGrad = true;
           return c;
         });

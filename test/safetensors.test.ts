@@ -69,7 +69,7 @@ function parseByHand(bytes: Uint8Array): { n: number; text: string; header: Reco
   return { n, text, header: JSON.parse(text) as Record<string, unknown>, data: bytes.subarray(8 + n) };
 }
 
-const bits32 = (a: Float32Array | Int32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+const bits32 = (a: Float32Array | Int32Array | Uint8Array) => (a instanceof Uint8Array ? Array.from(a) : Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length)));
 
 /** A file's bytes from raw header bytes (invalid UTF-8, say). */
 function rawHeaderFile(header: Uint8Array): Uint8Array {
@@ -301,7 +301,7 @@ leakChecked('a file written as PyTorch safetensors would (padded header, every c
   assert.equal(dtypes, {
     weight: `float32 [2,3] ${device}`, half: `float16 [7] ${device}`, bf: `float32 [2,2] ${device}`, double: `float32 [3] ${device}`,
     long: `int32 [3] ${device}`, int: `int32 [] ${device}`, short: `int32 [2] ${device}`, ushort: `int32 [2] ${device}`,
-    byte: `int32 [2] ${device}`, ubyte: `int32 [3] ${device}`, flag: `int32 [3] ${device}`, none: `float32 [0] ${device}`,
+    byte: `int32 [2] ${device}`, ubyte: `int32 [3] ${device}`, flag: `bool [3] ${device}`, none: `float32 [0] ${device}`,
   });
   assert.equal(got('weight'), [1, 2, 3, 4, 5, 6]);
   assert.equal(bits32(r.bf.dataSync()), [0x3fc00000, 0xc0100000, 0x40490000, 0x7fc10000], 'BF16 is the top half of float32, NaN payload kept');

@@ -101,7 +101,7 @@ class AutocastRegion implements DtypeOverride {
     let c = cache.copies.get(t);
     if (c === undefined || c.isDisposed) {
       // kept out of every tidy() scope: the region, not the scope the first use ran in, frees it
-      c = keep(t.to(dtype));
+      c = keep(t.convert(dtype));
       cache.copies.set(t, c);
     }
     return c;

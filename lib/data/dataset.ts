@@ -230,7 +230,8 @@ export class TensorDataset extends Dataset {
         throw new RangeError(`TensorDataset: tensor ${j} has ${t.shape[0]} rows, tensor 0 has ${length}; all need the same first dimension`);
       }
       length = t.shape[0];
-      const values = t.dataSync();
+      if (t.dtype === 'bool') throw new TypeError(`TensorDataset: tensor ${j} is bool; batches carry float32 or int32 (convert it with .to('int32'))`);
+      const values = t.dataSync() as Float32Array | Int32Array;
       fields.push({
         data: sharedCopy(values),
         sampleShape: t.shape.slice(1),

@@ -431,7 +431,7 @@ export abstract class Module {
         if (t === null) continue;
         let m = moved.get(t);
         if (m === undefined) {
-          m = t.to(target);
+          m = t.convert(target);
           if (m !== t) {
             keep(m);
             m.requiresGrad = t.requiresGrad;
@@ -514,7 +514,7 @@ export abstract class Module {
       for (const [k, t] of own) {
         const src = dict[k];
         if (src === undefined) continue;
-        const onDevice = src.to(t.device);
+        const onDevice = src.convert(t.device);
         if (onDevice.dtype === t.dtype) {
           native.copy(t.live(op), onDevice.live(op), t.numel * DTYPE_BYTES[t.dtype], false);
         } else {

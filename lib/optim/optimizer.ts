@@ -213,7 +213,7 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
         if (step === 0) continue; // made for a step the GradScaler skipped: as if never made
         const entry: { step: number; [b: string]: Tensor | number } = { step };
         names.forEach((n, k) => {
-          entry[n] = keep(s.buffers[k].clone());
+          entry[n] = keep(s.buffers[k].copy());
         });
         state[index.get(p)!] = entry;
       }
@@ -448,9 +448,9 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
 
 /** A float32 copy of b on p's device, never an alias of the caller's tensor. */
 function copyAsState(b: Tensor, p: Tensor): Tensor {
-  const moved = b.to(p.device);
-  const cast = moved.to('float32');
-  const owned = cast === b ? b.clone() : cast;
+  const moved = b.convert(p.device);
+  const cast = moved.convert('float32');
+  const owned = cast === b ? b.copy() : cast;
   if (moved !== b && moved !== owned) moved.dispose();
   const shaped = owned.aliasAs([...p.shape]);
   owned.dispose();

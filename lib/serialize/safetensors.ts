@@ -119,10 +119,10 @@ const ITEM_BYTES = new Map<string, number>([
 const LOADS_AS = new Map<string, DType>([
   ['F32', 'float32'], ['F16', 'float16'], ['I32', 'int32'],
   ['F64', 'float32'], ['BF16', 'float32'],
-  ['I64', 'int32'], ['I16', 'int32'], ['U16', 'int32'], ['I8', 'int32'], ['U8', 'int32'], ['BOOL', 'int32'],
+  ['I64', 'int32'], ['I16', 'int32'], ['U16', 'int32'], ['I8', 'int32'], ['U8', 'int32'], ['BOOL', 'bool'],
 ]);
 
-const WRITES_AS: Record<DType, string> = { float32: 'F32', float16: 'F16', int32: 'I32' };
+const WRITES_AS: Record<DType, string> = { float32: 'F32', float16: 'F16', int32: 'I32', bool: 'BOOL' };
 
 const CHUNK = 1 << 30; // bytes per read/write call
 
@@ -673,10 +673,9 @@ function readEntry(op: string, file: string, fd: number, h: Header, e: Entry, de
       out = Int32Array.from(new Uint8Array(buf, 0, n));
       break;
     case 'BOOL': {
-      const src = new Uint8Array(buf, 0, n);
-      out = new Int32Array(n);
-      for (let i = 0; i < n; i++) out[i] = src[i] === 0 ? 0 : 1;
-      break;
+      const bytes = new Uint8Array(buf, 0, n);
+      for (let i = 0; i < n; i++) bytes[i] = bytes[i] === 0 ? 0 : 1; // any nonzero byte is true
+      return fromRaw(op, e.shape, dtype, device, buf, nbytes);
     }
     default:
       throw new Error(`${op}: internal error: no conversion for ${e.dtype}`);

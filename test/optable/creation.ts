@@ -15,7 +15,7 @@ function creationErrors(op: string, make: (shape: number[], opts?: hy.TensorOpti
     { label: 'negative dim', run: () => make([2, -1]), cls: RangeError, pattern: new RegExp(`^${op}: shape entries must be non-negative integers, got -1 in \\[2, -1\\]$`) },
     { label: 'fractional dim', run: () => make([1.5]), cls: RangeError, pattern: /shape entries must be non-negative integers, got 1\.5/ },
     { label: 'string shape', run: () => make('3' as never), cls: TypeError, pattern: /shape must be an array of integers, got '3'/ },
-    { label: "dtype 'float64'", run: () => make([2], { dtype: 'float64' as never }), cls: RangeError, pattern: /dtype must be one of float32, float16, int32, got 'float64'/ },
+    { label: "dtype 'float64'", run: () => make([2], { dtype: 'float64' as never }), cls: RangeError, pattern: /dtype must be one of float32, float16, int32, bool, got 'float64'/ },
     { label: "device 'gpu'", run: () => make([2], { device: 'gpu' as never }), cls: RangeError, pattern: /device must be 'cpu', 'cuda' or 'cuda:0', got 'gpu'/ },
     { label: 'unknown option', run: () => make([2], { dtyp: 'float32' } as never), cls: TypeError, pattern: /unknown option 'dtyp'/ },
     { label: 'more than 2^48 elements', run: () => make([2 ** 25, 2 ** 24]), cls: RangeError, pattern: /more than 2\^48/ },

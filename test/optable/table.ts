@@ -8,5 +8,6 @@ import { LINALG } from './linalg';
 import { NN } from './nn';
 import { OPTIM } from './optim';
 import { REDUCTION } from './reduction';
+import { SHAPE } from './shape';
 
-export const TABLE: OpEntry[] = [...ELEMENTWISE, ...REDUCTION, ...LINALG, ...NN, ...CREATION, ...OPTIM];
+export const TABLE: OpEntry[] = [...ELEMENTWISE, ...REDUCTION, ...LINALG, ...NN, ...CREATION, ...OPTIM, ...SHAPE];

@@ -23,7 +23,7 @@ export interface BatchNormOptions {
 
 /** t as float32 for the kernel: t itself when it already is, else a copy. */
 function f32(t: Tensor): Tensor {
-  return t.dtype === 'float32' ? t : t.to('float32');
+  return t.dtype === 'float32' ? t : t.convert('float32');
 }
 
 /**
@@ -133,7 +133,7 @@ function evalBackward(
   const gx = gx3.aliasAs(x.shape);
   gx3.dispose();
   const gxOut = gx.dtype === g.dtype ? gx : (() => {
-    const c = gx.to(g.dtype);
+    const c = gx.convert(g.dtype);
     gx.dispose();
     return c;
   })();
