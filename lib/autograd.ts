@@ -16,6 +16,29 @@ export interface GradNode {
   /** Frees the tensors saved for backward. */
   release(): void;
   released: boolean;
+  /** The aliases backward reads (their savedVersion checked against their storage's version). */
+  readonly saved: readonly Tensor[];
+  /**
+   * One use per live tensor this node made and per node that reads one of them. When the last
+   * goes (the output disposed with no backward, and no op built on it), the node releases its
+   * saved tensors and gives up its uses of the nodes it reads: a dropped graph frees its memory.
+   */
+  dropUse(): void;
+  /** A new use: a node built on this node's output. */
+  addUse(): void;
+  /** @internal Drops one use; true when it was the last. */
+  take(): boolean;
+}
+
+/** Drops one use of each node in `start`, releasing every node whose last use goes (iteratively: graphs can be long). */
+function dropUses(start: GradNode[]): void {
+  const work = start;
+  while (work.length > 0) {
+    const node = work.pop()!;
+    if (!node.take()) continue;
+    if (!node.released) node.release();
+    for (const t of node.inputs) if (t !== null && t.gradFn !== null) work.push(t.gradFn);
+  }
 }
 
 // Grad mode lives in the async context, not in a process-wide flag: noGrad(async () => ...) turns
@@ -74,17 +97,29 @@ export function record(
   backward: (g: Tensor) => (Tensor | null)[],
   saved: Tensor[] = [],
 ): Tensor {
+  let uses = 1; // the output
   const node: GradNode = {
     name,
     inputs: inputs.map((t) => (t !== null && t.requiresGrad ? t : null)),
     backward,
     released: false,
+    saved,
     release() {
       for (const s of saved) s.dispose();
       saved.length = 0;
       this.released = true;
     },
+    dropUse() {
+      dropUses([this]);
+    },
+    addUse() {
+      uses++;
+    },
+    take() {
+      return --uses === 0;
+    },
   };
+  for (const t of node.inputs) if (t !== null && t.gradFn !== null) t.gradFn.addUse();
   output.requiresGrad = true;
   output.gradFn = node;
   return output;
@@ -149,6 +184,22 @@ export function runBackward(root: Tensor, gradient: unknown, opts?: unknown): vo
     } else {
       stack.pop();
       order.push(node);
+    }
+  }
+  // A saved tensor changed in place since (an optimizer step between forward and backward) would
+  // give a wrong gradient: refuse before any gradient is written, as PyTorch does.
+  for (const node of order) {
+    if (node.released) continue;
+    for (const t of node.saved) {
+      const st = t.storage;
+      if (st !== null && t.savedVersion >= 0 && st.version !== t.savedVersion) {
+        rootGrad.dispose();
+        throw new Error(
+          `backward: a tensor of shape [${t.shape.join(', ')}] that ${node.name} saved for its gradient was modified in place ` +
+            `(it is at version ${st.version}; ${node.name} saved version ${t.savedVersion}): run backward before optimizer.step(), ` +
+            'or compute the loss again after the step',
+        );
+      }
     }
   }
   const grads = new Map<GradNode, Tensor>([[root.gradFn, rootGrad]]);

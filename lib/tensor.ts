@@ -36,6 +36,11 @@ export interface ToOptions {
  */
 export class Storage {
   refs = 1;
+  /**
+   * Bumped by every in-place write the library makes to existing values (an optimizer step, a
+   * loaded state dict): backward compares it with the version a saved tensor was saved at.
+   */
+  version = 0;
   constructor(readonly native: StorageHandle) {}
   retain(): this {
     this.refs++;
@@ -138,9 +143,19 @@ export class Tensor {
     return new Tensor(storage.retain(), shape, this.dtype, this.device, tracked);
   }
 
-  /** @internal An untracked alias that keeps the storage alive for backward. */
+  /** @internal The storage version a saveForBackward alias was taken at. */
+  savedVersion = -1;
+
+  /** @internal An untracked alias that keeps the storage alive for backward, and its version then. */
   saveForBackward(): Tensor {
-    return this.aliasAs(this.shape, false);
+    const a = this.aliasAs(this.shape, false);
+    a.savedVersion = a.storage!.version;
+    return a;
+  }
+
+  /** @internal Marks this tensor's values as changed in place (see Storage.version). */
+  bumpVersion(): void {
+    if (this.storage !== null) this.storage.version++;
   }
 
   get numel(): number {
@@ -265,8 +280,16 @@ export class Tensor {
       this.grad.dispose();
       this.grad = null;
     }
-    // gradFn stays: the graph may still run backward through this tensor's node.
+    // gradFn stays: the graph may still run backward through this tensor's node, which keeps
+    // its saved tensors while an op built on this one can still reach it (GradNode.dropUse).
+    if (this.gradFn !== null && !this.gradDropped) {
+      this.gradDropped = true;
+      this.gradFn.dropUse();
+    }
   }
+
+  /** @internal True once dispose() gave up this tensor's use of its node. */
+  private gradDropped = false;
 
   [Symbol.dispose](): void {
     this.dispose();

@@ -13,6 +13,7 @@ import { checkOptions, ones, rand, Tensor, zeros } from '../tensor';
 import { keep } from '../scope';
 import { load as loadTensors, save as saveTensors, tensorsIn } from '../serialize/safetensors';
 import * as F from './functional';
+import type { LossOptions, Reduction, SmoothL1Options } from './functional/loss';
 import { conv2dOptions, samePadding } from './functional/conv';
 import { maxPool2dWindow } from './functional/pooling';
 import { finiteAtLeast, integerArg } from '../validate';
@@ -515,6 +516,7 @@ export abstract class Module {
         const src = dict[k];
         if (src === undefined) continue;
         const onDevice = src.convert(t.device);
+        t.bumpVersion();
         if (onDevice.dtype === t.dtype) {
           native.copy(t.live(op), onDevice.live(op), t.numel * DTYPE_BYTES[t.dtype], false);
         } else {
@@ -986,4 +988,77 @@ export class LogSoftmax extends Module {
   override extraRepr(): string {
     return `dim=${this.dim}`;
   }
+}
+
+export class Softmax extends Module {
+  constructor(readonly dim = -1) {
+    super();
+    integerArg('Softmax', 'dim', dim); // its range depends on the input
+  }
+  forward(x: Tensor): Tensor {
+    return F.softmax(x, this.dim);
+  }
+  override extraRepr(): string {
+    return `dim=${this.dim}`;
+  }
+}
+
+// ---- losses as modules: forward(input, target), the reduction fixed at construction ----
+
+function lossReduction(name: string, opts: unknown, extra: readonly string[] = []): { reduction: Reduction; rest: Record<string, unknown> } {
+  const o = checkOptions(name, opts, ['reduction', ...extra]);
+  const reduction = (o.reduction ?? 'mean') as Reduction;
+  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
+    throw new RangeError(`${name}: reduction must be 'mean', 'sum' or 'none', got ${describe(reduction)}`);
+  }
+  return { reduction, rest: o };
+}
+
+abstract class Loss extends Module {
+  readonly reduction: Reduction;
+  constructor(name: string, opts: unknown) {
+    super();
+    this.reduction = lossReduction(name, opts).reduction;
+  }
+  abstract override forward(input: Tensor, target: Tensor): Tensor;
+  override extraRepr(): string {
+    return this.reduction === 'mean' ? '' : `reduction=${formatValue(this.reduction)}`;
+  }
+}
+
+/** F.crossEntropy as a module: logits [N, C] and int32 class targets [N]. */
+export class CrossEntropyLoss extends Loss {
+  constructor(opts?: LossOptions) { super('CrossEntropyLoss', opts); }
+  forward(input: Tensor, target: Tensor): Tensor { return F.crossEntropy(input, target, { reduction: this.reduction }); }
+}
+/** F.nllLoss as a module: log-probabilities [N, C] and int32 class targets [N]. */
+export class NLLLoss extends Loss {
+  constructor(opts?: LossOptions) { super('NLLLoss', opts); }
+  forward(input: Tensor, target: Tensor): Tensor { return F.nllLoss(input, target, { reduction: this.reduction }); }
+}
+export class MSELoss extends Loss {
+  constructor(opts?: LossOptions) { super('MSELoss', opts); }
+  forward(input: Tensor, target: Tensor): Tensor { return F.mseLoss(input, target, { reduction: this.reduction }); }
+}
+export class L1Loss extends Loss {
+  constructor(opts?: LossOptions) { super('L1Loss', opts); }
+  forward(input: Tensor, target: Tensor): Tensor { return F.l1Loss(input, target, { reduction: this.reduction }); }
+}
+export class BCELoss extends Loss {
+  constructor(opts?: LossOptions) { super('BCELoss', opts); }
+  forward(input: Tensor, target: Tensor): Tensor { return F.binaryCrossEntropy(input, target, { reduction: this.reduction }); }
+}
+export class BCEWithLogitsLoss extends Loss {
+  constructor(opts?: LossOptions) { super('BCEWithLogitsLoss', opts); }
+  forward(input: Tensor, target: Tensor): Tensor { return F.binaryCrossEntropyWithLogits(input, target, { reduction: this.reduction }); }
+}
+export class SmoothL1Loss extends Loss {
+  readonly beta: number;
+  constructor(opts?: SmoothL1Options) {
+    super('SmoothL1Loss', opts === undefined ? undefined : { reduction: (opts as SmoothL1Options).reduction });
+    const beta = opts?.beta ?? 1;
+    if (typeof beta !== 'number' || !(beta >= 0) || !Number.isFinite(beta)) throw new RangeError(`SmoothL1Loss: beta must be a finite number >= 0, got ${describe(beta)}`);
+    this.beta = beta;
+  }
+  forward(input: Tensor, target: Tensor): Tensor { return F.smoothL1Loss(input, target, { reduction: this.reduction, beta: this.beta }); }
 }

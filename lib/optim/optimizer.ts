@@ -414,6 +414,7 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
       const s = this.state.get(p)!;
       for (let k = 0; k < n; k++) lists[k].push(s.buffers[k].live(this.name));
     }
+    for (const { p } of items) p.bumpVersion();
     native.run('optimizerStep', {
       kind: this.kind,
       params: items.map((w) => w.p.live(this.name)),

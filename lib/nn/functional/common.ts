@@ -5,7 +5,7 @@ import type { Tensor } from '../../tensor';
 
 export function floatInput(op: string, name: string, v: unknown): Tensor {
   const t = checkTensor(op, name, v);
-  checkFloat(op, t);
+  checkFloat(op, t, name);
   return t;
 }
 

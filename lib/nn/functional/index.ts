@@ -4,8 +4,8 @@
 // touches one small file; this index is the whole public surface.
 export * from './activation';
 export { linear } from '../../linalg';
-export { nllLoss, crossEntropy } from './loss';
-export type { Reduction, LossOptions } from './loss';
+export { nllLoss, crossEntropy, mseLoss, l1Loss, smoothL1Loss, binaryCrossEntropy, binaryCrossEntropyWithLogits } from './loss';
+export type { Reduction, LossOptions, SmoothL1Options } from './loss';
 export { maxPool2d, maxPool2dWithIndices } from './pooling';
 export type { MaxPool2dOptions } from './pooling';
 export { batchNorm } from './norm';

@@ -3,8 +3,9 @@
 import { describe } from '../../errors';
 import { native } from '../../native';
 import { runOp } from '../../policy';
-import { checkTensor } from '../../ops';
-import { allocTensor, checkOptions } from '../../tensor';
+import { clamp, lt, square, where } from '../../compare';
+import { abs, add, checkTensor, exp, log, mean, mul, neg, relu, sub, sum } from '../../ops';
+import { allocTensor, checkOptions, tidy } from '../../tensor';
 import type { Tensor } from '../../tensor';
 import { sameDevice } from '../../validate';
 import { floatInput, shapeStr } from './common';
@@ -104,4 +105,71 @@ export function crossEntropy(logits: Tensor, target: Tensor, opts?: LossOptions)
       };
     },
   });
+}
+
+// ---- regression and binary losses, composed from differentiable ops ----
+// (autograd through the composition gives their gradients; each checks shapes and dtypes first)
+
+function pairwise(op: string, input: unknown, target: unknown, opts: unknown): [Tensor, Tensor, Reduction] {
+  const x = floatInput(op, 'input', input);
+  const t = floatInput(op, 'target', target);
+  sameDevice(op, 'input', x, 'target', t);
+  if (x.ndim !== t.ndim || x.shape.some((d, i) => d !== t.shape[i])) {
+    throw new RangeError(`${op}: target shape ${shapeStr(t)} must match input shape ${shapeStr(x)}`);
+  }
+  return [x, t, checkReduction(op, opts)];
+}
+
+function reduce(l: Tensor, r: Reduction): Tensor {
+  if (r === 'none') return l;
+  const out = r === 'mean' ? mean(l) : sum(l);
+  l.dispose();
+  return out;
+}
+
+/** Mean squared error: (input - target)^2, reduced ('mean' by default). */
+export function mseLoss(input: Tensor, target: Tensor, opts?: LossOptions): Tensor {
+  const [x, t, r] = pairwise('mseLoss', input, target, opts);
+  return reduce(tidy(() => square(sub(x, t))), r);
+}
+
+/** Mean absolute error: |input - target|, reduced. */
+export function l1Loss(input: Tensor, target: Tensor, opts?: LossOptions): Tensor {
+  const [x, t, r] = pairwise('l1Loss', input, target, opts);
+  return reduce(tidy(() => abs(sub(x, t))), r);
+}
+
+export interface SmoothL1Options extends LossOptions {
+  /** Where the loss turns from quadratic to linear (default 1). */
+  beta?: number;
+}
+
+/** Huber-like: 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target). */
+export function smoothL1Loss(input: Tensor, target: Tensor, opts?: SmoothL1Options): Tensor {
+  const op = 'smoothL1Loss';
+  const o = checkOptions(op, opts, ['reduction', 'beta']);
+  const beta = o.beta === undefined ? 1 : o.beta;
+  if (typeof beta !== 'number' || !(beta >= 0) || !Number.isFinite(beta)) throw new RangeError(`${op}: beta must be a finite number >= 0, got ${describe(beta)}`);
+  const [x, t, r] = pairwise(op, input, target, o.reduction === undefined ? undefined : { reduction: o.reduction });
+  return reduce(tidy(() => {
+    const d = abs(sub(x, t));
+    if (beta === 0) return d;
+    return where(lt(d, beta), mul(square(d), 0.5 / beta), sub(d, 0.5 * beta));
+  }), r);
+}
+
+/** -(t log p + (1 - t) log(1 - p)) for probabilities p in [0, 1]; logs clamped at -100, as PyTorch. */
+export function binaryCrossEntropy(input: Tensor, target: Tensor, opts?: LossOptions): Tensor {
+  const [p, t, r] = pairwise('binaryCrossEntropy', input, target, opts);
+  return reduce(tidy(() => {
+    const logP = clamp(log(p), -100);
+    const log1mP = clamp(log(sub(1, p)), -100);
+    return neg(add(mul(t, logP), mul(sub(1, t), log1mP)));
+  }), r);
+}
+
+/** binaryCrossEntropy(sigmoid(input), target) in the stable form max(x, 0) - x t + log(1 + exp(-|x|)). */
+export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts?: LossOptions): Tensor {
+  const [x, t, r] = pairwise('binaryCrossEntropyWithLogits', input, target, opts);
+  return reduce(tidy(() => add(sub(relu(x), mul(x, t)), log(add(exp(neg(abs(x))), 1)))), r);
 }
