@@ -7,7 +7,7 @@ import { isFloating } from './dtype';
 import type { DType } from './dtype';
 import { dimArg } from './indexing';
 import { native } from './native';
-import { broadcastShapes, broadcastStrides, mul, rawBinary, rawScalar, sumToShape } from './ops';
+import { broadcastPair, broadcastStrides, mul, rawBinary, rawScalar, sumToShape } from './ops';
 import { runOp } from './policy';
 import { allocTensor, checkOptions, convertRaw, numelOf, Tensor } from './tensor';
 import { booleanArg, fail, floatTensor, sameDevice, tensorArg } from './validate';
@@ -75,7 +75,7 @@ function compareOp(name: CompareName, op: string, aIn: unknown, bIn: unknown): T
     if (a !== a0) owned.push(a);
     const b = convertRaw(b1, dtype, false);
     if (b !== b1) owned.push(b);
-    const shape = broadcastShapes(op, a.shape, b.shape);
+    const shape = broadcastPair(op, a.shape, b.shape);
     const out = allocTensor(op, shape, 'bool', a.device);
     if (out.numel > 0) {
       const [s, sa, sb] = collapse2(shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
@@ -140,7 +140,7 @@ export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Ten
     const u = allocTensor(op, [], 'float32', c.device);
     native.run('fill', { out: u.live(op), dtype: 'float32', n: 1, value: tb });
     try {
-      return whereRaw(op, c, t, u, broadcastShapes(op, c.shape, []));
+      return whereRaw(op, c, t, u, broadcastPair(op, c.shape, []));
     } finally {
       t.dispose();
       u.dispose();
@@ -154,7 +154,7 @@ export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Ten
     if (A.dtype !== B.dtype) {
       throw new TypeError(`${op}: input and other must have one dtype, got ${A.dtype} and ${B.dtype} (convert one with .to())`);
     }
-    const shape = broadcastShapes(op, broadcastShapes(op, c.shape, A.shape), B.shape);
+    const shape = broadcastPair(op, broadcastPair(op, c.shape, A.shape), B.shape);
     const out = whereRaw(op, c, A, B, shape);
     if (isFloating(out.dtype) && needsGrad(A, B)) {
       const savedCond = c.saveForBackward();

@@ -7,7 +7,7 @@ import { native } from './native';
 import { takeCounters } from './random';
 import { allocTensor, checkOptions, checkShape, empty, full, ones, rand, randn, tensor, Tensor, TensorOptions, zeros } from './tensor';
 import { checkDType, checkDevice } from './dtype';
-import { fail } from './validate';
+import { fail, tensorArg } from './validate';
 
 function numberArg(op: string, name: string, v: unknown): number {
   if (typeof v !== 'number') fail('type', op, name, 'a number', v);
@@ -98,28 +98,52 @@ export function eye(n: number, m?: number | TensorOptions, opts?: TensorOptions)
   return t;
 }
 
-function likeOptions(op: string, x: Tensor, opts: unknown): TensorOptions {
-  if (!(x instanceof Tensor)) fail('type', op, 'input', 'a Tensor', x);
-  const o = checkOptions(op, opts, ['dtype', 'device', 'requiresGrad']);
-  return { dtype: (o.dtype as DType | undefined) ?? x.dtype, device: (o.device as 'cpu' | 'cuda' | undefined) ?? x.device, requiresGrad: o.requiresGrad as boolean | undefined };
+/** x's shape and its dtype and device, overridden by opts (checked here so errors name op). */
+function likeOptions(op: string, x: unknown, opts: unknown): [number[], TensorOptions] {
+  const t = tensorArg(op, 'input', x);
+  const o = creation(op, opts, t.dtype);
+  const deviceGiven = opts !== undefined && (opts as { device?: unknown }).device !== undefined;
+  return [t.shape.slice(), { dtype: o.dtype, device: deviceGiven ? o.device : t.device, requiresGrad: o.requiresGrad || undefined }];
 }
 
-/** Zeros of x's shape, dtype and device (options override the dtype and device). */
-export const zerosLike = (x: Tensor, opts?: TensorOptions): Tensor => zeros(x.shape.slice(), likeOptions('zerosLike', x, opts));
-export const onesLike = (x: Tensor, opts?: TensorOptions): Tensor => ones(x.shape.slice(), likeOptions('onesLike', x, opts));
-export const emptyLike = (x: Tensor, opts?: TensorOptions): Tensor => empty(x.shape.slice(), likeOptions('emptyLike', x, opts));
+/**
+ * Zeros of x's shape, dtype and device (options override the dtype and device).
+ *
+ * @example
+ * ```ts
+ * const g = hy.zerosLike(weight);
+ * ```
+ */
+export function zerosLike(x: Tensor, opts?: TensorOptions): Tensor {
+  const [shape, o] = likeOptions('zerosLike', x, opts);
+  return zeros(shape, o);
+}
+/** Ones like x. @example `hy.onesLike(x)` */
+export function onesLike(x: Tensor, opts?: TensorOptions): Tensor {
+  const [shape, o] = likeOptions('onesLike', x, opts);
+  return ones(shape, o);
+}
+/** An uninitialised tensor like x. @example `hy.emptyLike(x)` */
+export function emptyLike(x: Tensor, opts?: TensorOptions): Tensor {
+  const [shape, o] = likeOptions('emptyLike', x, opts);
+  return empty(shape, o);
+}
+/** `value` everywhere, like x. @example `hy.fullLike(x, 0.5)` */
 export function fullLike(x: Tensor, value: number, opts?: TensorOptions): Tensor {
-  return full(x.shape.slice(), value, likeOptions('fullLike', x, opts));
+  const [shape, o] = likeOptions('fullLike', x, opts);
+  return full(shape, value, o);
 }
+/** Uniform [0, 1) values like x (float32 when x is not floating). @example `hy.randLike(x)` */
 export function randLike(x: Tensor, opts?: TensorOptions): Tensor {
-  const o = likeOptions('randLike', x, opts);
+  const [shape, o] = likeOptions('randLike', x, opts);
   if (!isFloating(o.dtype!)) o.dtype = 'float32';
-  return rand(x.shape.slice(), o);
+  return rand(shape, o);
 }
+/** Standard normal values like x (float32 when x is not floating). @example `hy.randnLike(x)` */
 export function randnLike(x: Tensor, opts?: TensorOptions): Tensor {
-  const o = likeOptions('randnLike', x, opts);
+  const [shape, o] = likeOptions('randnLike', x, opts);
   if (!isFloating(o.dtype!)) o.dtype = 'float32';
-  return randn(x.shape.slice(), o);
+  return randn(shape, o);
 }
 
 /** Integers uniform in [low, high) of `shape`, int32, from the global generator: randint(high, shape) or randint(low, high, shape). */

@@ -1,6 +1,15 @@
 import type { NativeMemoryStats } from './native';
 
-/** Thrown when an allocator stays short of memory after emptying its cache and retrying once. */
+/**
+ * Thrown when an allocator stays short of memory after emptying its cache and retrying once.
+ *
+ * @example
+ * ```ts
+ * hy.memory.setLimit('cuda', 2 ** 30);
+ * try { hy.empty([2 ** 29], { device: 'cuda' }); } // 2 GiB of float32
+ * catch (e) { if (!(e instanceof hy.OutOfMemoryError)) throw e; console.log(e.stats.limitBytes); }
+ * ```
+ */
 export class OutOfMemoryError extends Error {
   code = 'ERR_OUT_OF_MEMORY';
   /** The allocator's figures at the moment of failure. */
@@ -11,7 +20,16 @@ export class OutOfMemoryError extends Error {
   }
 }
 
-/** Raised when a disposed tensor is used. */
+/**
+ * Raised when a disposed tensor is used.
+ *
+ * @example
+ * ```ts
+ * const x = hy.ones([2]);
+ * x.dispose();
+ * try { x.dataSync(); } catch (e) { console.log(e instanceof hy.DisposedError); } // true
+ * ```
+ */
 export class DisposedError extends Error {
   code = 'ERR_TENSOR_DISPOSED';
   constructor(op: string) {

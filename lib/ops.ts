@@ -35,8 +35,29 @@ export function contiguousStrides(shape: readonly number[]): number[] {
   return s;
 }
 
+/**
+ * The shape every given shape broadcasts to (NumPy rules), as torch.broadcast_shapes.
+ *
+ * @example
+ * ```ts
+ * hy.broadcastShapes([4, 1, 3], [2, 1]); // [4, 2, 3]
+ * ```
+ */
+export function broadcastShapes(...shapes: number[][]): number[] {
+  const op = 'broadcastShapes';
+  let out: number[] = [];
+  shapes.forEach((s, i) => {
+    if (!Array.isArray(s)) fail('type', op, `shapes[${i}]`, 'an array of sizes', s);
+    s.forEach((d, k) => {
+      if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) fail(typeof d === 'number' ? 'range' : 'type', op, `shapes[${i}][${k}]`, 'a non-negative integer', d);
+    });
+    out = broadcastPair(op, out, s);
+  });
+  return out;
+}
+
 /** The broadcast shape of a and b (NumPy rules), or a RangeError naming op. */
-export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
+export function broadcastPair(op: string, a: readonly number[], b: readonly number[]): number[] {
   const n = Math.max(a.length, b.length);
   const out = new Array<number>(n);
   for (let i = 0; i < n; i++) {
@@ -79,7 +100,7 @@ export function collapse(shape: number[], sa: number[], sb: number[]): [number[]
 }
 
 export function rawBinary(name: BinaryName, a: Tensor, b: Tensor, op = name): Tensor {
-  const shape = broadcastShapes(op, a.shape, b.shape);
+  const shape = broadcastPair(op, a.shape, b.shape);
   const out = allocTensor(op, shape, a.dtype, a.device);
   const [s, sa, sb] = collapse(shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
   native.run('binary', { op: name, a: a.live(op), b: b.live(op), out: out.live(op), dtype: a.dtype, shape: s, stridesA: sa, stridesB: sb });

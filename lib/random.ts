@@ -14,18 +14,45 @@ function counterArg(op: string, name: string, v: unknown): number {
   return v;
 }
 
-/** Seeds the generator (an integer from 0 to 2^53 - 1) and returns the seed. */
+/**
+ * Seeds the generator (an integer from 0 to 2^53 - 1) and returns the seed.
+ *
+ * @example
+ * ```ts
+ * hy.manualSeed(0);
+ * const a = hy.rand([3]);
+ * hy.manualSeed(0);
+ * const b = hy.rand([3]); // the same values as a, on every backend
+ * ```
+ */
 export function manualSeed(n: number): number {
   seed = counterArg('manualSeed', 'seed', n);
   offset = 0;
   return n;
 }
 
-/** Seeds the generator from the clock and returns the seed it chose. */
+/**
+ * Seeds the generator from the clock and returns the seed it chose.
+ *
+ * @example
+ * ```ts
+ * const seed = hy.seedFromTime();
+ * console.log(`seed ${seed}`); // hy.manualSeed(seed) replays the run
+ * ```
+ */
 export function seedFromTime(): number {
   return manualSeed(Math.floor(Date.now() * 1000 + Math.random() * 1000) % Number.MAX_SAFE_INTEGER);
 }
 
+/**
+ * The seed the generator was last seeded with (by manualSeed, seedFromTime or setGeneratorState).
+ *
+ * @example
+ * ```ts
+ * hy.manualSeed(42);
+ * hy.initialSeed(); // 42
+ * ```
+ */
 export function initialSeed(): number {
   return seed;
 }
@@ -38,11 +65,32 @@ export function takeCounters(n: number): [number, number] {
   return [seed, start];
 }
 
+/**
+ * The generator's state: its seed and its offset into the counter space (see setGeneratorState).
+ *
+ * @example
+ * ```ts
+ * const state = hy.getGeneratorState();
+ * const a = hy.rand([4]);
+ * hy.setGeneratorState(state);
+ * const b = hy.rand([4]); // the same values as a
+ * ```
+ */
 export function getGeneratorState(): { seed: number; offset: number } {
   return { seed, offset };
 }
 
-/** Restores a state from getGeneratorState(); the whole state is checked before anything changes. */
+/**
+ * Restores a state from getGeneratorState(); the whole state is checked before anything changes.
+ *
+ * @example
+ * ```ts
+ * const state = hy.getGeneratorState();
+ * const a = hy.randn([2, 2]);
+ * hy.setGeneratorState(state);
+ * const b = hy.randn([2, 2]); // the same values as a
+ * ```
+ */
 export function setGeneratorState(state: { seed: number; offset: number }): void {
   const op = 'setGeneratorState';
   if (state === null || typeof state !== 'object') throw new TypeError(`${op}: state must be an object {seed, offset}, got ${describe(state)}`);

@@ -10,7 +10,16 @@ export function track(t: Tensor): void {
   if (top !== undefined) top.add(t);
 }
 
-/** Keeps a tensor alive past the tidy() scopes that hold it. */
+/**
+ * Keeps a tensor alive past the tidy() scopes that hold it.
+ *
+ * @example
+ * ```ts
+ * let x!: hy.Tensor;
+ * const total = hy.tidy(() => hy.sum(hy.exp((x = hy.keep(hy.randn([3]))))));
+ * // total and x outlive the scope; the hy.exp(x) in between was disposed
+ * ```
+ */
 export function keep<T extends Tensor>(t: T): T {
   // The check is loaded at call time: tensor.ts imports this module, so a top-level import would see it half-loaded.
   if (!validateModule().isTensorValue(t)) throw new TypeError(`keep: tensor must be a Tensor, got ${describe(t)}`);

@@ -124,6 +124,9 @@ export class Tensor {
 
   /** Use hy.tensor / hy.zeros / ... to make tensors. */
   constructor(storage: Storage, shape: readonly number[], dtype: DType, device: Device, tracked = true) {
+    if (!(storage instanceof Storage)) {
+      throw new TypeError('Tensor: the constructor is internal; make tensors with hy.tensor, hy.zeros, hy.randn, ... (got ' + describe(storage) + ')');
+    }
     this.storage = storage;
     this.shape = Object.freeze(shape.slice());
     this.dtype = dtype;
@@ -387,7 +390,7 @@ function creationOptions(op: string, opts: unknown, defaultDType: DType) {
  * to int32, booleans to bool, all else to float32.
  */
 export function tensor(data: TensorData | boolean | NestedBooleans, opts?: TensorOptions & { shape?: number[] }): Tensor {
-  const rest = opts === undefined ? undefined : { ...opts };
+  const rest = opts === undefined ? undefined : checkOptions('tensor', opts, ['dtype', 'device', 'requiresGrad', 'pinMemory', 'shape']);
   const shapeOpt = rest?.shape;
   if (rest !== undefined) delete rest.shape;
   let values: ArrayLike<number>;

@@ -168,10 +168,20 @@ function openRegion(opts: unknown): AutocastRegion {
 /**
  * The disposable form's handle: `using _ = autocast()` ends the region at the end of the block,
  * or call exit(). Exiting twice is harmless.
+ *
+ * @example
+ * ```ts
+ * {
+ *   using _ = hy.amp.autocast();
+ *   const loss = hy.nn.functional.crossEntropy(model.forward(x), y); // linear and conv in float16
+ * } // the region ends here
+ * ```
  */
 export class AutocastScope {
   /** Made by hy.amp.autocast. */
-  constructor(private readonly region: AutocastRegion) {}
+  constructor(private readonly region: AutocastRegion) {
+    if (!(region instanceof AutocastRegion)) throw new TypeError(`AutocastScope: scopes are made by hy.amp.autocast(options), got ${describe(region)}`);
+  }
 
   /** Whether the region autocasts (its `enabled` option). */
   get enabled(): boolean {
@@ -183,11 +193,28 @@ export class AutocastScope {
     return this.region.live;
   }
 
-  /** Ends the region: the context's previous state applies again and the weight cache is freed. */
+  /**
+   * Ends the region: the context's previous state applies again and the weight cache is freed.
+   *
+   * @example
+   * ```ts
+   * const scope = hy.amp.autocast();
+   * const logits = model.forward(x);
+   * scope.exit(); // later ops run in their inputs' dtypes again
+   * ```
+   */
   exit(): void {
     this.region.exit();
   }
 
+  /**
+   * exit(), for `using`: the region ends at the end of the block.
+   *
+   * @example
+   * ```ts
+   * using _ = hy.amp.autocast(); // exit() runs at the end of the enclosing block
+   * ```
+   */
   [Symbol.dispose](): void {
     this.region.exit();
   }
@@ -197,6 +224,12 @@ export class AutocastScope {
  * Runs fn in an autocast region (torch.autocast): sync or async fn. For an async fn the region
  * ends, and its weight cache is freed, when the returned promise settles; the caller's own code
  * is outside the region even while fn awaits.
+ *
+ * @example
+ * ```ts
+ * const loss = hy.amp.autocast(() => hy.nn.functional.crossEntropy(model.forward(x), y));
+ * const logits = hy.amp.autocast(() => model.forward(x), { enabled: useAmp });
+ * ```
  */
 export function autocast<T>(fn: () => T, opts?: AutocastOptions): T;
 /**
@@ -209,6 +242,12 @@ export function autocast<T>(fn: () => T, opts?: AutocastOptions): T;
  * it, the region also covers the caller's code that runs while the function is suspended, until
  * the scope is disposed. Work started inside the region that is still running after it has exited
  * (a timer, an unawaited promise) sees the state from before the region, and casts without a cache.
+ *
+ * @example
+ * ```ts
+ * using _ = hy.amp.autocast();
+ * const logits = model.forward(x); // linear and conv in float16 until the block ends
+ * ```
  */
 export function autocast(opts?: AutocastOptions): AutocastScope;
 export function autocast<T>(fnOrOpts?: (() => T) | AutocastOptions, opts?: AutocastOptions): T | AutocastScope {
@@ -231,12 +270,30 @@ export function autocast<T>(fnOrOpts?: (() => T) | AutocastOptions, opts?: Autoc
   return out;
 }
 
-/** Whether ops in the current async context run under an enabled autocast region (torch.is_autocast_enabled). */
+/**
+ * Whether ops in the current async context run under an enabled autocast region (torch.is_autocast_enabled).
+ *
+ * @example
+ * ```ts
+ * hy.amp.isAutocastEnabled(); // false
+ * hy.amp.autocast(() => hy.amp.isAutocastEnabled()); // true
+ * ```
+ */
 export function isAutocastEnabled(): boolean {
   return currentRegion()?.enabled === true;
 }
 
-/** The number of parameter copies the current region's weight cache holds (0 outside a region). */
+/**
+ * The number of parameter copies the current region's weight cache holds (0 outside a region).
+ *
+ * @example
+ * ```ts
+ * const n = hy.amp.autocast(() => {
+ *   model.forward(x);
+ *   return hy.amp.autocastCacheSize(); // the parameters cast to float16 so far
+ * });
+ * ```
+ */
 export function autocastCacheSize(): number {
   const c = currentRegion()?.cache;
   return c == null || c.released ? 0 : c.copies.size;

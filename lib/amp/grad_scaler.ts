@@ -36,6 +36,18 @@ export interface Steppable {
 
 type Stage = 'unscaled' | 'stepped';
 
+/**
+ * Dynamic loss scaling for float16 training (torch.cuda.amp.GradScaler): scale the loss, step the
+ * optimizer through the scaler, then update() the scale; the scale stays on the loss's device.
+ *
+ * @example
+ * ```ts
+ * const scaler = new hy.amp.GradScaler();
+ * scaler.scale(hy.amp.autocast(() => hy.nn.functional.crossEntropy(model.forward(x), y))).backward();
+ * scaler.step(opt); // skipped on the device after an inf or NaN gradient
+ * scaler.update();
+ * ```
+ */
 export class GradScaler {
   readonly growthFactor: number;
   readonly backoffFactor: number;
@@ -64,11 +76,26 @@ export class GradScaler {
     this.enabled = o.enabled !== false;
   }
 
+  /**
+   * Whether the scaler scales (its `enabled` option, default true).
+   *
+   * @example
+   * ```ts
+   * new hy.amp.GradScaler({ enabled: false }).isEnabled(); // false: scale, step and update pass through
+   * ```
+   */
   isEnabled(): boolean {
     return this.enabled;
   }
 
-  /** loss * scale (differentiable); the loss itself when disabled. */
+  /**
+   * loss * scale (differentiable); the loss itself when disabled.
+   *
+   * @example
+   * ```ts
+   * scaler.scale(loss).backward(); // the gradients are scaled too
+   * ```
+   */
   scale(loss: Tensor): Tensor {
     if (!(loss instanceof Tensor)) fail('type', 'GradScaler.scale', 'loss', 'a Tensor', loss);
     loss.live('GradScaler.scale');
@@ -77,7 +104,17 @@ export class GradScaler {
     return mul(loss, this.scaleT!);
   }
 
-  /** Divides the optimizer's gradients by the scale in place and records whether any was inf or NaN. */
+  /**
+   * Divides the optimizer's gradients by the scale in place and records whether any was inf or NaN.
+   *
+   * @example
+   * ```ts
+   * scaler.scale(loss).backward();
+   * scaler.unscale(opt); // the gradients are true gradients now: inspect or clip them here
+   * scaler.step(opt); // does not unscale again
+   * scaler.update();
+   * ```
+   */
   unscale(optimizer: Steppable): void {
     if (!this.enabled) return;
     const stage = this.stages.get(optimizer);
@@ -112,6 +149,13 @@ export class GradScaler {
   /**
    * Unscales (unless unscale() already did) and steps the optimizer, skipping the update when a
    * gradient was inf or NaN: on the device for hayate's optimizers, by reading the flag for others.
+   *
+   * @example
+   * ```ts
+   * scaler.scale(loss).backward();
+   * scaler.step(opt);
+   * scaler.update();
+   * ```
    */
   step(optimizer: Steppable): void {
     if (!this.enabled) {
@@ -129,7 +173,15 @@ export class GradScaler {
     this.stages.set(optimizer, 'stepped');
   }
 
-  /** Moves the scale for the next step: backed off after an inf/NaN, grown after growthInterval clean steps. */
+  /**
+   * Moves the scale for the next step: backed off after an inf/NaN, grown after growthInterval clean steps.
+   *
+   * @example
+   * ```ts
+   * scaler.update(); // after step(): back off or grow the scale
+   * scaler.update(1024); // or set it
+   * ```
+   */
   update(newScale?: number): void {
     if (!this.enabled) return;
     if (this.scaleT === null) throw new Error('GradScaler.update: no loss was scaled yet');
@@ -156,16 +208,40 @@ export class GradScaler {
     this.stages.clear();
   }
 
-  /** The current scale (reads it back from the device); 1 when disabled. */
+  /**
+   * The current scale (reads it back from the device); 1 when disabled.
+   *
+   * @example
+   * ```ts
+   * new hy.amp.GradScaler().getScale(); // 65536
+   * ```
+   */
   getScale(): number {
     if (!this.enabled) return 1;
     return this.scaleT === null ? this.initScale : this.scaleT.item();
   }
 
+  /**
+   * The consecutive clean (no inf or NaN) steps counted toward the next growth of the scale (reads
+   * it back from the device).
+   *
+   * @example
+   * ```ts
+   * const cleanSteps = scaler.getGrowthTracker();
+   * ```
+   */
   getGrowthTracker(): number {
     return this.trackerT === null ? this.initTracker : this.trackerT.item();
   }
 
+  /**
+   * The scale, the growth tracker, the factors and the interval as plain numbers ({} when disabled).
+   *
+   * @example
+   * ```ts
+   * const saved = scaler.stateDict(); // { scale, growthFactor, backoffFactor, growthInterval, growthTracker }
+   * ```
+   */
   stateDict(): GradScalerStateDict | Record<string, never> {
     if (!this.enabled) return {};
     return {
@@ -177,7 +253,16 @@ export class GradScaler {
     };
   }
 
-  /** Restores a stateDict(); the factors and interval must match this scaler's. */
+  /**
+   * Restores a stateDict(); the factors and interval must match this scaler's.
+   *
+   * @example
+   * ```ts
+   * const saved = JSON.stringify(scaler.stateDict());
+   * const resumed = new hy.amp.GradScaler();
+   * resumed.loadStateDict(JSON.parse(saved));
+   * ```
+   */
   loadStateDict(sd: GradScalerStateDict): void {
     if (!this.enabled) return;
     if (sd === null || typeof sd !== 'object') fail('type', 'GradScaler.loadStateDict', 'stateDict', 'an object', sd);
@@ -195,7 +280,14 @@ export class GradScaler {
     }
   }
 
-  /** Frees the device state (a later scale() makes it again from the last values read). */
+  /**
+   * Frees the device state (a later scale() makes it again from the last values read).
+   *
+   * @example
+   * ```ts
+   * scaler.dispose(); // the next scale() makes the state again from the last values
+   * ```
+   */
   dispose(): void {
     if (this.scaleT !== null) {
       this.initScale = this.scaleT.item();

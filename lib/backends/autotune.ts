@@ -50,7 +50,14 @@ interface CacheFile {
 }
 
 let buildIdMemo: string | null = null;
-/** Identifies the native build: a decision measured on other kernels says nothing about these. */
+/**
+ * Identifies the native build: a decision measured on other kernels says nothing about these.
+ *
+ * @example
+ * ```ts
+ * console.log(hy.backends.buildId()); // 16 hex digits, the same in every process of this build
+ * ```
+ */
 export function buildId(): string {
   if (buildIdMemo === null) {
     const h = createHash('sha256');
@@ -91,7 +98,17 @@ function errorName(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
-/** The autotuner's settings and decisions; `hy.backends.autotune` is the one instance. */
+/**
+ * The autotuner's settings and decisions; `hy.backends.autotune` is the one instance.
+ *
+ * @example
+ * ```ts
+ * hy.backends.autotune.deterministic = true; // only bit-reproducible implementations
+ * hy.backends.autotune.cacheFile = 'autotune.json'; // keep the decisions across runs
+ * // ... run the model ...
+ * console.log(hy.backends.autotune.report());
+ * ```
+ */
 export class Autotuner {
   private enabledValue = true;
   private deterministicValue = false;
@@ -197,7 +214,14 @@ export class Autotuner {
     ++this.version;
   }
 
-  /** Forgets every decision and the time spent (the cache file is left as it is). */
+  /**
+   * Forgets every decision and the time spent (the cache file is left as it is).
+   *
+   * @example
+   * ```ts
+   * hy.backends.autotune.clear(); // the next call of each op with a new key times again
+   * ```
+   */
   clear(): void {
     this.entries.clear();
     this.heuristic.clear();
@@ -209,6 +233,13 @@ export class Autotuner {
    * The implementation to run `op` with for `args`, choosing (and timing, when enabled) on first
    * sight of the key made of `op`, `keyFields`, the device and the build. Returns the name to pass
    * as `args.impl`.
+   *
+   * @example
+   * ```ts
+   * // how an op with several implementations dispatches (`args` are its native arguments):
+   * const impl = hy.backends.autotune.choose('conv2d', args, { N: 64, C: 1, H: 28, W: 28 }, 'cuda');
+   * // then run 'conv2d' with { ...args, impl }
+   * ```
    */
   choose(op: string, args: OpArgs, keyFields: Record<string, string | number | boolean>, device: 'cpu' | 'cuda'): string {
     const key = `${op} ${Object.entries(keyFields).map(([k, v]) => `${k}=${v}`).join(' ')} on ${cachedDeviceName(device)}`;
@@ -270,7 +301,14 @@ export class Autotuner {
     return allowed[0].name;
   }
 
-  /** Every decision so far, in the order the keys were first seen. */
+  /**
+   * Every decision so far, in the order the keys were first seen.
+   *
+   * @example
+   * ```ts
+   * for (const d of hy.backends.autotune.decisions()) console.log(d.op, d.winner, d.source, d.times);
+   * ```
+   */
   decisions(): AutotuneDecision[] {
     const out: AutotuneDecision[] = [];
     for (const [key, e] of this.entries) {
@@ -283,7 +321,16 @@ export class Autotuner {
     return out;
   }
 
-  /** The decisions as a table a person can read: per key, each implementation's time and the winner. */
+  /**
+   * The decisions as a table a person can read: per key, each implementation's time and the winner.
+   *
+   * @example
+   * ```ts
+   * const model = new hy.nn.Conv2d(1, 32, 3, { device: 'cuda' });
+   * model.forward(hy.randn([64, 1, 28, 28], { device: 'cuda' })).dispose(); // timed on first sight
+   * console.log(hy.backends.autotune.report());
+   * ```
+   */
   report(): string {
     const ds = this.decisions();
     if (ds.length === 0) return 'autotune: no decisions yet';
@@ -455,5 +502,13 @@ export class Autotuner {
   }
 }
 
-/** The process's autotuner: `hy.backends.autotune`. */
+/**
+ * The process's autotuner: `hy.backends.autotune`.
+ *
+ * @example
+ * ```ts
+ * hy.backends.autotune.budgetMs = 2000; // at most 2 s of timing in this process
+ * hy.backends.autotune.enabled = false; // the heuristic choice, no timing
+ * ```
+ */
 export const autotune = new Autotuner();

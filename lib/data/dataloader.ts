@@ -119,7 +119,16 @@ export function resetPinnedNotice(): void {
   warnedNoPinned = false;
 }
 
-/** The number of DataLoader worker threads alive in this process (all loaders together). */
+/**
+ * The number of DataLoader worker threads alive in this process (all loaders together).
+ *
+ * @example
+ * ```ts
+ * const loader = new hy.data.DataLoader(new hy.data.MNIST(), { batchSize: 64, numWorkers: 4, persistentWorkers: true });
+ * for await (const batch of loader) for (const t of batch) t.dispose();
+ * hy.data.activeWorkers(); // 4: the persistent workers, until loader.close()
+ * ```
+ */
 export function activeWorkers(): number {
   return liveWorkers;
 }
@@ -405,10 +414,6 @@ function checkSource(name: string, v: unknown): void {
 }
 
 /**
- * Iterates a dataset in batches. `for await (const [x, y] of loader)`; `loader.length` batches per
- * epoch; every iteration is one epoch.
- */
-/**
  * What a batch from a worker costs the calling thread beyond its collation: the message, the
  * structured clone of the index list, the hand-back of the buffers and the event-loop turn. On a
  * 2-core machine an MNIST epoch (157 batches of 64 in-memory digits, ~0.05 ms each to collate)
@@ -419,6 +424,16 @@ export const AUTO_HANDOFF_MS = 0.25;
 /** Batches 'auto' times on the calling thread before deciding (they are used, not wasted). */
 const AUTO_PROBE_BATCHES = 4;
 
+/**
+ * Iterates a dataset in batches. `for await (const [x, y] of loader)`; `loader.length` batches per
+ * epoch; every iteration is one epoch.
+ *
+ * @example
+ * ```ts
+ * const loader = new hy.data.DataLoader(new hy.data.MNIST({ train: true }), { batchSize: 64, shuffle: true });
+ * for await (const [x, y] of loader) { x.dispose(); y.dispose(); }
+ * ```
+ */
 export class DataLoader implements AsyncIterable<Tensor[]> {
   readonly dataset: Dataset;
   readonly batchSize: number;
@@ -520,7 +535,15 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
     return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
   }
 
-  /** Sets the epoch number the next iteration uses for its shuffle (it counts up by itself). */
+  /**
+   * Sets the epoch number the next iteration uses for its shuffle (it counts up by itself).
+   *
+   * @example
+   * ```ts
+   * const loader = new hy.data.DataLoader(new hy.data.MNIST(), { batchSize: 64, shuffle: true, seed: 1 });
+   * loader.setEpoch(5); // resuming: the next iteration shuffles as epoch 5 of a fresh run did
+   * ```
+   */
   setEpoch(epoch: number): void {
     this.epoch = checkInt('epoch', epoch, 0, 0);
   }
@@ -657,6 +680,15 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
     return out;
   }
 
+  /**
+   * One epoch: its batches in order, each an array of tensors (one per field) that the caller disposes.
+   *
+   * @example
+   * ```ts
+   * const loader = new hy.data.DataLoader(new hy.data.MNIST(), { batchSize: 64, device: 'cuda' });
+   * for await (const [x, y] of loader) { x.dispose(); y.dispose(); } // a break stops the workers
+   * ```
+   */
   [Symbol.asyncIterator](): AsyncGenerator<Tensor[], void, undefined> {
     if (this.closed) throw new Error('DataLoader: the loader was closed');
     if (this.numWorkers === 0) return this.iterateMain();
@@ -666,7 +698,15 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
     return gen;
   }
 
-  /** What the loader does: its batching and how it loads, with what 'auto' decided and why. */
+  /**
+   * What the loader does: its batching and how it loads, with what 'auto' decided and why.
+   *
+   * @example
+   * ```ts
+   * const loader = new hy.data.DataLoader(new hy.data.MNIST(), { batchSize: 64, shuffle: true });
+   * console.log(loader.describe()); // after the first epoch it says what numWorkers 'auto' chose
+   * ```
+   */
   describe(): string {
     const workers =
       this.numWorkers === 'auto'
@@ -824,7 +864,16 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
     }
   }
 
-  /** Stops persistent workers. The loader cannot be iterated afterwards. */
+  /**
+   * Stops persistent workers. The loader cannot be iterated afterwards.
+   *
+   * @example
+   * ```ts
+   * const loader = new hy.data.DataLoader(new hy.data.MNIST(), { batchSize: 64, numWorkers: 4, persistentWorkers: true });
+   * for (let epoch = 0; epoch < 3; epoch++) for await (const b of loader) for (const t of b) t.dispose();
+   * await loader.close();
+   * ```
+   */
   async close(): Promise<void> {
     this.closed = true;
     const pool = this.pool;

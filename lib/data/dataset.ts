@@ -51,12 +51,27 @@ export type BufferAlloc = (dtype: FieldDType, length: number) => Float32Array | 
  * being left to the garbage collector (at 200 KB a batch, allocating fresh ones costs more than
  * collating MNIST). Only buffers this pool handed out are taken back, so a dataset's own arrays are
  * never overwritten.
+ *
+ * @example
+ * ```ts
+ * const pool = new hy.data.BufferPool();
+ * const x = pool.alloc('float32', 64 * 784); // a Float32Array of 64 * 784 values
+ * pool.give(x.buffer); // the next alloc of that size reuses it
+ * ```
  */
 export class BufferPool {
   private readonly free = new Map<number, ArrayBuffer[]>();
   private readonly mine = new WeakSet<ArrayBuffer>();
   constructor(private readonly perSize = 8) {}
 
+  /**
+   * A typed array of `length` values of `dtype`, on a free buffer of that size where the pool has one.
+   *
+   * @example
+   * ```ts
+   * const labels = new hy.data.BufferPool().alloc('int32', 64); // an Int32Array of 64 values
+   * ```
+   */
   readonly alloc: BufferAlloc = (dtype, length) => {
     const list = this.free.get(length * 4);
     const buf = list?.pop() ?? new ArrayBuffer(length * 4);
@@ -64,7 +79,16 @@ export class BufferPool {
     return dtype === 'int32' ? new Int32Array(buf) : new Float32Array(buf);
   };
 
-  /** Takes a buffer back: one handed out by alloc, or (trusted) one transferred from another thread. */
+  /**
+   * Takes a buffer back: one handed out by alloc, or (trusted) one transferred from another thread.
+   *
+   * @example
+   * ```ts
+   * const pool = new hy.data.BufferPool();
+   * const y = pool.alloc('int32', 64);
+   * pool.give(y.buffer); // a buffer the pool did not hand out is ignored
+   * ```
+   */
   give(buf: ArrayBufferLike, trusted = false): void {
     if (buf instanceof SharedArrayBuffer || !(trusted || this.mine.has(buf as ArrayBuffer))) return;
     let list = this.free.get(buf.byteLength);
@@ -81,17 +105,62 @@ export class BufferPool {
  * also return a Promise or any thenable of the sample: the DataLoader awaits it (an async source,
  * a file or a network read). The gets of one batch are all started before any is awaited, so they
  * overlap; batches still come out in order, and a rejection fails the iteration with its error.
+ *
+ * @example
+ * ```ts
+ * class Squares extends hy.data.Dataset {
+ *   get length() { return 100; }
+ *   get(i: number) { return [i, i * i]; } // two fields: x and its square
+ * }
+ * ```
  */
 export abstract class Dataset {
   abstract get length(): number;
-  /** The sample at index i (0 <= i < length), as a tuple of fields, or a Promise (thenable) of it. */
+  /**
+   * The sample at index i (0 <= i < length), as a tuple of fields, or a Promise (thenable) of it.
+   *
+   * @example
+   * ```ts
+   * const ds: hy.data.Dataset = new hy.data.MNIST({ train: false });
+   * const [image, label] = await ds.get(0); // a synchronous dataset's sample awaits as itself
+   * ```
+   */
   abstract get(index: number): Sample | PromiseLike<Sample>;
   /** Optional: collates several samples at once (faster than get() per sample). Where `alloc` is
-   * given, take the batch's arrays from it: they are recycled buffers of earlier batches. */
+   * given, take the batch's arrays from it: they are recycled buffers of earlier batches.
+   *
+   * @example
+   * ```ts
+   * const ds: hy.data.Dataset = new hy.data.MNIST({ train: false });
+   * const batch = await ds.getBatch?.([0, 1, 2, 3]); // fields of shapes [4, 1, 28, 28] and [4]
+   * ```
+   */
   getBatch?(indices: ArrayLike<number>, alloc?: BufferAlloc): CollatedBatch | PromiseLike<CollatedBatch>;
-  /** Optional: declares each field's sample shape and dtype instead of inferring it. */
+  /**
+   * Optional: declares each field's sample shape and dtype instead of inferring it.
+   *
+   * @example
+   * ```ts
+   * class Labels extends hy.data.Dataset {
+   *   get length() { return 10; }
+   *   get(i: number) { return [i % 3]; }
+   *   override fields(): hy.data.FieldSpec[] { return [{ shape: [], dtype: 'int32' }]; } // int32, not float32
+   * }
+   * ```
+   */
   fields?(): FieldSpec[];
-  /** Optional: how a worker thread rebuilds this dataset (see WorkerSource). */
+  /**
+   * Optional: how a worker thread rebuilds this dataset (see WorkerSource).
+   *
+   * @example
+   * ```ts
+   * export class Squares extends hy.data.Dataset {
+   *   get length() { return 100; }
+   *   get(i: number) { return [i, i * i]; }
+   *   override workerSource() { return { modulePath: __filename, exportName: 'Squares' }; } // workers `new` it
+   * }
+   * ```
+   */
   workerSource?(): WorkerSource;
 }
 
@@ -119,9 +188,31 @@ function sizeOf(shape: readonly number[]): number {
   return n;
 }
 
-/** Stacks samples into one flat typed array per field (PyTorch's default_collate for tuples of numbers). */
+/**
+ * Stacks samples into one flat typed array per field (PyTorch's default_collate for tuples of numbers).
+ *
+ * @example
+ * ```ts
+ * const batch = hy.data.defaultCollate([[new Float32Array([1, 2]), 0], [new Float32Array([3, 4]), 1]]);
+ * // batch[0]: { data: Float32Array [1, 2, 3, 4], shape: [2, 2], dtype: 'float32' }; batch[1]: shape [2]
+ * const labelled = hy.data.defaultCollate([[0.5, 3]], [{ shape: [], dtype: 'float32' }, { shape: [], dtype: 'int32' }]);
+ * ```
+ */
 export function defaultCollate(samples: readonly Sample[], specs?: FieldSpec[], alloc?: BufferAlloc): CollatedBatch {
+  if (!Array.isArray(samples)) throw new TypeError(`collate: samples must be an array of samples, got ${describe(samples)}`);
   if (samples.length === 0) throw new RangeError('collate: a batch needs at least one sample');
+  samples.forEach((s, i) => {
+    if (!Array.isArray(s)) throw new TypeError(`collate: sample ${i} must be an array of fields (numbers or typed arrays), got ${describe(s)}`);
+  });
+  if (specs !== undefined) {
+    if (!Array.isArray(specs)) throw new TypeError(`collate: specs must be an array of {shape, dtype}, got ${describe(specs)}`);
+    specs.forEach((f, i) => {
+      const ok = f !== null && typeof f === 'object' && Array.isArray((f as FieldSpec).shape) && ((f as FieldSpec).dtype === 'float32' || (f as FieldSpec).dtype === 'int32') &&
+        (f as FieldSpec).shape.every((d) => typeof d === 'number' && Number.isInteger(d) && d >= 0);
+      if (!ok) throw new TypeError(`collate: specs[${i}] must be {shape: non-negative integers, dtype: 'float32' | 'int32'}, got ${describe(f)}`);
+    });
+  }
+  if (alloc !== undefined && typeof alloc !== 'function') throw new TypeError(`collate: alloc must be a function, got ${describe(alloc)}`);
   const fields = specs ?? inferFields(samples[0]);
   return fields.map((spec, j) => {
     const per = sizeOf(spec.shape);
@@ -212,6 +303,13 @@ export interface TensorDatasetState {
  * Samples are the rows (first dimension) of one or more tensors: TensorDataset(x, y)[i] = [x[i], y[i]].
  * The values are read once into shared host memory, so worker threads use them without a copy;
  * the tensors themselves stay owned by the caller. float16 tensors collate as float32.
+ *
+ * @example
+ * ```ts
+ * const ds = new hy.data.TensorDataset(hy.randn([100, 8]), hy.randint(0, 2, [100]));
+ * const [x0, y0] = ds.get(0); // a Float32Array of 8 values and a class 0 or 1
+ * const loader = new hy.data.DataLoader(ds, { batchSize: 10, shuffle: true });
+ * ```
  */
 export class TensorDataset extends Dataset {
   private readonly state: TensorDatasetState;
@@ -252,6 +350,15 @@ export class TensorDataset extends Dataset {
     return this.state.length;
   }
 
+  /**
+   * Each tensor's row shape and its dtype (int32 for int32 tensors, else float32).
+   *
+   * @example
+   * ```ts
+   * new hy.data.TensorDataset(hy.randn([100, 3, 4]), hy.randint(10, [100])).fields();
+   * // [{ shape: [3, 4], dtype: 'float32' }, { shape: [], dtype: 'int32' }]
+   * ```
+   */
   override fields(): FieldSpec[] {
     return this.state.fields.map((f) => ({ shape: f.sampleShape.slice(), dtype: f.dtype }));
   }
@@ -262,6 +369,15 @@ export class TensorDataset extends Dataset {
     }
   }
 
+  /**
+   * Row i of every tensor: a number for a 1-D tensor, else an array of the row's values.
+   *
+   * @example
+   * ```ts
+   * const ds = new hy.data.TensorDataset(hy.tensor([[1, 2], [3, 4]]), hy.tensor([0, 1]));
+   * ds.get(1); // [Float32Array [3, 4], 1]
+   * ```
+   */
   get(i: number): Sample {
     this.check(i);
     return this.state.fields.map((f) => {
@@ -270,6 +386,15 @@ export class TensorDataset extends Dataset {
     });
   }
 
+  /**
+   * The rows of indices, one collated field per tensor (the fast path the DataLoader takes).
+   *
+   * @example
+   * ```ts
+   * const ds = new hy.data.TensorDataset(hy.randn([100, 8]), hy.randint(10, [100]));
+   * const [x, y] = ds.getBatch([0, 5, 9]); // x.shape [3, 8] float32, y.shape [3] int32
+   * ```
+   */
   override getBatch(indices: ArrayLike<number>, alloc?: BufferAlloc): CollatedBatch {
     const n = indices.length;
     for (let k = 0; k < n; k++) this.check(indices[k]);
@@ -285,6 +410,15 @@ export class TensorDataset extends Dataset {
     });
   }
 
+  /**
+   * How a DataLoader worker rebuilds this dataset: from its shared memory, without a copy.
+   *
+   * @example
+   * ```ts
+   * const ds = new hy.data.TensorDataset(hy.randn([10000, 8]), hy.randint(10, [10000]));
+   * const loader = new hy.data.DataLoader(ds, { batchSize: 256, numWorkers: 2 }); // workers use ds.workerSource()
+   * ```
+   */
   override workerSource(): WorkerSource {
     return { modulePath: __filename, exportName: 'TensorDataset', factory: 'fromShared', args: [this.state] };
   }

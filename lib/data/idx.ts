@@ -3,6 +3,7 @@
 // a big-endian uint32, then the values in row-major order (big-endian for multi-byte types).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { describe } from '../errors';
 
 export type IdxType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 export type IdxArray = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
@@ -26,6 +27,8 @@ const hex = (n: number, digits: number) => '0x' + n.toString(16).padStart(digits
 
 /** The raw (decompressed) bytes of a file; gzip is recognised by its magic bytes, not the name. */
 function readBytes(file: string): Buffer {
+  // a path only: readFileSync would take a number as a file descriptor (and wait on a pipe)
+  if (typeof file !== 'string' || file.length === 0) throw new TypeError(`readIdx: file must be a non-empty path string, got ${describe(file)}`);
   const raw = readFileSync(file);
   if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
     try {
@@ -37,8 +40,18 @@ function readBytes(file: string): Buffer {
   return raw;
 }
 
-/** Parses IDX bytes; `file` only names the source in errors. */
+/**
+ * Parses IDX bytes; `file` only names the source in errors.
+ *
+ * @example
+ * ```ts
+ * const bytes = new Uint8Array([0, 0, 0x08, 1, 0, 0, 0, 3, 7, 8, 9]); // uint8, one dimension of 3
+ * const { type, dims, data } = hy.data.parseIdx(bytes, 'labels'); // 'uint8', [3], Uint8Array [7, 8, 9]
+ * ```
+ */
 export function parseIdx(bytes: Uint8Array, file: string): IdxData {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`parseIdx: bytes must be a Uint8Array (or Buffer), got ${describe(bytes)}`);
+  if (typeof file !== 'string') throw new TypeError(`parseIdx: file must be a string naming the bytes' source, got ${describe(file)}`);
   if (bytes.length < 4) throw new Error(`readIdx: ${file} is truncated: ${bytes.length} bytes, too short for the 4-byte magic number`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0, false);
@@ -94,13 +107,34 @@ export function parseIdx(bytes: Uint8Array, file: string): IdxData {
   return { type, dims, data };
 }
 
-/** Reads an IDX file (gzip-compressed or not). Errors name the file and what is wrong with it. */
+/**
+ * Reads an IDX file (gzip-compressed or not). Errors name the file and what is wrong with it.
+ *
+ * @example
+ * ```ts
+ * const { type, dims, data } = hy.data.readIdx('train-labels-idx1-ubyte.gz'); // 'uint8', [60000]
+ * ```
+ */
 export function readIdx(file: string): IdxData {
   return parseIdx(readBytes(file), file);
 }
 
-/** Writes an IDX file; gzip-compressed when opts.gzip is set. */
+/**
+ * Writes an IDX file; gzip-compressed when opts.gzip is set.
+ *
+ * @example
+ * ```ts
+ * hy.data.writeIdx('labels-idx1-ubyte.gz', new Uint8Array([7, 2, 1]), [3], { gzip: true });
+ * hy.data.readIdx('labels-idx1-ubyte.gz').data; // Uint8Array [7, 2, 1]
+ * ```
+ */
 export function writeIdx(file: string, data: IdxArray, dims: number[], opts: { gzip?: boolean } = {}): void {
+  if (typeof file !== 'string' || file.length === 0) throw new TypeError(`writeIdx: file must be a non-empty path string, got ${describe(file)}`);
+  if (!Array.isArray(dims) || dims.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < 0 || d >= 2 ** 32)) {
+    throw new TypeError(`writeIdx: dims must be an array of integers from 0 to 2^32 - 1, got ${describe(dims)}`);
+  }
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new TypeError(`writeIdx: options must be an object, got ${describe(opts)}`);
+  if (opts.gzip !== undefined && typeof opts.gzip !== 'boolean') throw new TypeError(`writeIdx: gzip must be a boolean, got ${describe(opts.gzip)}`);
   const entry = Object.entries(TYPES).find(
     ([, [t]]) =>
       (t === 'uint8' && data instanceof Uint8Array) ||

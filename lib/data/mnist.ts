@@ -18,7 +18,14 @@ import { describe } from '../errors';
 import { BufferAlloc, CollatedBatch, Dataset, FieldSpec, Sample, sharedCopy, WorkerSource } from './dataset';
 import { readIdx } from './idx';
 
-/** Per-pixel normalisation x -> (x - mean) / std, applied after scaling bytes to [0, 1]. */
+/**
+ * Per-pixel normalisation x -> (x - mean) / std, applied after scaling bytes to [0, 1].
+ *
+ * @example
+ * ```ts
+ * const train = new hy.data.MNIST({ transform: new hy.data.Normalize(0.5, 0.5) }); // pixels in [-1, 1]
+ * ```
+ */
 export class Normalize {
   constructor(
     readonly mean: number,
@@ -30,7 +37,14 @@ export class Normalize {
     }
   }
 
-  /** Normalises x in place and returns it. */
+  /**
+   * Normalises x in place and returns it.
+   *
+   * @example
+   * ```ts
+   * new hy.data.Normalize(0.5, 0.5).apply(new Float32Array([0, 0.5, 1])); // Float32Array [-1, 0, 1]
+   * ```
+   */
   apply(x: Float32Array): Float32Array {
     const { mean, std } = this;
     for (let i = 0; i < x.length; i++) x[i] = (x[i] - mean) / std;
@@ -137,6 +151,13 @@ function loadIdx(root: string, train: boolean): { split: Split; rows: number; co
 /**
  * MNIST digits: sample i is [image, label], image a float32 [1, rows, cols] (bytes / 255, then
  * the transform), label an int32 class 0..9.
+ *
+ * @example
+ * ```ts
+ * const train = new hy.data.MNIST({ train: true });
+ * const test = new hy.data.MNIST({ train: false, root: 'data/mnist' }); // the IDX files of the full set
+ * const [image, label] = train.get(0); // 784 float32 pixels and a class 0..9
+ * ```
  */
 export class MNIST extends Dataset {
   /** The raw images, one byte per pixel, sample after sample. */
@@ -190,6 +211,14 @@ export class MNIST extends Dataset {
     return this.labels.length;
   }
 
+  /**
+   * The fields of every sample: a float32 image [1, rows, cols] and an int32 label.
+   *
+   * @example
+   * ```ts
+   * new hy.data.MNIST().fields(); // [{ shape: [1, 28, 28], dtype: 'float32' }, { shape: [], dtype: 'int32' }]
+   * ```
+   */
   override fields(): FieldSpec[] {
     return [
       { shape: [1, this.rows, this.cols], dtype: 'float32' },
@@ -244,6 +273,14 @@ export class MNIST extends Dataset {
     for (; o < end; o++, s++) out[o] = lut[src[s]];
   }
 
+  /**
+   * Digit i: its rows * cols pixels (bytes / 255, then the transform) and its label.
+   *
+   * @example
+   * ```ts
+   * const [image, label] = new hy.data.MNIST({ train: false }).get(0);
+   * ```
+   */
   get(i: number): Sample {
     this.check(i);
     const img = new Float32Array(this.rows * this.cols);
@@ -251,6 +288,14 @@ export class MNIST extends Dataset {
     return [img, this.labels[i]];
   }
 
+  /**
+   * The digits of indices as one batch: images [n, 1, rows, cols] float32 and labels [n] int32.
+   *
+   * @example
+   * ```ts
+   * const [x, y] = new hy.data.MNIST().getBatch([0, 1, 2, 3]); // x.shape [4, 1, 28, 28], y.shape [4]
+   * ```
+   */
   override getBatch(indices: ArrayLike<number>, alloc?: BufferAlloc): CollatedBatch {
     const n = indices.length;
     const px = this.rows * this.cols;
@@ -270,6 +315,14 @@ export class MNIST extends Dataset {
     ];
   }
 
+  /**
+   * How a DataLoader worker rebuilds this dataset: from its shared memory, without copying the images.
+   *
+   * @example
+   * ```ts
+   * const loader = new hy.data.DataLoader(new hy.data.MNIST(), { batchSize: 64, numWorkers: 2 }); // workers use workerSource()
+   * ```
+   */
   override workerSource(): WorkerSource {
     const state: MNISTState = {
       images: this.images,

@@ -31,6 +31,13 @@ export interface MnistNetOptions {
  * log-probabilities (train it with nllLoss). Parameters, named as the example's state_dict:
  * conv1.weight, conv1.bias, conv2.weight, conv2.bias, fc1.weight, fc1.bias, fc2.weight, fc2.bias
  * (1,199,882 in all).
+ *
+ * @example
+ * ```ts
+ * const model = new hy.nn.models.MnistNet();
+ * const logp = model.forward(hy.randn([64, 1, 28, 28])); // [64, 10]
+ * const loss = hy.nn.functional.nllLoss(logp, hy.randint(10, [64]));
+ * ```
  */
 export class MnistNet extends Module {
   readonly activation: MnistActivation;

@@ -264,6 +264,18 @@ function addIndent(s: string, n: number): string {
   return [lines[0], ...lines.slice(1).map((l) => pad + l)].join('\n');
 }
 
+/**
+ * The base of every layer and model, as torch.nn.Module: modules and parameters assigned to fields
+ * register themselves (parameters(), to(), stateDict() see them). Call a module through forward().
+ *
+ * @example
+ * ```ts
+ * class Net extends hy.nn.Module {
+ *   fc = new hy.nn.Linear(784, 10); // a field holding a module registers it
+ *   forward(x: hy.Tensor) { return this.fc.forward(x); }
+ * }
+ * ```
+ */
 export abstract class Module {
   /** True in training mode (the default); switched by train() and eval(). */
   training = true;
@@ -277,11 +289,27 @@ export abstract class Module {
     return proxy;
   }
 
+  /**
+   * The module's computation, implemented by each subclass; call the module through it.
+   *
+   * @example
+   * ```ts
+   * const lin = new hy.nn.Linear(4, 2);
+   * const y = lin.forward(hy.randn([3, 4])); // [3, 2]
+   * ```
+   */
   abstract forward(...inputs: Tensor[]): Tensor;
 
   /**
    * Registers a parameter (a leaf that requires grad) under name; null registers an absent one.
    * Assigning the tensor to a field does the same.
+   *
+   * @example
+   * ```ts
+   * const lin = new hy.nn.Linear(4, 2);
+   * lin.registerParameter('scale', hy.ones([1], { requiresGrad: true }));
+   * lin.namedParameters().map(([k]) => k); // ['weight', 'bias', 'scale']
+   * ```
    */
   registerParameter(name: string, t: Tensor | null): void {
     const op = 'registerParameter';
@@ -297,7 +325,16 @@ export abstract class Module {
     exposeField(s, name, t);
   }
 
-  /** Registers state that is not trained but is saved and moved with the module (e.g. running statistics). */
+  /**
+   * Registers state that is not trained but is saved and moved with the module (e.g. running statistics).
+   *
+   * @example
+   * ```ts
+   * const lin = new hy.nn.Linear(4, 2);
+   * lin.registerBuffer('mask', hy.ones([2]));
+   * lin.namedBuffers().map(([k]) => k); // ['mask']
+   * ```
+   */
   registerBuffer(name: string, t: Tensor | null): void {
     const op = 'registerBuffer';
     const s = stateOf(this);
@@ -310,7 +347,15 @@ export abstract class Module {
     exposeField(s, name, t);
   }
 
-  /** Registers a submodule under name and returns it; assigning it to a field does the same. */
+  /**
+   * Registers a submodule under name and returns it; assigning it to a field does the same.
+   *
+   * @example
+   * ```ts
+   * const model = new hy.nn.Sequential();
+   * const fc = model.registerModule('fc', new hy.nn.Linear(4, 2));
+   * ```
+   */
   registerModule<M extends Module>(name: string, m: M): M {
     const s = stateOf(this);
     if (!(m instanceof Module)) throw new TypeError(`registerModule: '${name}' must be a Module, got ${describe(m)}`);
@@ -330,7 +375,15 @@ export abstract class Module {
     return stateOf(this).buffers.get(name) ?? null;
   }
 
-  /** [name, module] for the direct submodules, in registration order (each module once). */
+  /**
+   * [name, module] for the direct submodules, in registration order (each module once).
+   *
+   * @example
+   * ```ts
+   * const model = new hy.nn.Sequential(new hy.nn.Linear(4, 8), new hy.nn.ReLU());
+   * for (const [name, child] of model.namedChildren()) console.log(name, String(child));
+   * ```
+   */
   namedChildren(): [string, Module][] {
     const out: [string, Module][] = [];
     const seen = new Set<Module>();
@@ -342,6 +395,15 @@ export abstract class Module {
     return out;
   }
 
+  /**
+   * The direct submodules, in registration order (each module once).
+   *
+   * @example
+   * ```ts
+   * const model = new hy.nn.Sequential(new hy.nn.Linear(4, 8), new hy.nn.ReLU());
+   * model.children().length; // 2
+   * ```
+   */
   children(): Module[] {
     return this.namedChildren().map(([, m]) => m);
   }
@@ -349,6 +411,12 @@ export abstract class Module {
   /**
    * This module (named prefix, '' by default) and every submodule below it by dotted path, depth
    * first in registration order, each module once (as torch.nn.Module.named_modules).
+   *
+   * @example
+   * ```ts
+   * const model = new hy.nn.Sequential(new hy.nn.Linear(4, 2));
+   * model.namedModules().map(([k]) => k); // ['', '0']
+   * ```
    */
   namedModules(prefix = ''): [string, Module][] {
     const out: [string, Module][] = [];
@@ -363,6 +431,15 @@ export abstract class Module {
     return out;
   }
 
+  /**
+   * This module and every submodule below it, depth first in registration order (each module once).
+   *
+   * @example
+   * ```ts
+   * const model = new hy.nn.Sequential(new hy.nn.Linear(4, 8), new hy.nn.ReLU());
+   * model.modules().length; // 3: the Sequential, the Linear and the ReLU
+   * ```
+   */
   modules(): Module[] {
     return this.namedModules().map(([, m]) => m);
   }
@@ -380,24 +457,68 @@ export abstract class Module {
     return out;
   }
 
-  /** Every parameter with its dotted name ("0.weight"), submodules included; a shared one once. */
+  /**
+   * Every parameter with its dotted name ("0.weight"), submodules included; a shared one once.
+   *
+   * @example
+   * ```ts
+   * const model = new hy.nn.Sequential(new hy.nn.Linear(4, 2));
+   * model.namedParameters().map(([k]) => k); // ['0.weight', '0.bias']
+   * ```
+   */
   namedParameters(prefix = ''): [string, Tensor][] {
     return this.namedTensors('params', prefix);
   }
 
+  /**
+   * Every parameter, submodules included, in the order of namedParameters(); a shared one once.
+   *
+   * @example
+   * ```ts
+   * const model = new hy.nn.Linear(784, 10);
+   * const opt = new hy.optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+   * ```
+   */
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }
 
+  /**
+   * Every buffer with its dotted name ("0.runningMean"), submodules included; a shared one once.
+   *
+   * @example
+   * ```ts
+   * const model = new hy.nn.Sequential(new hy.nn.BatchNorm1d(8));
+   * model.namedBuffers().map(([k]) => k); // ['0.runningMean', '0.runningVar']
+   * ```
+   */
   namedBuffers(prefix = ''): [string, Tensor][] {
     return this.namedTensors('buffers', prefix);
   }
 
+  /**
+   * Every buffer, submodules included, in the order of namedBuffers().
+   *
+   * @example
+   * ```ts
+   * const bn = new hy.nn.BatchNorm2d(16);
+   * bn.buffers().length; // 2: runningMean and runningVar
+   * ```
+   */
   buffers(): Tensor[] {
     return this.namedBuffers().map(([, t]) => t);
   }
 
-  /** Sets training mode here and in every submodule; returns this. */
+  /**
+   * Sets training mode here and in every submodule; returns this.
+   *
+   * @example
+   * ```ts
+   * const model = new hy.nn.Sequential(new hy.nn.Linear(4, 4), new hy.nn.Dropout(0.5));
+   * model.train(); // dropout active, batch norm uses batch statistics
+   * model.train(false); // the same as model.eval()
+   * ```
+   */
   train(mode = true): this {
     if (typeof mode !== 'boolean') throw new TypeError(`train: mode must be a boolean, got ${describe(mode)}`);
     this.training = mode;
@@ -405,11 +526,29 @@ export abstract class Module {
     return this;
   }
 
+  /**
+   * Sets evaluation mode here and in every submodule (train(false)); returns this.
+   *
+   * @example
+   * ```ts
+   * const model = new hy.nn.Sequential(new hy.nn.Linear(4, 4), new hy.nn.Dropout(0.5));
+   * const y = model.eval().forward(hy.randn([2, 4])); // dropout is the identity now
+   * ```
+   */
   eval(): this {
     return this.train(false);
   }
 
-  /** Frees every parameter's gradient and sets it to null (cheaper than zero-filling; backward then assigns). */
+  /**
+   * Frees every parameter's gradient and sets it to null (cheaper than zero-filling; backward then assigns).
+   *
+   * @example
+   * ```ts
+   * const lin = new hy.nn.Linear(4, 2);
+   * hy.sum(lin.forward(hy.randn([3, 4]))).backward();
+   * lin.zeroGrad(); // lin.weight.grad is null again
+   * ```
+   */
   zeroGrad(): void {
     for (const p of this.parameters()) {
       if (p.grad !== null) p.grad.dispose();
@@ -422,6 +561,12 @@ export abstract class Module {
    * Buffers keep their dtype on a dtype change (batch-norm statistics stay float32, as the
    * kernels keep them). Gradients are dropped when a parameter is replaced; a tensor shared by
    * several modules stays shared. Returns this.
+   *
+   * @example
+   * ```ts
+   * const model = new hy.nn.Linear(784, 10).to('cuda');
+   * model.to('float16'); // cast the parameters
+   * ```
    */
   to(target: Device | DType | 'cuda:0'): this {
     const dtypeChange = isDType(target);
@@ -453,14 +598,30 @@ export abstract class Module {
     return this;
   }
 
-  /** Parameters and buffers by dotted name, as detached aliases sharing their storage. */
+  /**
+   * Parameters and buffers by dotted name, as detached aliases sharing their storage.
+   *
+   * @example
+   * ```ts
+   * const lin = new hy.nn.Linear(4, 2);
+   * Object.keys(lin.stateDict()); // ['weight', 'bias']
+   * ```
+   */
   stateDict(): StateDict {
     const out: StateDict = {};
     for (const [k, t] of [...this.namedParameters(), ...this.namedBuffers()]) out[k] = detach(t);
     return out;
   }
 
-  /** Writes the state dict to a safetensors file, atomically (PyTorch's safetensors.torch.load_file reads it). */
+  /**
+   * Writes the state dict to a safetensors file, atomically (PyTorch's safetensors.torch.load_file reads it).
+   *
+   * @example
+   * ```ts
+   * const model = new hy.nn.models.MnistNet();
+   * model.save('mnist.safetensors');
+   * ```
+   */
   save(file: string): void {
     const sd = this.stateDict();
     try {
@@ -473,6 +634,11 @@ export abstract class Module {
   /**
    * Loads a safetensors file into the module: a state dict written by save() or by PyTorch's
    * safetensors, or a hy.train.fit checkpoint (its model part). Returns the module.
+   *
+   * @example
+   * ```ts
+   * const model = new hy.nn.models.MnistNet().load('mnist.safetensors');
+   * ```
    */
   load(file: string, opts?: LoadStateDictOptions): this {
     const loaded = loadTensors(file) as Record<string, unknown>;
@@ -486,7 +652,16 @@ export abstract class Module {
     return this;
   }
 
-  /** Copies values from a state dict into the module's tensors in place (casting dtype and device as needed). */
+  /**
+   * Copies values from a state dict into the module's tensors in place (casting dtype and device as needed).
+   *
+   * @example
+   * ```ts
+   * const a = new hy.nn.Linear(4, 2);
+   * const b = new hy.nn.Linear(4, 2);
+   * b.loadStateDict(a.stateDict()); // b now has a's weights
+   * ```
+   */
   loadStateDict(dict: StateDict, opts?: LoadStateDictOptions): void {
     const op = 'loadStateDict';
     if (dict === null || typeof dict !== 'object') throw new TypeError(`${op}: expected an object of tensors, got ${describe(dict)}`);
@@ -527,7 +702,15 @@ export abstract class Module {
     });
   }
 
-  /** Frees every parameter, gradient and buffer, submodules included. */
+  /**
+   * Frees every parameter, gradient and buffer, submodules included.
+   *
+   * @example
+   * ```ts
+   * const model = new hy.nn.Linear(784, 10);
+   * model.dispose(); // frees its parameters and buffers
+   * ```
+   */
   dispose(): void {
     for (const m of this.modules()) {
       const s = stateOf(m);
@@ -536,6 +719,17 @@ export abstract class Module {
     }
   }
 
+  /**
+   * dispose(), for `using`: the module is freed at the end of the block.
+   *
+   * @example
+   * ```ts
+   * {
+   *   using model = new hy.nn.Linear(784, 10);
+   *   model.forward(hy.randn([1, 784]));
+   * } // model.dispose() ran here
+   * ```
+   */
   [Symbol.dispose](): void {
     this.dispose();
   }
@@ -544,6 +738,14 @@ export abstract class Module {
    * The module's own settings for its printed form, as torch.nn.Module.extra_repr: one line
    * (`inFeatures=784, outFeatures=128, bias=true`) or several; '' for none. Override it in a
    * subclass to show its options.
+   *
+   * @example
+   * ```ts
+   * class Scale extends hy.nn.Module {
+   *   forward(x: hy.Tensor) { return hy.mul(x, 2); }
+   *   override extraRepr() { return 'factor=2'; }
+   * } // String(new Scale()) is 'Scale(factor=2)'
+   * ```
    */
   extraRepr(): string {
     return '';
@@ -552,6 +754,12 @@ export abstract class Module {
   /**
    * PyTorch's layout: `Name(extra)` for a leaf, and for a container one `(name): Child(...)` line
    * per submodule, indented by two spaces, nested containers indented again.
+   *
+   * @example
+   * ```ts
+   * String(new hy.nn.Linear(4, 2)); // 'Linear(inFeatures=4, outFeatures=2, bias=true)'
+   * console.log(String(new hy.nn.Sequential(new hy.nn.Linear(4, 2), new hy.nn.ReLU()))); // a '(0): Linear(...)' line per child
+   * ```
    */
   toString(): string {
     const extra = this.extraRepr();
@@ -597,7 +805,15 @@ function checkIndex(op: string, i: unknown, length: number): number {
   return j;
 }
 
-/** Runs its modules in order, each on the previous one's output. */
+/**
+ * Runs its modules in order, each on the previous one's output.
+ *
+ * @example
+ * ```ts
+ * const model = new hy.nn.Sequential(new hy.nn.Linear(784, 128), new hy.nn.ReLU(), new hy.nn.Linear(128, 10));
+ * const logits = model.forward(hy.randn([64, 784])); // [64, 10]
+ * ```
+ */
 export class Sequential extends Module implements Iterable<Module> {
   constructor(...modules: Module[]) {
     super();
@@ -614,17 +830,43 @@ export class Sequential extends Module implements Iterable<Module> {
     return orderedChildren(this).length;
   }
 
+  /**
+   * The module at index i (negative counts from the end).
+   *
+   * @example
+   * ```ts
+   * const model = new hy.nn.Sequential(new hy.nn.Linear(4, 8), new hy.nn.ReLU(), new hy.nn.Linear(8, 2));
+   * const last = model.at(-1); // the Linear(8, 2)
+   * ```
+   */
   at(i: number): Module {
     const kids = orderedChildren(this);
     return kids[checkIndex('Sequential.at', i, kids.length)];
   }
 
-  /** Adds a module at the end (named by its index); returns this. */
+  /**
+   * Adds a module at the end (named by its index); returns this.
+   *
+   * @example
+   * ```ts
+   * const model = new hy.nn.Sequential(new hy.nn.Linear(4, 2));
+   * model.append(new hy.nn.LogSoftmax(1)); // registered as '1'
+   * ```
+   */
   append(m: Module): this {
     this.registerModule(nextIndex(this), m);
     return this;
   }
 
+  /**
+   * Iterates over the modules in order.
+   *
+   * @example
+   * ```ts
+   * const model = new hy.nn.Sequential(new hy.nn.Linear(4, 8), new hy.nn.ReLU());
+   * for (const layer of model) console.log(String(layer));
+   * ```
+   */
   [Symbol.iterator](): Iterator<Module> {
     return orderedChildren(this)[Symbol.iterator]();
   }
@@ -634,6 +876,14 @@ export class Sequential extends Module implements Iterable<Module> {
  * Holds submodules in a list, as torch.nn.ModuleList: they are registered (named '0', '1', ...),
  * so parameters(), to() and the state dict see them, where a plain array in a field is not looked
  * into. It has no forward of its own: call its modules from the owner's forward.
+ *
+ * @example
+ * ```ts
+ * class Mlp extends hy.nn.Module {
+ *   layers = new hy.nn.ModuleList([new hy.nn.Linear(8, 8), new hy.nn.Linear(8, 2)]);
+ *   forward(x: hy.Tensor) { for (const l of this.layers) x = l.forward(x); return x; }
+ * }
+ * ```
  */
 export class ModuleList<M extends Module = Module> extends Module implements Iterable<M> {
   constructor(modules: Iterable<M> = []) {
@@ -649,16 +899,43 @@ export class ModuleList<M extends Module = Module> extends Module implements Ite
     return orderedChildren(this).length;
   }
 
+  /**
+   * The module at index i (negative counts from the end).
+   *
+   * @example
+   * ```ts
+   * const layers = new hy.nn.ModuleList([new hy.nn.Linear(8, 8), new hy.nn.Linear(8, 2)]);
+   * const first = layers.at(0); // a Linear
+   * ```
+   */
   at(i: number): M {
     const kids = orderedChildren(this);
     return kids[checkIndex('ModuleList.at', i, kids.length)] as M;
   }
 
+  /**
+   * Adds a module at the end (named by its index); returns this.
+   *
+   * @example
+   * ```ts
+   * const layers = new hy.nn.ModuleList();
+   * layers.append(new hy.nn.Linear(8, 8)).append(new hy.nn.ReLU());
+   * ```
+   */
   append(m: M): this {
     this.registerModule(nextIndex(this), m);
     return this;
   }
 
+  /**
+   * Appends every module of an iterable, in order; returns this.
+   *
+   * @example
+   * ```ts
+   * const layers = new hy.nn.ModuleList();
+   * layers.extend([new hy.nn.Linear(8, 8), new hy.nn.ReLU()]);
+   * ```
+   */
   extend(modules: Iterable<M>): this {
     if (modules === null || typeof (modules as Partial<Iterable<M>>)[Symbol.iterator] !== 'function') {
       throw new TypeError(`ModuleList: modules must be an iterable of Modules, got ${describe(modules)}`);
@@ -667,7 +944,15 @@ export class ModuleList<M extends Module = Module> extends Module implements Ite
     return this;
   }
 
-  /** Inserts m before index (negative counts from the end); the modules are renumbered. */
+  /**
+   * Inserts m before index (negative counts from the end); the modules are renumbered.
+   *
+   * @example
+   * ```ts
+   * const layers = new hy.nn.ModuleList([new hy.nn.Linear(8, 8), new hy.nn.ReLU()]);
+   * layers.insert(0, new hy.nn.Flatten()); // the Flatten is '0' now, the Linear '1'
+   * ```
+   */
   insert(index: number, m: M): this {
     const kids = orderedChildren(this) as M[];
     if (typeof index !== 'number' || !Number.isInteger(index)) throw new TypeError(`ModuleList.insert: index must be an integer, got ${describe(index)}`);
@@ -680,6 +965,15 @@ export class ModuleList<M extends Module = Module> extends Module implements Ite
     return this;
   }
 
+  /**
+   * Iterates over the modules in order.
+   *
+   * @example
+   * ```ts
+   * const layers = new hy.nn.ModuleList([new hy.nn.Linear(8, 8), new hy.nn.Linear(8, 2)]);
+   * for (const layer of layers) console.log(layer.outFeatures);
+   * ```
+   */
   [Symbol.iterator](): Iterator<M> {
     return (orderedChildren(this) as M[])[Symbol.iterator]();
   }
@@ -726,6 +1020,13 @@ export interface LinearOptions extends FactoryOptions {
 /**
  * y = x W^T + b. W [out, in] and b [out] start as PyTorch's do: Kaiming-uniform with a = sqrt(5),
  * which is U(-1/sqrt(in), 1/sqrt(in)), and the bias from the same bound.
+ *
+ * @example
+ * ```ts
+ * const lin = new hy.nn.Linear(784, 128);
+ * const y = lin.forward(hy.randn([64, 784])); // [64, 128]
+ * const noBias = new hy.nn.Linear(128, 10, { bias: false });
+ * ```
  */
 export class Linear extends Module {
   readonly inFeatures: number;
@@ -767,6 +1068,12 @@ export interface Conv2dModuleOptions extends FactoryOptions, F.Conv2dOptions {
 /**
  * 2-D convolution, as torch.nn.Conv2d: weight [out, in / groups, kH, kW] and bias [out] start
  * Kaiming-uniform (a = sqrt(5)), U(-1/sqrt(fanIn), 1/sqrt(fanIn)) with fanIn = in / groups * kH * kW.
+ *
+ * @example
+ * ```ts
+ * const conv = new hy.nn.Conv2d(3, 16, 3, { padding: 1 });
+ * const y = conv.forward(hy.randn([8, 3, 32, 32])); // [8, 16, 32, 32]
+ * ```
  */
 export class Conv2d extends Module {
   readonly inChannels: number;
@@ -826,12 +1133,30 @@ export class Conv2d extends Module {
   }
 }
 
+/**
+ * max(x, 0) elementwise, as torch.nn.ReLU.
+ *
+ * @example
+ * ```ts
+ * const y = new hy.nn.ReLU().forward(hy.randn([4, 8])); // max(x, 0)
+ * ```
+ */
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
     return relu(x);
   }
 }
 
+/**
+ * GELU elementwise, as torch.nn.GELU: the exact form, or the tanh approximation with { approximate: 'tanh' }.
+ *
+ * @example
+ * ```ts
+ * const act = new hy.nn.GELU(); // exact (erf) form
+ * const fast = new hy.nn.GELU({ approximate: 'tanh' });
+ * const y = act.forward(hy.randn([4, 8]));
+ * ```
+ */
 export class GELU extends Module {
   readonly approximate: 'none' | 'tanh';
   constructor(opts?: GeluOptions) {
@@ -849,7 +1174,14 @@ export class GELU extends Module {
   }
 }
 
-/** Flattens dimensions startDim..endDim (default 1..-1: everything but the batch). */
+/**
+ * Flattens dimensions startDim..endDim (default 1..-1: everything but the batch).
+ *
+ * @example
+ * ```ts
+ * const y = new hy.nn.Flatten().forward(hy.randn([8, 16, 4, 4])); // [8, 256]
+ * ```
+ */
 export class Flatten extends Module {
   constructor(readonly startDim = 1, readonly endDim = -1) {
     super();
@@ -865,7 +1197,16 @@ export class Flatten extends Module {
   }
 }
 
-/** Dropout in training mode; the identity in eval mode. */
+/**
+ * Dropout in training mode; the identity in eval mode.
+ *
+ * @example
+ * ```ts
+ * const drop = new hy.nn.Dropout(0.25);
+ * const y = drop.forward(hy.randn([4, 8])); // about a quarter zeroed, the rest scaled by 4/3
+ * drop.eval(); // forward returns its input now
+ * ```
+ */
 export class Dropout extends Module {
   readonly p: number;
   constructor(p = 0.5) {
@@ -882,6 +1223,17 @@ export class Dropout extends Module {
   }
 }
 
+/**
+ * 2-D max pooling over [N, C, H, W] (or [C, H, W]), as torch.nn.MaxPool2d; the stride defaults to the
+ * kernel size.
+ *
+ * @example
+ * ```ts
+ * const pool = new hy.nn.MaxPool2d(2);
+ * const y = pool.forward(hy.randn([8, 16, 32, 32])); // [8, 16, 16, 16]
+ * const overlapping = new hy.nn.MaxPool2d(3, { stride: 2, padding: 1 });
+ * ```
+ */
 export class MaxPool2d extends Module {
   constructor(readonly kernelSize: number | [number, number], readonly opts: F.MaxPool2dOptions = {}) {
     super();
@@ -963,20 +1315,44 @@ class BatchNormBase extends Module {
   }
 }
 
-/** Batch norm over [N, C] or [N, C, L]. */
+/**
+ * Batch norm over [N, C] or [N, C, L].
+ *
+ * @example
+ * ```ts
+ * const bn = new hy.nn.BatchNorm1d(64);
+ * const y = bn.forward(hy.randn([32, 64])); // normalised per feature
+ * ```
+ */
 export class BatchNorm1d extends BatchNormBase {
   constructor(numFeatures: number, opts?: BatchNormModuleOptions) {
     super('BatchNorm1d', [2, 3], numFeatures, opts);
   }
 }
 
-/** Batch norm over [N, C, H, W]. */
+/**
+ * Batch norm over [N, C, H, W].
+ *
+ * @example
+ * ```ts
+ * const bn = new hy.nn.BatchNorm2d(16, { momentum: 0.01, eps: 1e-3 });
+ * const y = bn.forward(hy.randn([8, 16, 32, 32])); // normalised per channel
+ * ```
+ */
 export class BatchNorm2d extends BatchNormBase {
   constructor(numFeatures: number, opts?: BatchNormModuleOptions) {
     super('BatchNorm2d', [4], numFeatures, opts);
   }
 }
 
+/**
+ * log(softmax(x)) along dim (default the last), as torch.nn.LogSoftmax.
+ *
+ * @example
+ * ```ts
+ * const logp = new hy.nn.LogSoftmax(1).forward(hy.randn([4, 10]));
+ * ```
+ */
 export class LogSoftmax extends Module {
   constructor(readonly dim = -1) {
     super();
@@ -990,6 +1366,14 @@ export class LogSoftmax extends Module {
   }
 }
 
+/**
+ * softmax(x) along dim (default the last), as torch.nn.Softmax.
+ *
+ * @example
+ * ```ts
+ * const probs = new hy.nn.Softmax(1).forward(hy.randn([4, 10])); // each row sums to 1
+ * ```
+ */
 export class Softmax extends Module {
   constructor(readonly dim = -1) {
     super();
@@ -1026,37 +1410,99 @@ abstract class Loss extends Module {
   }
 }
 
-/** F.crossEntropy as a module: logits [N, C] and int32 class targets [N]. */
+/**
+ * F.crossEntropy as a module: logits [N, C] and int32 class targets [N].
+ *
+ * @example
+ * ```ts
+ * const lossFn = new hy.nn.CrossEntropyLoss();
+ * const loss = lossFn.forward(hy.randn([4, 10]), hy.tensor([1, 0, 9, 3], { dtype: 'int32' }));
+ * ```
+ */
 export class CrossEntropyLoss extends Loss {
   constructor(opts?: LossOptions) { super('CrossEntropyLoss', opts); }
   forward(input: Tensor, target: Tensor): Tensor { return F.crossEntropy(input, target, { reduction: this.reduction }); }
 }
-/** F.nllLoss as a module: log-probabilities [N, C] and int32 class targets [N]. */
+/**
+ * F.nllLoss as a module: log-probabilities [N, C] and int32 class targets [N].
+ *
+ * @example
+ * ```ts
+ * const lossFn = new hy.nn.NLLLoss({ reduction: 'sum' });
+ * const loss = lossFn.forward(hy.nn.functional.logSoftmax(hy.randn([4, 10]), 1), hy.randint(10, [4]));
+ * ```
+ */
 export class NLLLoss extends Loss {
   constructor(opts?: LossOptions) { super('NLLLoss', opts); }
   forward(input: Tensor, target: Tensor): Tensor { return F.nllLoss(input, target, { reduction: this.reduction }); }
 }
+/**
+ * F.mseLoss as a module: the squared error between input and a target of the same shape.
+ *
+ * @example
+ * ```ts
+ * const lossFn = new hy.nn.MSELoss();
+ * const loss = lossFn.forward(hy.randn([8, 3]), hy.zeros([8, 3]));
+ * ```
+ */
 export class MSELoss extends Loss {
   constructor(opts?: LossOptions) { super('MSELoss', opts); }
   forward(input: Tensor, target: Tensor): Tensor { return F.mseLoss(input, target, { reduction: this.reduction }); }
 }
+/**
+ * F.l1Loss as a module: the absolute error between input and a target of the same shape.
+ *
+ * @example
+ * ```ts
+ * const lossFn = new hy.nn.L1Loss({ reduction: 'sum' });
+ * const loss = lossFn.forward(hy.randn([8, 3]), hy.zeros([8, 3]));
+ * ```
+ */
 export class L1Loss extends Loss {
   constructor(opts?: LossOptions) { super('L1Loss', opts); }
   forward(input: Tensor, target: Tensor): Tensor { return F.l1Loss(input, target, { reduction: this.reduction }); }
 }
+/**
+ * F.binaryCrossEntropy as a module: probabilities against targets of the same shape.
+ *
+ * @example
+ * ```ts
+ * const lossFn = new hy.nn.BCELoss();
+ * const loss = lossFn.forward(hy.rand([8]), hy.ones([8])); // input: probabilities in [0, 1]
+ * ```
+ */
 export class BCELoss extends Loss {
   constructor(opts?: LossOptions) { super('BCELoss', opts); }
   forward(input: Tensor, target: Tensor): Tensor { return F.binaryCrossEntropy(input, target, { reduction: this.reduction }); }
 }
+/**
+ * F.binaryCrossEntropyWithLogits as a module: logits against targets of the same shape.
+ *
+ * @example
+ * ```ts
+ * const lossFn = new hy.nn.BCEWithLogitsLoss();
+ * const loss = lossFn.forward(hy.randn([8]), hy.ones([8])); // input: logits
+ * ```
+ */
 export class BCEWithLogitsLoss extends Loss {
   constructor(opts?: LossOptions) { super('BCEWithLogitsLoss', opts); }
   forward(input: Tensor, target: Tensor): Tensor { return F.binaryCrossEntropyWithLogits(input, target, { reduction: this.reduction }); }
 }
+/**
+ * F.smoothL1Loss as a module, with its beta (default 1) fixed at construction.
+ *
+ * @example
+ * ```ts
+ * const lossFn = new hy.nn.SmoothL1Loss({ beta: 0.5 });
+ * const loss = lossFn.forward(hy.randn([8, 3]), hy.zeros([8, 3]));
+ * ```
+ */
 export class SmoothL1Loss extends Loss {
   readonly beta: number;
   constructor(opts?: SmoothL1Options) {
-    super('SmoothL1Loss', opts === undefined ? undefined : { reduction: (opts as SmoothL1Options).reduction });
-    const beta = opts?.beta ?? 1;
+    const o = checkOptions('SmoothL1Loss', opts, ['reduction', 'beta']);
+    super('SmoothL1Loss', o.reduction === undefined ? undefined : { reduction: o.reduction });
+    const beta = o.beta ?? 1;
     if (typeof beta !== 'number' || !(beta >= 0) || !Number.isFinite(beta)) throw new RangeError(`SmoothL1Loss: beta must be a finite number >= 0, got ${describe(beta)}`);
     this.beta = beta;
   }

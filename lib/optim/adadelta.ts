@@ -14,6 +14,14 @@ export interface AdadeltaOptions {
 
 type AdadeltaGroup = Required<Omit<AdadeltaOptions, 'foreach'>>;
 
+/**
+ * Adadelta (torch.optim.Adadelta); lr defaults to 1, rho to 0.9, eps to 1e-6.
+ *
+ * @example
+ * ```ts
+ * const opt = new hy.optim.Adadelta(model.parameters(), { lr: 1, rho: 0.9 });
+ * ```
+ */
 export class Adadelta extends Optimizer<AdadeltaGroup> {
   constructor(params: ParamsInput, opts: AdadeltaOptions = {}) {
     super('Adadelta', 'adadelta', params, {

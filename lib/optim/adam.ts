@@ -37,6 +37,15 @@ abstract class AdamBase extends Optimizer<AdamGroup> {
   }
 }
 
+/**
+ * Adam (torch.optim.Adam), amsgrad included; lr defaults to 1e-3 and weightDecay to 0.
+ *
+ * @example
+ * ```ts
+ * const opt = new hy.optim.Adam(model.parameters(), { lr: 1e-3, betas: [0.9, 0.999] });
+ * const ams = new hy.optim.Adam(model.parameters(), { amsgrad: true });
+ * ```
+ */
 export class Adam extends AdamBase {
   protected readonly decoupled = false;
   constructor(params: ParamsInput, opts: AdamOptions = {}) {
@@ -44,7 +53,14 @@ export class Adam extends AdamBase {
   }
 }
 
-/** Adam with decoupled weight decay (Loshchilov and Hutter): weights shrink by lr * weightDecay per step. */
+/**
+ * Adam with decoupled weight decay (Loshchilov and Hutter): weights shrink by lr * weightDecay per step.
+ *
+ * @example
+ * ```ts
+ * const opt = new hy.optim.AdamW(model.parameters(), { lr: 1e-3, weightDecay: 0.05 });
+ * ```
+ */
 export class AdamW extends AdamBase {
   protected readonly decoupled = true;
   constructor(params: ParamsInput, opts: AdamOptions = {}) {

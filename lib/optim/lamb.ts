@@ -22,6 +22,15 @@ export interface LAMBOptions {
 
 type LAMBGroup = Required<Omit<LAMBOptions, 'foreach'>>;
 
+/**
+ * LAMB with NVIDIA apex FusedLAMB's semantics: gradients clipped to a global norm of maxGradNorm,
+ * Adam moments with bias correction, decoupled weight decay, and a per-tensor trust ratio.
+ *
+ * @example
+ * ```ts
+ * const opt = new hy.optim.LAMB(model.parameters(), { lr: 1e-3, weightDecay: 0.01, maxGradNorm: 1 });
+ * ```
+ */
 export class LAMB extends Optimizer<LAMBGroup> {
   constructor(params: ParamsInput, opts: LAMBOptions = {}) {
     super('LAMB', 'lamb', params, {

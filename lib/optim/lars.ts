@@ -19,6 +19,15 @@ export interface LARSOptions {
 
 type LARSGroup = Required<Omit<LARSOptions, 'foreach'>>;
 
+/**
+ * LARS: SGD with momentum whose update of each tensor is scaled by its trust ratio
+ * trustCoefficient * ||w|| / (||g|| + weightDecay ||w|| + eps); lr is required.
+ *
+ * @example
+ * ```ts
+ * const opt = new hy.optim.LARS(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+ * ```
+ */
 export class LARS extends Optimizer<LARSGroup> {
   constructor(params: ParamsInput, opts: LARSOptions) {
     super('LARS', 'lars', params, {

@@ -110,6 +110,12 @@ function sameLength(cls: string, what: string, values: readonly unknown[], group
  * The base of every scheduler. A subclass writes lrsAt(epoch, input), the closed form of its
  * schedule, and, when it has options, optionsState() and parseOptions() for its state dict; its
  * constructor checks its options and ends with initialStep().
+ *
+ * @example
+ * ```ts
+ * const sched: hy.optim.LRScheduler = new hy.optim.StepLR(opt, { stepSize: 30 }); // any subclass
+ * for (let epoch = 0; epoch < 90; epoch++) { trainOneEpoch(); sched.step(); } // opt.step() per batch, sched.step() per epoch
+ * ```
  */
 export abstract class LRScheduler {
   /** The class name, as errors and state dicts say it. */
@@ -123,6 +129,8 @@ export abstract class LRScheduler {
 
   /** Checks the optimizer; changes nothing (initialStep() does, once the options are checked). */
   protected constructor(name: string, optimizer: unknown) {
+    if (new.target === LRScheduler) throw new TypeError('LRScheduler: the base class of the schedulers; construct one of them, such as hy.optim.StepLR');
+    if (typeof name !== 'string') throw new TypeError(`LRScheduler: name must be a string, got ${describe(name)}`);
     this.name = name;
     this.optimizer = checkOptimizer(name, optimizer);
   }
@@ -173,12 +181,30 @@ export abstract class LRScheduler {
     return this.#baseLrs.slice();
   }
 
-  /** The lrs this scheduler last set, one per param group. */
+  /**
+   * The lrs this scheduler last set, one per param group.
+   *
+   * @example
+   * ```ts
+   * const sched = new hy.optim.ExponentialLR(opt, { gamma: 0.5 });
+   * sched.step();
+   * sched.getLastLr(); // [base * 0.5], one per param group
+   * ```
+   */
   getLastLr(): number[] {
     return this.#lastLr.slice();
   }
 
-  /** Advances one epoch and sets every group's lr. */
+  /**
+   * Advances one epoch and sets every group's lr.
+   *
+   * @example
+   * ```ts
+   * const sched = new hy.optim.CosineAnnealingLR(opt, { tMax: 100 });
+   * opt.step();
+   * sched.step(); // after the optimizer steps of the epoch
+   * ```
+   */
   step(): void {
     this.#free('step');
     this.#checkGroups();
@@ -186,7 +212,14 @@ export abstract class LRScheduler {
     this.#commit(epoch, this.lrsAt(epoch, this.#baseLrs)); // lrsAt may throw: nothing has changed then
   }
 
-  /** The scheduler's state as plain JSON: the class, lastEpoch, baseLrs and the options. */
+  /**
+   * The scheduler's state as plain JSON: the class, lastEpoch, baseLrs and the options.
+   *
+   * @example
+   * ```ts
+   * const saved = JSON.stringify(sched.stateDict()); // plain JSON
+   * ```
+   */
   stateDict(): SchedulerState {
     return { scheduler: this.name, lastEpoch: this.#epoch, baseLrs: this.#baseLrs.slice(), ...this.optionsState() };
   }
@@ -195,6 +228,12 @@ export abstract class LRScheduler {
    * Restores a state from stateDict() (the options included, as PyTorch's load_state_dict does) and
    * sets every group's lr to the restored epoch's value, so training continues as it would have.
    * A state that does not check leaves the scheduler as it was.
+   *
+   * @example
+   * ```ts
+   * const saved = JSON.stringify(sched.stateDict()); // at a checkpoint
+   * sched.loadStateDict(JSON.parse(saved)); // back to that epoch and its lrs
+   * ```
    */
   loadStateDict(sd: unknown): void {
     this.#free('loadStateDict');
@@ -322,7 +361,14 @@ export interface StepLROptions {
   gamma?: number;
 }
 
-/** lr = base * gamma ^ floor(epoch / stepSize). */
+/**
+ * lr = base * gamma ^ floor(epoch / stepSize).
+ *
+ * @example
+ * ```ts
+ * const sched = new hy.optim.StepLR(opt, { stepSize: 30, gamma: 0.1 }); // lr / 10 every 30 epochs
+ * ```
+ */
 export class StepLR extends LRScheduler {
   readonly stepSize!: number;
   readonly gamma!: number;
@@ -356,7 +402,14 @@ export interface MultiStepLROptions {
   gamma?: number;
 }
 
-/** lr = base * gamma ^ (the number of milestones <= epoch). */
+/**
+ * lr = base * gamma ^ (the number of milestones <= epoch).
+ *
+ * @example
+ * ```ts
+ * const sched = new hy.optim.MultiStepLR(opt, { milestones: [30, 80], gamma: 0.1 });
+ * ```
+ */
 export class MultiStepLR extends LRScheduler {
   readonly milestones!: number[];
   readonly gamma!: number;
@@ -390,7 +443,14 @@ export interface ExponentialLROptions {
   gamma: number;
 }
 
-/** lr = base * gamma ^ epoch. */
+/**
+ * lr = base * gamma ^ epoch.
+ *
+ * @example
+ * ```ts
+ * const sched = new hy.optim.ExponentialLR(opt, { gamma: 0.95 });
+ * ```
+ */
 export class ExponentialLR extends LRScheduler {
   readonly gamma!: number;
 
@@ -424,7 +484,14 @@ export interface LinearLROptions {
   totalIters?: number;
 }
 
-/** lr = base * (startFactor + (endFactor - startFactor) * min(totalIters, epoch) / totalIters): the warm-up. */
+/**
+ * lr = base * (startFactor + (endFactor - startFactor) * min(totalIters, epoch) / totalIters): the warm-up.
+ *
+ * @example
+ * ```ts
+ * const warmup = new hy.optim.LinearLR(opt, { startFactor: 0.1, totalIters: 5 }); // 0.1 * lr up to lr in 5 epochs
+ * ```
+ */
 export class LinearLR extends LRScheduler {
   readonly startFactor!: number;
   readonly endFactor!: number;
@@ -465,6 +532,11 @@ export interface CosineAnnealingLROptions {
 /**
  * lr = etaMin + (base - etaMin) * (1 + cos(pi * epoch / tMax)) / 2. Past tMax the cosine goes on
  * (the lr rises again over the next tMax epochs), as PyTorch's does.
+ *
+ * @example
+ * ```ts
+ * const sched = new hy.optim.CosineAnnealingLR(opt, { tMax: 100, etaMin: 1e-5 });
+ * ```
  */
 export class CosineAnnealingLR extends LRScheduler {
   readonly tMax!: number;
@@ -517,6 +589,13 @@ type Anchor = 'initial' | 'max' | 'min';
  * pctStart * totalSteps - 1, then down to the initial lr / finalDivFactor at step totalSteps - 1,
  * annealing by cosine or linearly. PyTorch's cycle_momentum is not implemented: this scheduler sets
  * only the lrs, never a momentum (a SchedulableOptimizer exposes no momentum to cycle).
+ *
+ * @example
+ * ```ts
+ * const sched = new hy.optim.OneCycleLR(opt, { maxLr: 0.1, totalSteps: 10_000 });
+ * opt.step();
+ * sched.step(); // once per batch, not per epoch
+ * ```
  */
 export class OneCycleLR extends LRScheduler {
   readonly maxLrs!: number[];
@@ -622,6 +701,11 @@ export interface LambdaLROptions {
  * lr = base * lrLambda(epoch). The functions are not part of the state dict (PyTorch saves only
  * callable objects' attributes); loadStateDict keeps this scheduler's. In a ChainedScheduler it
  * overrides the schedulers before it, as PyTorch's does (its formula reads base lrs, not the current).
+ *
+ * @example
+ * ```ts
+ * const sched = new hy.optim.LambdaLR(opt, { lrLambda: (epoch) => 0.95 ** epoch });
+ * ```
  */
 export class LambdaLR extends LRScheduler {
   readonly lrLambdas: Array<(epoch: number) => number>;
@@ -672,6 +756,13 @@ export interface SequentialLROptions {
  * restarted there at its own epoch 0 (PyTorch's step(0)), with its own base lrs. The canonical use is
  * a warm-up: LinearLR for the first milestone epochs, then CosineAnnealingLR (see warmupCosine).
  * The schedulers are stepped by this one only; its state dict holds theirs.
+ *
+ * @example
+ * ```ts
+ * const warmup = new hy.optim.LinearLR(opt, { startFactor: 0.01, totalIters: 5 });
+ * const cosine = new hy.optim.CosineAnnealingLR(opt, { tMax: 95 });
+ * const sched = new hy.optim.SequentialLR(opt, { schedulers: [warmup, cosine], milestones: [5] });
+ * ```
  */
 export class SequentialLR extends LRScheduler {
   readonly schedulers: readonly LRScheduler[];
@@ -740,6 +831,14 @@ export class SequentialLR extends LRScheduler {
  * PyTorch's chainable (multiplicative) forms compute; PyTorch's recursive cosine differs from that
  * only where it is path-dependent (etaMin > 0 in a chain, or the step after tMax, where it adds an
  * increment computed from the original base lrs).
+ *
+ * @example
+ * ```ts
+ * const sched = new hy.optim.ChainedScheduler([
+ *   new hy.optim.LinearLR(opt, { startFactor: 0.1, totalIters: 5 }),
+ *   new hy.optim.ExponentialLR(opt, { gamma: 0.9 }),
+ * ]);
+ * ```
  */
 export class ChainedScheduler extends LRScheduler {
   readonly schedulers: readonly LRScheduler[];
@@ -825,6 +924,11 @@ export interface WarmupCosineOptions {
  * CosineAnnealingLR(tMax = totalSteps - warmupSteps, etaMin), milestone warmupSteps. The lr is
  * base * (startFactor + (1 - startFactor) * t / warmupSteps) for t < warmupSteps, base at
  * warmupSteps, and etaMin at totalSteps. warmupSteps 0 is the cosine alone.
+ *
+ * @example
+ * ```ts
+ * const sched = hy.optim.warmupCosine(opt, { warmupSteps: 500, totalSteps: 10_000 });
+ * ```
  */
 export function warmupCosine(optimizer: SchedulableOptimizer, opts: WarmupCosineOptions): SequentialLR {
   const cls = 'warmupCosine';

@@ -86,6 +86,18 @@ export interface OptimizerStateDict {
   paramGroups: Record<string, unknown>[];
 }
 
+/**
+ * The base of every optimizer (torch.optim.Optimizer): parameter groups with their own options,
+ * one fused launch per group per step, zeroGrad(), and state dicts that resume bit for bit.
+ *
+ * @example
+ * ```ts
+ * const opt = new hy.optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9 }); // any subclass
+ * opt.zeroGrad();
+ * hy.nn.functional.crossEntropy(model.forward(x), y).backward();
+ * opt.step();
+ * ```
+ */
 export abstract class Optimizer<O extends object = Record<string, unknown>> {
   readonly paramGroups: ParamGroup<O>[] = [];
   /** The options every group starts from. */
@@ -103,6 +115,8 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
     specs: Record<string, OptionSpec>,
     opts: unknown,
   ) {
+    if (new.target === Optimizer) throw new TypeError('Optimizer: the base class of the optimizers; construct one of them, such as hy.optim.SGD');
+    if (typeof name !== 'string') throw new TypeError(`Optimizer: name must be a string, got ${describe(name)}`);
     this.specs = specs;
     // params first, as torch.optim: SGD(5) names params, not the lr it was not given.
     if (params === null || typeof params !== 'object' || typeof (params as Iterable<unknown>)[Symbol.iterator] !== 'function') {
@@ -127,7 +141,15 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
     }
   }
 
-  /** Adds a group of parameters with its own options (the others from the defaults). */
+  /**
+   * Adds a group of parameters with its own options (the others from the defaults).
+   *
+   * @example
+   * ```ts
+   * const opt = new hy.optim.SGD(backbone.parameters(), { lr: 0.1, momentum: 0.9 });
+   * opt.addParamGroup({ params: head.parameters(), lr: 0.01 }); // momentum 0.9 from the defaults
+   * ```
+   */
   addParamGroup(group: ParamGroupInput): void {
     if (group === null || typeof group !== 'object' || group instanceof Tensor) {
       fail('type', this.name, 'a parameter group', 'an object {params, ...options}', group);
@@ -171,7 +193,16 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
   /** Checks across options (Nesterov needs momentum, say); throws the error naming them. */
   protected checkCombination(_group: Record<string, unknown>): void {}
 
-  /** One update of every parameter that has a gradient. */
+  /**
+   * One update of every parameter that has a gradient.
+   *
+   * @example
+   * ```ts
+   * opt.zeroGrad();
+   * hy.nn.functional.crossEntropy(model.forward(x), y).backward();
+   * opt.step();
+   * ```
+   */
   step(): void {
     this.run(null);
   }
@@ -184,7 +215,15 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
     this.run(foundInf);
   }
 
-  /** Sets gradients to none (PyTorch's set_to_none=True, the default); {setToNone: false} zeroes them. */
+  /**
+   * Sets gradients to none (PyTorch's set_to_none=True, the default); {setToNone: false} zeroes them.
+   *
+   * @example
+   * ```ts
+   * opt.zeroGrad(); // every grad is null
+   * opt.zeroGrad({ setToNone: false }); // every grad is filled with zeros instead
+   * ```
+   */
   zeroGrad(opts?: { setToNone?: boolean }): void {
     if (opts !== undefined && (opts === null || typeof opts !== 'object')) fail('type', `${this.name}.zeroGrad`, 'options', 'an object', opts);
     const setToNone = opts?.setToNone ?? true;
@@ -200,7 +239,14 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
     }
   }
 
-  /** The state to save: every buffer cloned, step counts read back, and every group's options. */
+  /**
+   * The state to save: every buffer cloned, step counts read back, and every group's options.
+   *
+   * @example
+   * ```ts
+   * const saved = opt.stateDict(); // { state, paramGroups }: buffers cloned, step counts as numbers
+   * ```
+   */
   stateDict(): OptimizerStateDict {
     const index = new Map(this.params.map((p, i) => [p, i]));
     const state: OptimizerStateDict['state'] = {};
@@ -222,7 +268,15 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
     return { state, paramGroups };
   }
 
-  /** Restores a stateDict() of an optimizer over parameters of the same shapes, group by group. */
+  /**
+   * Restores a stateDict() of an optimizer over parameters of the same shapes, group by group.
+   *
+   * @example
+   * ```ts
+   * const saved = opt.stateDict(); // at a checkpoint
+   * opt.loadStateDict(saved); // back to that state (from an optimizer of the same class and shapes)
+   * ```
+   */
   loadStateDict(sd: OptimizerStateDict): void {
     const op = `${this.name}.loadStateDict`;
     if (sd === null || typeof sd !== 'object' || !Array.isArray(sd.paramGroups) || sd.state === null || typeof sd.state !== 'object') {
@@ -269,7 +323,14 @@ export abstract class Optimizer<O extends object = Record<string, unknown>> {
     groups.forEach((g, gi) => Object.assign(this.paramGroups[gi], g));
   }
 
-  /** Frees the optimizer's state (the parameters are the caller's). */
+  /**
+   * Frees the optimizer's state (the parameters are the caller's).
+   *
+   * @example
+   * ```ts
+   * opt.dispose(); // frees the momentum and moment buffers; the parameters stay
+   * ```
+   */
   dispose(): void {
     for (const s of this.state.values()) disposeState(s);
     this.state.clear();

@@ -15,6 +15,16 @@ export interface SGDOptions {
 
 type SGDGroup = Required<Omit<SGDOptions, 'foreach'>>;
 
+/**
+ * Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (torch.optim.SGD);
+ * lr is required.
+ *
+ * @example
+ * ```ts
+ * const opt = new hy.optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 });
+ * const nesterov = new hy.optim.SGD(model.parameters(), { lr: 0.1, momentum: 0.9, nesterov: true });
+ * ```
+ */
 export class SGD extends Optimizer<SGDGroup> {
   constructor(params: ParamsInput, opts: SGDOptions) {
     super('SGD', 'sgd', params, {

@@ -83,7 +83,15 @@ export interface SafetensorsFileInfo {
   tensors: SafetensorsTensorInfo[];
 }
 
-/** A file that is not valid safetensors, or that hayate cannot load. */
+/**
+ * A file that is not valid safetensors, or that hayate cannot load.
+ *
+ * @example
+ * ```ts
+ * try { hy.load('weights.bin'); }
+ * catch (e) { if (!(e instanceof hy.serialize.SafetensorsError)) throw e; console.log(e.file, e.tensor, e.message); }
+ * ```
+ */
 export class SafetensorsError extends Error {
   readonly code = 'ERR_SAFETENSORS';
   /** The file at fault, as the caller named it. */
@@ -913,6 +921,13 @@ function syncFolder(file: string): void {
  * of tensors, finite numbers, strings, booleans and null) to `file` in the safetensors format,
  * atomically. Tensors are read from any device, blocking as `dataSync` does; float32, float16 (its
  * half bits) and int32 are written as F32, F16 and I32.
+ *
+ * @example
+ * ```ts
+ * const w = hy.randn([784, 10]), b = hy.zeros([10]);
+ * hy.save({ w, b }, 'weights.safetensors'); // a state dict: PyTorch's load_file reads it
+ * hy.save({ epoch: 3, weights: { w, b }, losses: [0.9, 0.5] }, 'checkpoint.safetensors', { metadata: { run: 'a' } });
+ * ```
  */
 export function save(obj: object, file: string, opts?: SaveOptions): void {
   const op = 'save';
@@ -970,6 +985,13 @@ export function save(obj: object, file: string, opts?: SaveOptions): void {
 /**
  * As save, without blocking the event loop: the tensors are read with asynchronous reads and the
  * file written with fs.promises. The tensors must stay alive until the promise settles.
+ *
+ * @example
+ * ```ts
+ * const w = hy.randn([784, 10]);
+ * await hy.serialize.saveAsync({ w }, 'weights.safetensors');
+ * w.dispose(); // only once the promise has settled
+ * ```
  */
 export async function saveAsync(obj: object, file: string, opts?: SaveOptions): Promise<void> {
   const op = 'saveAsync';
@@ -1036,6 +1058,13 @@ export async function saveAsync(obj: object, file: string, opts?: SaveOptions): 
  * in the header's order. F32, F16 and I32 load as float32, float16 and int32; F64 and BF16 as
  * float32 (BF16 exactly); I64 as int32 when every value fits (else a RangeError); I8, U8, I16, U16
  * and BOOL as int32. Other dtypes are a SafetensorsError. On any error no tensor is left allocated.
+ *
+ * @example
+ * ```ts
+ * const sd = hy.load<hy.serialize.StateDict>('weights.safetensors', { device: 'cuda' });
+ * const ck = hy.load<{ epoch: number; weights: hy.serialize.StateDict }>('checkpoint.safetensors');
+ * for (const t of [...Object.values(sd), ...hy.serialize.tensorsIn(ck)]) t.dispose();
+ * ```
  */
 export function load<T = StateDict | CheckpointValue>(file: string, opts?: LoadOptions): T {
   const op = 'load';
@@ -1079,19 +1108,55 @@ function metadataRecord(m: Map<string, string>): Record<string, string> {
   return out;
 }
 
-/** The header's __metadata__ ({} when it has none); the file's layout is checked, no data is read. */
-/** Every tensor in a value load() returned, at any depth: what a caller frees once it has copied them. */
+/**
+ * Every tensor in a value load() returned, at any depth: what a caller frees once it has copied them.
+ *
+ * @example
+ * ```ts
+ * const ck = hy.load('checkpoint.safetensors');
+ * // ... copy out what is needed ...
+ * for (const t of hy.serialize.tensorsIn(ck)) t.dispose();
+ * ```
+ */
 export function tensorsIn(v: unknown, out: Tensor[] = []): Tensor[] {
-  if (v instanceof Tensor) out.push(v);
-  else if (v !== null && typeof v === 'object') for (const x of Object.values(v)) tensorsIn(x, out);
+  if (!Array.isArray(out)) throw new TypeError(`tensorsIn: out must be an array to append to, got ${describe(out)}`);
+  // iterative, and each object once: a cyclic or deep value neither recurses without end nor overflows the stack
+  const seen = new Set<object>();
+  const work: unknown[] = [v];
+  while (work.length > 0) {
+    const x = work.pop();
+    if (x instanceof Tensor) out.push(x);
+    else if (x !== null && typeof x === 'object' && !seen.has(x)) {
+      seen.add(x);
+      const vals = Object.values(x);
+      for (let i = vals.length - 1; i >= 0; i--) work.push(vals[i]);
+    }
+  }
   return out;
 }
 
+/**
+ * The header's __metadata__ ({} when it has none); the file's layout is checked, no data is read.
+ *
+ * @example
+ * ```ts
+ * hy.save({ w: hy.ones([2]) }, 'weights.safetensors', { metadata: { run: 'a' } });
+ * hy.serialize.loadMetadata('weights.safetensors').run; // 'a'
+ * ```
+ */
 export function loadMetadata(file: string): Record<string, string> {
   return withHeader('loadMetadata', file, (_f, _fd, h) => metadataRecord(h.metadata));
 }
 
-/** The names, dtypes, shapes and offsets of a file's tensors, and its metadata, without reading the data. */
+/**
+ * The names, dtypes, shapes and offsets of a file's tensors, and its metadata, without reading the data.
+ *
+ * @example
+ * ```ts
+ * const { tensors, metadata } = hy.serialize.inspect('weights.safetensors');
+ * for (const t of tensors) console.log(t.name, t.dtype, t.shape); // e.g. w F32 [784, 10]
+ * ```
+ */
 export function inspect(file: string): SafetensorsFileInfo {
   return withHeader('inspect', file, (_f, _fd, h) => ({
     headerLength: h.headerLength,

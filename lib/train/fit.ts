@@ -115,7 +115,17 @@ function checkpointEvery(opts: FitOptions): number {
   return every;
 }
 
-/** Trains model on loader for opts.epochs epochs; see FitOptions. */
+/**
+ * Trains model on loader for opts.epochs epochs; see FitOptions.
+ *
+ * @example
+ * ```ts
+ * const model = new hy.nn.Sequential(new hy.nn.Flatten(), new hy.nn.Linear(784, 128), new hy.nn.ReLU(), new hy.nn.Linear(128, 10));
+ * const loader = new hy.data.DataLoader(new hy.data.MNIST(), { batchSize: 64, shuffle: true });
+ * const evalLoader = new hy.data.DataLoader(new hy.data.MNIST({ train: false }), { batchSize: 1000 });
+ * const { testAccuracy } = await hy.train.fit(model, loader, { epochs: 3, optimizer: new hy.optim.Adam(model.parameters()), evalLoader, checkpoint: 'mnist.safetensors', resume: true });
+ * ```
+ */
 export async function fit(model: Module, loader: DataLoader, opts: FitOptions): Promise<FitResult> {
   checkOptions(opts);
   const log = opts.log ?? ((line: string) => console.log(line));

@@ -8,9 +8,10 @@ import { synchronize } from '../cuda';
 import type { DataLoader } from '../data/dataloader';
 import type { Device } from '../dtype';
 import { crossEntropy } from '../nn/functional';
-import type { Module } from '../nn/modules';
-import type { Optimizer } from '../optim/optimizer';
+import { Module } from '../nn/modules';
+import { Optimizer } from '../optim/optimizer';
 import { tidy } from '../tensor';
+import { describe } from '../errors';
 import type { Tensor } from '../tensor';
 
 export interface TrainEpochOptions {
@@ -59,8 +60,29 @@ function nextTurn(): Promise<void> {
 
 const defaultLoss = (out: Tensor, y: Tensor): Tensor => crossEntropy(out, y);
 
-/** One pass over loader: zeroGrad (to none), forward, loss, backward and step for every batch. */
+/** The arguments every loop takes, checked before anything runs. */
+function checkLoopArgs(op: string, model: unknown, loader: unknown, opts: unknown): void {
+  if (!(model instanceof Module)) throw new TypeError(`${op}: model must be a hy.nn.Module, got ${describe(model)}`);
+  if (loader === null || typeof loader !== 'object' || typeof (loader as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== 'function') {
+    throw new TypeError(`${op}: loader must be a hy.data.DataLoader (an async iterable of batches), got ${describe(loader)}`);
+  }
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw new TypeError(`${op}: options must be an object, got ${describe(opts)}`);
+}
+
+/**
+ * One pass over loader: zeroGrad (to none), forward, loss, backward and step for every batch.
+ *
+ * @example
+ * ```ts
+ * const model = new hy.nn.Sequential(new hy.nn.Flatten(), new hy.nn.Linear(784, 10));
+ * const loader = new hy.data.DataLoader(new hy.data.MNIST(), { batchSize: 64, shuffle: true });
+ * const optimizer = new hy.optim.SGD(model.parameters(), { lr: 0.1 });
+ * const { loss, seconds } = await hy.train.trainEpoch(model, loader, optimizer);
+ * ```
+ */
 export async function trainEpoch(model: Module, loader: DataLoader, optimizer: Optimizer, opts: TrainEpochOptions = {}): Promise<EpochResult> {
+  checkLoopArgs('trainEpoch', model, loader, opts);
+  if (!(optimizer instanceof Optimizer)) throw new TypeError(`trainEpoch: optimizer must be a hy.optim optimizer, got ${describe(optimizer)}`);
   const lossEvery = opts.lossEvery ?? 20;
   const lossFn = opts.loss ?? defaultLoss;
   const scaler = opts.scaler;
@@ -126,8 +148,18 @@ export interface EvaluateOptions {
   amp?: boolean;
 }
 
-/** The mean loss and the accuracy of model over loader, in eval mode and without gradients. */
+/**
+ * The mean loss and the accuracy of model over loader, in eval mode and without gradients.
+ *
+ * @example
+ * ```ts
+ * const model = new hy.nn.Sequential(new hy.nn.Flatten(), new hy.nn.Linear(784, 10));
+ * const test = new hy.data.DataLoader(new hy.data.MNIST({ train: false }), { batchSize: 1000 });
+ * const { loss, accuracy } = await hy.train.evaluate(model, test);
+ * ```
+ */
 export async function evaluate(model: Module, loader: DataLoader, opts: EvaluateOptions = {}): Promise<EvalResult> {
+  checkLoopArgs('evaluate', model, loader, opts);
   const lossFn = opts.loss ?? defaultLoss;
   model.eval();
   let correct = 0;

@@ -78,12 +78,26 @@ function alongDim(op: 'softmax' | 'logSoftmax', x: Tensor, dim: unknown): Tensor
   });
 }
 
-/** log(softmax(x)) along dim (default the last), computed stably in one kernel. */
+/**
+ * log(softmax(x)) along dim (default the last), computed stably in one kernel.
+ *
+ * @example
+ * ```ts
+ * const logp = hy.nn.functional.logSoftmax(hy.randn([4, 10]), 1);
+ * ```
+ */
 export function logSoftmax(x: Tensor, dim = -1): Tensor {
   return alongDim('logSoftmax', x, dim);
 }
 
-/** softmax(x) along dim (default the last): exp(x - max) / sum(exp(x - max)), one kernel each way. */
+/**
+ * softmax(x) along dim (default the last): exp(x - max) / sum(exp(x - max)), one kernel each way.
+ *
+ * @example
+ * ```ts
+ * const probs = hy.nn.functional.softmax(hy.randn([4, 10])); // each row sums to 1
+ * ```
+ */
 export function softmax(x: Tensor, dim = -1): Tensor {
   return alongDim('softmax', x, dim);
 }

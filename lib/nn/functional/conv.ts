@@ -134,6 +134,13 @@ export function runConv(op: 'conv2d' | 'conv2dBackwardData' | 'conv2dBackwardFil
  * 2-D convolution over [N, C, H, W] (or [C, H, W]) with weight [K, C / groups, R, S] and optional
  * bias [K], as torch.nn.functional.conv2d. float32 or float16 (float32 accumulation); differentiable
  * in input, weight and bias. Input, weight and bias share one dtype, except under autocast (float16).
+ *
+ * @example
+ * ```ts
+ * const w = hy.randn([16, 3, 3, 3], { requiresGrad: true });
+ * const y = hy.nn.functional.conv2d(hy.randn([8, 3, 32, 32]), w, null, { padding: 'same' }); // [8, 16, 32, 32]
+ * const down = hy.nn.functional.conv2d(hy.randn([8, 3, 32, 32]), w, hy.zeros([16]), { stride: 2, padding: 1 }); // [8, 16, 16, 16]
+ * ```
  */
 export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, opts?: Conv2dOptions): Tensor {
   const op = 'conv2d';

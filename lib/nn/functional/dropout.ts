@@ -20,6 +20,12 @@ export interface DropoutOptions {
 /**
  * Zeroes each element with probability p and scales the rest by 1 / (1 - p), with a mask drawn
  * from the global Philox generator. Returns x itself when not training or p = 0 (as PyTorch).
+ *
+ * @example
+ * ```ts
+ * const y = hy.nn.functional.dropout(hy.randn([4, 8]), { p: 0.2 });
+ * const same = hy.nn.functional.dropout(hy.randn([4, 8]), { p: 0.2, training: false }); // its input
+ * ```
  */
 export function dropout(x: Tensor, opts?: DropoutOptions): Tensor {
   const op = 'dropout';

@@ -42,6 +42,13 @@ function checkClassification(op: string, input: Tensor, target: unknown): [numbe
 /**
  * The negative log-likelihood of target under log-probabilities logp [N, C] (target: int32 [N]).
  * The loss has the input's dtype: [N] for reduction 'none', a scalar otherwise.
+ *
+ * @example
+ * ```ts
+ * const logp = hy.nn.functional.logSoftmax(hy.randn([4, 10], { requiresGrad: true }), 1);
+ * const loss = hy.nn.functional.nllLoss(logp, hy.tensor([1, 0, 9, 3], { dtype: 'int32' }));
+ * loss.backward();
+ * ```
  */
 export function nllLoss(logp: Tensor, target: Tensor, opts?: LossOptions): Tensor {
   const op = 'nllLoss';
@@ -74,6 +81,13 @@ export function nllLoss(logp: Tensor, target: Tensor, opts?: LossOptions): Tenso
 /**
  * Cross-entropy of logits [N, C] against int32 class indices [N]: logSoftmax and nllLoss fused in
  * one kernel, with one kernel for the backward.
+ *
+ * @example
+ * ```ts
+ * const logits = hy.randn([4, 10], { requiresGrad: true });
+ * const loss = hy.nn.functional.crossEntropy(logits, hy.tensor([1, 0, 9, 3], { dtype: 'int32' }));
+ * const perSample = hy.nn.functional.crossEntropy(logits, hy.randint(10, [4]), { reduction: 'none' }); // [4]
+ * ```
  */
 export function crossEntropy(logits: Tensor, target: Tensor, opts?: LossOptions): Tensor {
   const op = 'crossEntropy';
@@ -127,13 +141,28 @@ function reduce(l: Tensor, r: Reduction): Tensor {
   return out;
 }
 
-/** Mean squared error: (input - target)^2, reduced ('mean' by default). */
+/**
+ * Mean squared error: (input - target)^2, reduced ('mean' by default).
+ *
+ * @example
+ * ```ts
+ * const loss = hy.nn.functional.mseLoss(hy.randn([8, 3]), hy.zeros([8, 3]));
+ * const total = hy.nn.functional.mseLoss(hy.randn([8, 3]), hy.zeros([8, 3]), { reduction: 'sum' });
+ * ```
+ */
 export function mseLoss(input: Tensor, target: Tensor, opts?: LossOptions): Tensor {
   const [x, t, r] = pairwise('mseLoss', input, target, opts);
   return reduce(tidy(() => square(sub(x, t))), r);
 }
 
-/** Mean absolute error: |input - target|, reduced. */
+/**
+ * Mean absolute error: |input - target|, reduced.
+ *
+ * @example
+ * ```ts
+ * const loss = hy.nn.functional.l1Loss(hy.randn([8, 3]), hy.zeros([8, 3]));
+ * ```
+ */
 export function l1Loss(input: Tensor, target: Tensor, opts?: LossOptions): Tensor {
   const [x, t, r] = pairwise('l1Loss', input, target, opts);
   return reduce(tidy(() => abs(sub(x, t))), r);
@@ -144,7 +173,14 @@ export interface SmoothL1Options extends LossOptions {
   beta?: number;
 }
 
-/** Huber-like: 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target). */
+/**
+ * Huber-like: 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (d = input - target).
+ *
+ * @example
+ * ```ts
+ * const loss = hy.nn.functional.smoothL1Loss(hy.randn([8, 3]), hy.zeros([8, 3]), { beta: 0.5 });
+ * ```
+ */
 export function smoothL1Loss(input: Tensor, target: Tensor, opts?: SmoothL1Options): Tensor {
   const op = 'smoothL1Loss';
   const o = checkOptions(op, opts, ['reduction', 'beta']);
@@ -158,7 +194,15 @@ export function smoothL1Loss(input: Tensor, target: Tensor, opts?: SmoothL1Optio
   }), r);
 }
 
-/** -(t log p + (1 - t) log(1 - p)) for probabilities p in [0, 1]; logs clamped at -100, as PyTorch. */
+/**
+ * -(t log p + (1 - t) log(1 - p)) for probabilities p in [0, 1]; logs clamped at -100, as PyTorch.
+ *
+ * @example
+ * ```ts
+ * const probs = hy.sigmoid(hy.randn([8]));
+ * const loss = hy.nn.functional.binaryCrossEntropy(probs, hy.ones([8]));
+ * ```
+ */
 export function binaryCrossEntropy(input: Tensor, target: Tensor, opts?: LossOptions): Tensor {
   const [p, t, r] = pairwise('binaryCrossEntropy', input, target, opts);
   return reduce(tidy(() => {
@@ -168,7 +212,14 @@ export function binaryCrossEntropy(input: Tensor, target: Tensor, opts?: LossOpt
   }), r);
 }
 
-/** binaryCrossEntropy(sigmoid(input), target) in the stable form max(x, 0) - x t + log(1 + exp(-|x|)). */
+/**
+ * binaryCrossEntropy(sigmoid(input), target) in the stable form max(x, 0) - x t + log(1 + exp(-|x|)).
+ *
+ * @example
+ * ```ts
+ * const loss = hy.nn.functional.binaryCrossEntropyWithLogits(hy.randn([8]), hy.ones([8]));
+ * ```
+ */
 export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opts?: LossOptions): Tensor {
   const [x, t, r] = pairwise('binaryCrossEntropyWithLogits', input, target, opts);
   return reduce(tidy(() => add(sub(relu(x), mul(x, t)), log(add(exp(neg(abs(x))), 1)))), r);

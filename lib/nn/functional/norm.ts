@@ -31,6 +31,14 @@ function f32(t: Tensor): Tensor {
  * Training normalises with the batch statistics and updates runningMean / runningVar in place
  * (running = (1 - momentum) * running + momentum * batch, unbiased variance); eval uses them.
  * runningMean and runningVar may be null in training only. Gradients reach input, weight and bias.
+ *
+ * @example
+ * ```ts
+ * const runningMean = hy.zeros([16]);
+ * const runningVar = hy.ones([16]);
+ * const y = hy.nn.functional.batchNorm(hy.randn([8, 16, 4, 4]), runningMean, runningVar, { training: true });
+ * const z = hy.nn.functional.batchNorm(hy.randn([8, 16, 4, 4]), runningMean, runningVar); // eval: the running statistics
+ * ```
  */
 export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, opts?: BatchNormOptions): Tensor {
   const op = 'batchNorm';

@@ -86,12 +86,26 @@ function maxPool2dImpl(op: string, x: Tensor, kernelSize: unknown, opts: unknown
 /**
  * 2-D max pooling over [N, C, H, W] (or [C, H, W]) in floor mode, as torch.nn.functional.max_pool2d.
  * padding is at most half the kernel; padded positions never win.
+ *
+ * @example
+ * ```ts
+ * const y = hy.nn.functional.maxPool2d(hy.randn([8, 16, 32, 32]), 2); // [8, 16, 16, 16]
+ * const z = hy.nn.functional.maxPool2d(hy.randn([8, 16, 32, 32]), 3, { stride: 1, padding: 1 }); // [8, 16, 32, 32]
+ * ```
  */
 export function maxPool2d(x: Tensor, kernelSize: number | [number, number], opts?: MaxPool2dOptions): Tensor {
   return maxPool2dImpl('maxPool2d', x, kernelSize, opts, false)[0];
 }
 
-/** maxPool2d that also returns the int32 indices (h * W + w within each plane) of each maximum. */
+/**
+ * maxPool2d that also returns the int32 indices (h * W + w within each plane) of each maximum.
+ *
+ * @example
+ * ```ts
+ * const [out, indices] = hy.nn.functional.maxPool2dWithIndices(hy.randn([1, 1, 4, 4]), 2);
+ * // out: [1, 1, 2, 2]; indices: int32 [1, 1, 2, 2], each in 0..15
+ * ```
+ */
 export function maxPool2dWithIndices(x: Tensor, kernelSize: number | [number, number], opts?: MaxPool2dOptions): [Tensor, Tensor] {
   const [out, indices] = maxPool2dImpl('maxPool2dWithIndices', x, kernelSize, opts, true);
   return [out, indices!];
