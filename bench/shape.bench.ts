@@ -1,11 +1,11 @@
 // The tensor-manipulation kernels (ops/shape.h) at memory-bound sizes: a transpose (the strided
 // copy), cat, a row gather (indexSelect) and its gradient (indexAdd), argmax over rows, a
-// comparison, where, and arange. bench/peers/shape.py times the same PyTorch calls.
+// comparison, where, arange and int32 arithmetic (ops/integer.h). bench/peers/shape.py times the same PyTorch calls.
 import * as hy from '../lib/index';
 import type { Device } from '../lib/index';
 import { BenchRow, caseName, PlannedCase, runAll, runAsMain } from './harness';
 
-export const covers = ['stridedCopy', 'indexSelect', 'indexAdd', 'argReduce', 'compare', 'where', 'range'];
+export const covers = ['stridedCopy', 'indexSelect', 'indexAdd', 'argReduce', 'compare', 'where', 'range', 'intBinary'];
 
 export function matrix(device: Device): [number, number] {
   return device === 'cuda' ? [8192, 8192] : [2048, 2048];
@@ -46,6 +46,15 @@ export function plan(device: Device): PlannedCase[] {
       const m = hy.gt(x, 0);
       return { fn: () => hy.where(m, x, 0).dispose(), dispose: () => m.dispose() };
     }),
+    {
+      case: caseName(device, `int32 add ${size}`),
+      bytes: 3 * n * 4,
+      setup: () => {
+        const a = hy.randint(-1000, 1000, [R, C], { device });
+        const b = hy.randint(-1000, 1000, [R, C], { device });
+        return { fn: () => hy.add(a, b).dispose(), dispose: () => { a.dispose(); b.dispose(); } };
+      },
+    },
     { case: caseName(device, `arange ${n} int32`), bytes: n * 4, setup: () => ({ fn: () => hy.arange(n, { device }).dispose(), dispose: () => undefined }) },
   ];
 }

@@ -224,6 +224,7 @@ HY_HD float applyUnary(UnaryOp op, float x) {
     case UnaryOp::Sqrt: return sqrtf(x);
     case UnaryOp::Abs: return fabsf(x);
     case UnaryOp::Rsqrt: return 1.0f / sqrtf(x);
+    case UnaryOp::Floor: return floorf(x);
     default: return x;
   }
 }

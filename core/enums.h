@@ -9,7 +9,7 @@
 #define HY_DTYPES(X) X(Float32, float32) X(Float16, float16) X(Int32, int32) X(Bool, bool)
 #define HY_UNARY_OPS(X)                                                                                     \
   X(Neg, neg) X(Exp, exp) X(Log, log) X(Erf, erf) X(Relu, relu) X(Gelu, gelu) X(GeluTanh, geluTanh) \
-  X(Tanh, tanh) X(Sigmoid, sigmoid) X(Sqrt, sqrt) X(Abs, abs) X(Rsqrt, rsqrt)
+  X(Tanh, tanh) X(Sigmoid, sigmoid) X(Sqrt, sqrt) X(Abs, abs) X(Rsqrt, rsqrt) X(Floor, floor)
 #define HY_UNARY_GRAD_OPS(X) X(Relu, relu) X(Gelu, gelu) X(GeluTanh, geluTanh) X(Abs, abs)
 #define HY_SCALAR_OPS(X) X(Add, add) X(Mul, mul) X(RSub, rsub) X(RDiv, rdiv) X(Pow, pow) X(Max, max) X(Min, min)
 #define HY_BINARY_OPS(X) X(Add, add) X(Sub, sub) X(Mul, mul) X(Div, div)
@@ -17,6 +17,7 @@
 #define HY_RANDOM_KINDS(X) X(Uniform, uniform) X(Normal, normal) X(Integer, integer)
 #define HY_COMPARE_OPS(X) X(Eq, eq) X(Ne, ne) X(Lt, lt) X(Le, le) X(Gt, gt) X(Ge, ge) X(And, and) X(Or, or) X(Xor, xor)
 #define HY_ARG_REDUCTIONS(X) X(Max, max) X(Min, min)
+#define HY_INT_BINARY_OPS(X) X(Add, add) X(Sub, sub) X(Mul, mul) X(FloorDivide, floorDivide) X(Remainder, remainder)
 #define HY_OPTIMIZER_KINDS(X) X(Sgd, sgd) X(Adam, adam) X(Adadelta, adadelta) X(Lamb, lamb) X(Lars, lars)
 
 // Every list above, as (enum type, JS enum name, list): the binding walks this to export them.
@@ -30,7 +31,8 @@
   E(::hy::RandomKind, RandomKind, HY_RANDOM_KINDS) \
   E(::hy::OptimizerKind, OptimizerKind, HY_OPTIMIZER_KINDS) \
   E(::hy::CompareOp, CompareOp, HY_COMPARE_OPS) \
-  E(::hy::ArgReduction, ArgReduction, HY_ARG_REDUCTIONS)
+  E(::hy::ArgReduction, ArgReduction, HY_ARG_REDUCTIONS) \
+  E(::hy::IntBinaryOp, IntBinaryOp, HY_INT_BINARY_OPS)
 
 namespace hy {
 
@@ -44,6 +46,7 @@ enum class RandomKind : int32_t { HY_RANDOM_KINDS(HY_ENUM_ENTRY) Count };
 enum class OptimizerKind : int32_t { HY_OPTIMIZER_KINDS(HY_ENUM_ENTRY) Count };
 enum class CompareOp : int32_t { HY_COMPARE_OPS(HY_ENUM_ENTRY) Count };
 enum class ArgReduction : int32_t { HY_ARG_REDUCTIONS(HY_ENUM_ENTRY) Count };
+enum class IntBinaryOp : int32_t { HY_INT_BINARY_OPS(HY_ENUM_ENTRY) Count };
 namespace nn {
 enum class Reduction : int32_t { HY_REDUCTIONS(HY_ENUM_ENTRY) Count };
 }

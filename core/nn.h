@@ -13,7 +13,8 @@ namespace hy::nn {
 // Which op found an invalid target; part of the deferred CUDA error (see raisePendingTargetError).
 // (The index ops of ops/shape.h share the slot: an index is a target of sorts, row its position.)
 enum class TargetOp : uint32_t {
-  NllLoss = 1, NllLossBackward = 2, CrossEntropy = 3, CrossEntropyBackward = 4, IndexSelect = 5, IndexAdd = 6
+  NllLoss = 1, NllLossBackward = 2, CrossEntropy = 3, CrossEntropyBackward = 4, IndexSelect = 5, IndexAdd = 6,
+  IntDivide = 7  // a zero divisor of intBinary's floorDivide or remainder (the slot's last free code)
 };
 const char* targetOpName(TargetOp op);
 [[noreturn]] void throwBadTarget(TargetOp op, int64_t target, uint64_t row, uint64_t cols);

@@ -47,7 +47,15 @@ function dropUses(start: GradNode[]): void {
 // holds a boolean (no allocation per op); undefined, outside every region, means enabled.
 const gradMode = new AsyncLocalStorage<boolean>();
 
-/** Whether ops record a graph in the current async context (torch.is_grad_enabled). */
+/**
+ * Whether ops record a graph in the current async context (torch.is_grad_enabled).
+ *
+ * @example
+ * ```ts
+ * hy.isGradEnabled(); // true
+ * hy.noGrad(() => hy.isGradEnabled()); // false
+ * ```
+ */
 export function isGradEnabled(): boolean {
   return gradMode.getStore() !== false;
 }
@@ -60,6 +68,12 @@ function checkFn(op: string, fn: unknown): void {
  * Runs fn with grad mode set to `enabled` (torch.set_grad_enabled as a context): sync or async fn;
  * the mode holds for fn and the async work it starts, and is the caller's again when this returns
  * (at once, for an async fn: the caller is unaffected while fn awaits). An exception restores too.
+ *
+ * @example
+ * ```ts
+ * const w = hy.randn([3], { requiresGrad: true });
+ * const y = hy.setGradEnabled(false, () => w.mul(2)); // y.requiresGrad is false
+ * ```
  */
 export function setGradEnabled<T>(enabled: boolean, fn: () => T): T {
   if (typeof enabled !== 'boolean') throw new TypeError(`setGradEnabled: enabled must be a boolean, got ${describe(enabled)}`);
@@ -67,13 +81,29 @@ export function setGradEnabled<T>(enabled: boolean, fn: () => T): T {
   return gradMode.run(enabled, fn);
 }
 
-/** Runs fn without recording operations for autograd (torch.no_grad); see setGradEnabled. */
+/**
+ * Runs fn without recording operations for autograd (torch.no_grad); see setGradEnabled.
+ *
+ * @example
+ * ```ts
+ * const w = hy.randn([3], { requiresGrad: true });
+ * const y = hy.noGrad(() => w.mul(2)); // no graph: y.requiresGrad is false
+ * ```
+ */
 export function noGrad<T>(fn: () => T): T {
   checkFn('noGrad', fn);
   return gradMode.run(false, fn);
 }
 
-/** Runs fn with recording on, inside a noGrad region too (torch.enable_grad); see setGradEnabled. */
+/**
+ * Runs fn with recording on, inside a noGrad region too (torch.enable_grad); see setGradEnabled.
+ *
+ * @example
+ * ```ts
+ * const w = hy.randn([3], { requiresGrad: true });
+ * const y = hy.noGrad(() => hy.enableGrad(() => w.mul(2))); // recorded: y.requiresGrad is true
+ * ```
+ */
 export function enableGrad<T>(fn: () => T): T {
   checkFn('enableGrad', fn);
   return gradMode.run(true, fn);

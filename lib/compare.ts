@@ -87,19 +87,95 @@ function compareOp(name: CompareName, op: string, aIn: unknown, bIn: unknown): T
   }
 }
 
-/** a == b elementwise, as a bool tensor (b a Tensor or a number; broadcasts). */
+/**
+ * a == b elementwise, as a bool tensor (b a Tensor or a number; broadcasts).
+ *
+ * @example
+ * ```ts
+ * hy.eq(hy.tensor([1, 2, 3]), 2); // [false, true, false]
+ * ```
+ */
 export const eq = (a: Tensor, b: Tensor | number): Tensor => compareOp('eq', 'eq', a, b);
-/** a != b elementwise (NaN != NaN is true). */
+/**
+ * a != b elementwise (NaN != NaN is true).
+ *
+ * @example
+ * ```ts
+ * hy.ne(hy.tensor([1, NaN]), hy.tensor([1, NaN])); // [false, true]
+ * ```
+ */
 export const ne = (a: Tensor, b: Tensor | number): Tensor => compareOp('ne', 'ne', a, b);
+/**
+ * a < b elementwise, as a bool tensor (b a Tensor or a number; broadcasts).
+ *
+ * @example
+ * ```ts
+ * hy.lt(hy.tensor([1, 3, 5]), 3); // [true, false, false]
+ * ```
+ */
 export const lt = (a: Tensor, b: Tensor | number): Tensor => compareOp('lt', 'lt', a, b);
+/**
+ * a <= b elementwise, as a bool tensor (b a Tensor or a number; broadcasts).
+ *
+ * @example
+ * ```ts
+ * hy.le(hy.tensor([1, 3, 5]), 3); // [true, true, false]
+ * ```
+ */
 export const le = (a: Tensor, b: Tensor | number): Tensor => compareOp('le', 'le', a, b);
+/**
+ * a > b elementwise, as a bool tensor (b a Tensor or a number; broadcasts).
+ *
+ * @example
+ * ```ts
+ * hy.gt(hy.tensor([1, 3, 5]), 3); // [false, false, true]
+ * ```
+ */
 export const gt = (a: Tensor, b: Tensor | number): Tensor => compareOp('gt', 'gt', a, b);
+/**
+ * a >= b elementwise, as a bool tensor (b a Tensor or a number; broadcasts).
+ *
+ * @example
+ * ```ts
+ * hy.ge(hy.tensor([1, 3, 5]), 3); // [false, true, true]
+ * ```
+ */
 export const ge = (a: Tensor, b: Tensor | number): Tensor => compareOp('ge', 'ge', a, b);
-/** Both true (nonzero, NaN included, is true), as a bool tensor. */
+/**
+ * Both true (nonzero, NaN included, is true), as a bool tensor.
+ *
+ * @example
+ * ```ts
+ * hy.logicalAnd(hy.tensor([true, true, false]), hy.tensor([true, false, false])); // [true, false, false]
+ * ```
+ */
 export const logicalAnd = (a: Tensor, b: Tensor | boolean): Tensor => compareOp('and', 'logicalAnd', a, b);
+/**
+ * Either true (nonzero is true), as a bool tensor.
+ *
+ * @example
+ * ```ts
+ * hy.logicalOr(hy.tensor([true, true, false]), hy.tensor([true, false, false])); // [true, true, false]
+ * ```
+ */
 export const logicalOr = (a: Tensor, b: Tensor | boolean): Tensor => compareOp('or', 'logicalOr', a, b);
+/**
+ * Exactly one true (nonzero is true), as a bool tensor.
+ *
+ * @example
+ * ```ts
+ * hy.logicalXor(hy.tensor([true, true, false]), hy.tensor([true, false, false])); // [false, true, false]
+ * ```
+ */
 export const logicalXor = (a: Tensor, b: Tensor | boolean): Tensor => compareOp('xor', 'logicalXor', a, b);
-/** True where x is zero (false), as a bool tensor. */
+/**
+ * True where x is zero (false), as a bool tensor.
+ *
+ * @example
+ * ```ts
+ * hy.logicalNot(hy.tensor([1, 0, 2])); // [false, true, false]
+ * ```
+ */
 export function logicalNot(x: Tensor): Tensor {
   tensorArg('logicalNot', 'input', x);
   return compareOp('eq', 'logicalNot', x, 0);
@@ -127,6 +203,12 @@ function whereRaw(op: string, cond: Tensor, a: Tensor, b: Tensor, shape: number[
 /**
  * a where cond is true, else b (cond a bool tensor; a and b tensors or numbers; all broadcast).
  * Differentiable in a and b.
+ *
+ * @example
+ * ```ts
+ * const x = hy.tensor([-1, 2, -3]);
+ * hy.where(hy.gt(x, 0), x, 0); // [0, 2, 0]
+ * ```
  */
 export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Tensor {
   const op = 'where';
@@ -246,26 +328,58 @@ function dimOptions(op: string, opts: unknown): boolean {
   return booleanArg(op, 'keepdim', o.keepdim, false);
 }
 
-/** The int32 index of the largest element (of the flattened tensor, or along dim); the first on ties; NaN is largest. */
+/**
+ * The int32 index of the largest element (of the flattened tensor, or along dim); the first on ties; NaN is largest.
+ *
+ * @example
+ * ```ts
+ * hy.argmax(hy.tensor([[1, 5], [7, 2]]), 1); // int32 [1, 0]; with no dim: 2 (of the flattened 4)
+ * ```
+ */
 export function argmax(x: Tensor, dim?: number, opts?: DimOptions): Tensor {
   tensorArg('argmax', 'input', x);
   return argReduce('argmax', 'max', x, dim, dimOptions('argmax', opts), false) as Tensor;
 }
 
-/** The int32 index of the smallest element (of the flattened tensor, or along dim). */
+/**
+ * The int32 index of the smallest element (of the flattened tensor, or along dim).
+ *
+ * @example
+ * ```ts
+ * hy.argmin(hy.tensor([3, 1, 2])); // a 0-d int32 tensor: 1
+ * ```
+ */
 export function argmin(x: Tensor, dim?: number, opts?: DimOptions): Tensor {
   tensorArg('argmin', 'input', x);
   return argReduce('argmin', 'min', x, dim, dimOptions('argmin', opts), false) as Tensor;
 }
 
-/** max(x): the largest element as a 0-d tensor; max(x, dim): {values, indices} along dim. Differentiable. */
+/**
+ * max(x): the largest element as a 0-d tensor; max(x, dim): {values, indices} along dim. Differentiable.
+ *
+ * @example
+ * ```ts
+ * const x = hy.tensor([[1, 5], [7, 2]]);
+ * hy.max(x).item(); // 7
+ * const { values, indices } = hy.max(x, 1); // values [5, 7], indices [1, 0]
+ * ```
+ */
 export function max(x: Tensor): Tensor;
 export function max(x: Tensor, dim: number, opts?: DimOptions): ValuesIndices;
 export function max(x: Tensor, dim?: number, opts?: DimOptions): Tensor | ValuesIndices {
   return extreme('max', x, dim, opts);
 }
 
-/** min(x): the smallest element as a 0-d tensor; min(x, dim): {values, indices} along dim. Differentiable. */
+/**
+ * min(x): the smallest element as a 0-d tensor; min(x, dim): {values, indices} along dim. Differentiable.
+ *
+ * @example
+ * ```ts
+ * const x = hy.tensor([[1, 5], [7, 2]]);
+ * hy.min(x).item(); // 1
+ * const { values, indices } = hy.min(x, 0); // values [1, 2], indices [0, 1]
+ * ```
+ */
 export function min(x: Tensor): Tensor;
 export function min(x: Tensor, dim: number, opts?: DimOptions): ValuesIndices;
 export function min(x: Tensor, dim?: number, opts?: DimOptions): Tensor | ValuesIndices {
@@ -294,6 +408,12 @@ export interface ClampOptions {
 /**
  * x limited to [min, max] (either bound may be absent; NaN stays NaN). The gradient passes where
  * min <= x <= max, as PyTorch's.
+ *
+ * @example
+ * ```ts
+ * hy.clamp(hy.tensor([-2, 0.5, 3]), 0, 1); // [0, 0.5, 1]
+ * hy.clamp(hy.tensor([-2, 0.5, 3]), { min: 0 }); // [0, 0.5, 3]
+ * ```
  */
 export function clamp(x: Tensor, bounds: ClampOptions): Tensor;
 export function clamp(x: Tensor, min: number | null | undefined, max?: number | null): Tensor;
@@ -355,13 +475,27 @@ export function clamp(x: Tensor, a?: number | null | ClampOptions, b?: number | 
   });
 }
 
-/** x * x. */
+/**
+ * x * x.
+ *
+ * @example
+ * ```ts
+ * hy.square(hy.tensor([2, -3])); // [4, 9]
+ * ```
+ */
 export function square(x: Tensor): Tensor {
   floatTensor('square', 'input', x);
   return mul(x, x);
 }
 
-/** 1 / sqrt(x); its gradient is -0.5 * x^-1.5. */
+/**
+ * 1 / sqrt(x); its gradient is -0.5 * x^-1.5.
+ *
+ * @example
+ * ```ts
+ * hy.rsqrt(hy.tensor([4, 16])); // [0.5, 0.25]
+ * ```
+ */
 export function rsqrt(x: Tensor): Tensor {
   const op = 'rsqrt';
   floatTensor(op, 'input', x);

@@ -34,6 +34,12 @@ function rangeTensor(op: string, n: number, dtype: DType, device: 'cpu' | 'cuda'
  * [start, start + step, ...) up to (not including) end, as PyTorch's arange: arange(end),
  * arange(start, end) or arange(start, end, step). int32 when every argument is an integer and no
  * dtype is given, else float32.
+ *
+ * @example
+ * ```ts
+ * hy.arange(5); // int32 [0, 1, 2, 3, 4]
+ * hy.arange(0, 1, 0.25); // float32 [0, 0.25, 0.5, 0.75]
+ * ```
  */
 export function arange(end: number, opts?: TensorOptions): Tensor;
 export function arange(start: number, end: number, opts?: TensorOptions): Tensor;
@@ -58,7 +64,14 @@ export function arange(...args: (number | TensorOptions | undefined)[]): Tensor 
   return t;
 }
 
-/** `steps` values evenly spaced from start to end, both included (float32 unless dtype says). */
+/**
+ * `steps` values evenly spaced from start to end, both included (float32 unless dtype says).
+ *
+ * @example
+ * ```ts
+ * hy.linspace(0, 1, 5); // [0, 0.25, 0.5, 0.75, 1]
+ * ```
+ */
 export function linspace(start: number, end: number, steps: number, opts?: TensorOptions): Tensor {
   const op = 'linspace';
   const a = numberArg(op, 'start', start);
@@ -74,7 +87,15 @@ export function linspace(start: number, end: number, steps: number, opts?: Tenso
   return t;
 }
 
-/** The n x m identity (m defaults to n). */
+/**
+ * The n x m identity (m defaults to n).
+ *
+ * @example
+ * ```ts
+ * hy.eye(3); // the 3 x 3 identity
+ * hy.eye(2, 3, { dtype: 'int32' }); // [[1, 0, 0], [0, 1, 0]]
+ * ```
+ */
 export function eye(n: number, m?: number | TensorOptions, opts?: TensorOptions): Tensor {
   const op = 'eye';
   if (typeof m === 'object') {
@@ -146,7 +167,15 @@ export function randnLike(x: Tensor, opts?: TensorOptions): Tensor {
   return randn(shape, o);
 }
 
-/** Integers uniform in [low, high) of `shape`, int32, from the global generator: randint(high, shape) or randint(low, high, shape). */
+/**
+ * Integers uniform in [low, high) of `shape`, int32, from the global generator: randint(high, shape) or randint(low, high, shape).
+ *
+ * @example
+ * ```ts
+ * hy.randint(10, [2, 3]); // int32 in [0, 10)
+ * hy.randint(-5, 5, [4]); // int32 in [-5, 5)
+ * ```
+ */
 export function randint(high: number, shape: number | number[], opts?: TensorOptions): Tensor;
 export function randint(low: number, high: number, shape: number | number[], opts?: TensorOptions): Tensor;
 export function randint(a: number, b: number | number[], c?: number | number[] | TensorOptions, d?: TensorOptions): Tensor {
@@ -183,7 +212,14 @@ export function randint(a: number, b: number | number[], c?: number | number[] |
   return t;
 }
 
-/** A random permutation of 0..n-1 (int32), from the global generator. */
+/**
+ * A random permutation of 0..n-1 (int32), from the global generator.
+ *
+ * @example
+ * ```ts
+ * hy.randperm(5); // a shuffle of [0, 1, 2, 3, 4], e.g. [3, 0, 4, 1, 2]
+ * ```
+ */
 export function randperm(n: number, opts?: TensorOptions): Tensor {
   const op = 'randperm';
   if (typeof n !== 'number' || !Number.isInteger(n)) fail('type', op, 'n', 'an integer', n);

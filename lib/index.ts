@@ -11,7 +11,7 @@ export { Tensor, tensor, empty, zeros, ones, full, rand, randn, tidy, keep, isTe
 export type { TensorData, TensorOptions, ToOptions, ReadData, ShapeArgs } from './tensor';
 export type { DType, Device } from './dtype';
 export { OutOfMemoryError, DisposedError } from './errors';
-export { add, sub, mul, div, pow, neg, exp, log, erf, sqrt, abs, tanh, sigmoid, relu, gelu, geluUnfused, sum, mean, reshape, flatten, detach, noGrad, broadcastShapes } from './ops';
+export { add, sub, mul, div, floorDivide, remainder, pow, neg, exp, log, erf, sqrt, abs, tanh, sigmoid, relu, gelu, geluUnfused, sum, mean, reshape, flatten, detach, noGrad, broadcastShapes } from './ops';
 export type { GeluOptions, ReduceOptions } from './ops';
 export { matmul, linear } from './linalg';
 export { permute, transpose, t, contiguous, squeeze, unsqueeze, expand, narrow, slice, select, cat, stack, split, chunk, indexSelect, index, gather, scatterAdd } from './indexing';

@@ -73,7 +73,14 @@ function permuteRaw(x: Tensor, dims: readonly number[]): Tensor {
   return stridedCopy('permute', x, dims.map((d) => x.shape[d]), dims.map((d) => st[d]), 0);
 }
 
-/** x with its dimensions reordered: out.shape[i] = x.shape[dims[i]] (a copy). */
+/**
+ * x with its dimensions reordered: out.shape[i] = x.shape[dims[i]] (a copy).
+ *
+ * @example
+ * ```ts
+ * const y = hy.permute(hy.randn([2, 3, 4]), [2, 0, 1]); // shape [4, 2, 3]
+ * ```
+ */
 export function permute(x: Tensor, dims: number[]): Tensor {
   const op = 'permute';
   tensorArg(op, 'input', x);
@@ -95,7 +102,14 @@ export function permute(x: Tensor, dims: number[]): Tensor {
   return out;
 }
 
-/** x with dimensions dim0 and dim1 swapped (a copy). */
+/**
+ * x with dimensions dim0 and dim1 swapped (a copy).
+ *
+ * @example
+ * ```ts
+ * hy.transpose(hy.randn([2, 3, 4]), 0, 2); // shape [4, 3, 2]
+ * ```
+ */
 export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
   const op = 'transpose';
   tensorArg(op, 'input', x);
@@ -106,14 +120,29 @@ export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
   return permute(x, dims);
 }
 
-/** The transpose of a matrix (0-d and 1-d tensors are returned as they are, as in PyTorch). */
+/**
+ * The transpose of a matrix (0-d and 1-d tensors are returned as they are, as in PyTorch).
+ *
+ * @example
+ * ```ts
+ * hy.t(hy.randn([2, 3])); // shape [3, 2]
+ * ```
+ */
 export function t(x: Tensor): Tensor {
   tensorArg('t', 'input', x);
   if (x.ndim > 2) throw new RangeError(`t: expects a tensor of at most 2 dimensions, got ${x.ndim} (use transpose or permute)`);
   return x.ndim < 2 ? reshape(x, x.shape.slice()) : transpose(x, 0, 1);
 }
 
-/** x itself: every hayate tensor is contiguous (the ops PyTorch makes views copy instead). */
+/**
+ * x itself: every hayate tensor is contiguous (the ops PyTorch makes views copy instead).
+ *
+ * @example
+ * ```ts
+ * const x = hy.t(hy.randn([2, 3]));
+ * hy.contiguous(x) === x; // true
+ * ```
+ */
 export function contiguous(x: Tensor): Tensor {
   tensorArg('contiguous', 'input', x);
   return x;
@@ -121,7 +150,15 @@ export function contiguous(x: Tensor): Tensor {
 
 // ---- squeeze, unsqueeze, expand ----
 
-/** x without its size-1 dimensions (or only `dim`, if it has size 1). A view. */
+/**
+ * x without its size-1 dimensions (or only `dim`, if it has size 1). A view.
+ *
+ * @example
+ * ```ts
+ * const x = hy.zeros([2, 1, 3, 1]);
+ * hy.squeeze(x); // shape [2, 3]; hy.squeeze(x, 1) has shape [2, 3, 1]
+ * ```
+ */
 export function squeeze(x: Tensor, dim?: number | number[]): Tensor {
   const op = 'squeeze';
   tensorArg(op, 'input', x);
@@ -130,7 +167,14 @@ export function squeeze(x: Tensor, dim?: number | number[]): Tensor {
   return reshape(x, x.shape.filter((d, i) => !(d === 1 && list.includes(i))));
 }
 
-/** x with a size-1 dimension inserted at dim (from -ndim-1 to ndim). A view. */
+/**
+ * x with a size-1 dimension inserted at dim (from -ndim-1 to ndim). A view.
+ *
+ * @example
+ * ```ts
+ * hy.unsqueeze(hy.zeros([2, 3]), 0); // shape [1, 2, 3]; dim -1 gives [2, 3, 1]
+ * ```
+ */
 export function unsqueeze(x: Tensor, dim: number): Tensor {
   const op = 'unsqueeze';
   tensorArg(op, 'input', x);
@@ -140,7 +184,14 @@ export function unsqueeze(x: Tensor, dim: number): Tensor {
   return reshape(x, shape);
 }
 
-/** x repeated along its size-1 dimensions (and new leading ones) to `shape`; -1 keeps a size. A copy. */
+/**
+ * x repeated along its size-1 dimensions (and new leading ones) to `shape`; -1 keeps a size. A copy.
+ *
+ * @example
+ * ```ts
+ * hy.expand(hy.tensor([[1], [2]]), [2, 3]); // [[1, 1, 1], [2, 2, 2]]
+ * ```
+ */
 export function expand(x: Tensor, shape: number[]): Tensor {
   const op = 'expand';
   tensorArg(op, 'input', x);
@@ -222,7 +273,14 @@ function recordSlice(op: string, out: Tensor, x: Tensor, dim: number, start: num
   return out;
 }
 
-/** Elements [start, start + length) along dim (a copy). */
+/**
+ * Elements [start, start + length) along dim (a copy).
+ *
+ * @example
+ * ```ts
+ * hy.narrow(hy.arange(10), 0, 2, 3); // [2, 3, 4]
+ * ```
+ */
 export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
   const op = 'narrow';
   tensorArg(op, 'input', x);
@@ -246,6 +304,11 @@ export interface SliceOptions {
 /**
  * Python's x[..., start:end:step, ...] along dim: negative indices count from the end and
  * out-of-range bounds clamp, as in PyTorch; step is positive. A copy.
+ *
+ * @example
+ * ```ts
+ * hy.slice(hy.arange(10), 0, 1, -1, 3); // [1, 4, 7], as x[1:-1:3]
+ * ```
  */
 export function slice(x: Tensor, dim: number, start?: number | null, end?: number | null, step = 1): Tensor {
   const op = 'slice';
@@ -267,7 +330,14 @@ export function slice(x: Tensor, dim: number, start?: number | null, end?: numbe
   return recordSlice(op, sliceRaw(x, d, s, count, st, true), x, d, s, count, st);
 }
 
-/** The slice at `index` along dim, without that dimension (x[..., index, ...]). A copy. */
+/**
+ * The slice at `index` along dim, without that dimension (x[..., index, ...]). A copy.
+ *
+ * @example
+ * ```ts
+ * hy.select(hy.tensor([[1, 2], [3, 4]]), 1, 0); // [1, 3], as x[:, 0]
+ * ```
+ */
 export function select(x: Tensor, dim: number, index: number): Tensor {
   const op = 'select';
   tensorArg(op, 'input', x);
@@ -288,7 +358,15 @@ function tensorList(op: string, v: unknown): Tensor[] {
   return v.map((t, i) => tensorArg(op, `tensors[${i}]`, t));
 }
 
-/** The tensors joined along dim; all share dtype, device and every other size. */
+/**
+ * The tensors joined along dim; all share dtype, device and every other size.
+ *
+ * @example
+ * ```ts
+ * hy.cat([hy.zeros([2, 3]), hy.ones([1, 3])]); // shape [3, 3]
+ * hy.cat([hy.zeros([2, 3]), hy.ones([2, 1])], 1); // shape [2, 4]
+ * ```
+ */
 export function cat(tensors: Tensor[], dim = 0): Tensor {
   const op = 'cat';
   const list = tensorList(op, tensors);
@@ -320,7 +398,14 @@ export function cat(tensors: Tensor[], dim = 0): Tensor {
   return out;
 }
 
-/** The tensors (all of one shape) stacked along a new dimension dim. */
+/**
+ * The tensors (all of one shape) stacked along a new dimension dim.
+ *
+ * @example
+ * ```ts
+ * hy.stack([hy.zeros([3]), hy.ones([3])]); // shape [2, 3]; along dim 1: [3, 2]
+ * ```
+ */
 export function stack(tensors: Tensor[], dim = 0): Tensor {
   const op = 'stack';
   const list = tensorList(op, tensors);
@@ -341,6 +426,12 @@ export function stack(tensors: Tensor[], dim = 0): Tensor {
 /**
  * x cut along dim into pieces of `splitSize` (the last may be smaller), or of the sizes listed
  * (which must sum to the dimension's size).
+ *
+ * @example
+ * ```ts
+ * hy.split(hy.arange(5), 2); // [0, 1], [2, 3], [4]
+ * const [a, b] = hy.split(hy.arange(5), [2, 3]); // [0, 1] and [2, 3, 4]
+ * ```
  */
 export function split(x: Tensor, splitSize: number | number[], dim = 0): Tensor[] {
   const op = 'split';
@@ -373,7 +464,14 @@ export function split(x: Tensor, splitSize: number | number[], dim = 0): Tensor[
   return out;
 }
 
-/** x cut along dim into `chunks` pieces of ceil(size / chunks) (fewer when the size runs out). */
+/**
+ * x cut along dim into `chunks` pieces of ceil(size / chunks) (fewer when the size runs out).
+ *
+ * @example
+ * ```ts
+ * hy.chunk(hy.arange(5), 2); // [0, 1, 2], [3, 4]
+ * ```
+ */
 export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
   const op = 'chunk';
   tensorArg(op, 'input', x);
@@ -415,7 +513,15 @@ function scatterBackward(op: string, g: Tensor, index: Tensor, inShape: readonly
   return r;
 }
 
-/** The slices of x along dim at the (int32, 1-d) indices, in their order. */
+/**
+ * The slices of x along dim at the (int32, 1-d) indices, in their order.
+ *
+ * @example
+ * ```ts
+ * const rows = hy.tensor(new Int32Array([2, 0]));
+ * hy.indexSelect(hy.tensor([[1, 2], [3, 4], [5, 6]]), 0, rows); // [[5, 6], [1, 2]]
+ * ```
+ */
 export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   const op = 'indexSelect';
   tensorArg(op, 'input', x);
@@ -449,6 +555,12 @@ function recordGather(op: string, out: Tensor, x: Tensor, d: number, idx: Tensor
 /**
  * x[index] along the first dimension for an int32 index tensor of any shape: the result has shape
  * index.shape + x.shape[1:], as PyTorch's advanced indexing on dim 0.
+ *
+ * @example
+ * ```ts
+ * const ids = hy.tensor(new Int32Array([3, 1, 4, 1]), { shape: [2, 2] });
+ * hy.index(hy.randn([10, 16]), ids); // shape [2, 2, 16]
+ * ```
  */
 export function index(x: Tensor, indices: Tensor): Tensor {
   const op = 'index';
@@ -466,7 +578,15 @@ export function index(x: Tensor, indices: Tensor): Tensor {
   }
 }
 
-/** out[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (and so on): index has x's shape except along dim. */
+/**
+ * out[i][j][k] = x[index[i][j][k]][j][k] for dim 0 (and so on): index has x's shape except along dim.
+ *
+ * @example
+ * ```ts
+ * const x = hy.tensor([[1, 2], [3, 4]]);
+ * hy.gather(x, 1, hy.tensor([[1], [0]], { dtype: 'int32' })); // [[2], [3]]
+ * ```
+ */
 export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
   const op = 'gather';
   tensorArg(op, 'input', x);
@@ -485,7 +605,15 @@ function checkGatherShape(op: string, x: Tensor, d: number, idx: Tensor, name: s
   }
 }
 
-/** A copy of x with src added at index along dim: out[index[i][j]][j] += src[i][j] for dim 0. */
+/**
+ * A copy of x with src added at index along dim: out[index[i][j]][j] += src[i][j] for dim 0.
+ *
+ * @example
+ * ```ts
+ * const idx = hy.tensor(new Int32Array([0, 1, 0]));
+ * hy.scatterAdd(hy.zeros([2]), 0, idx, hy.tensor([1, 2, 3])); // [4, 2]
+ * ```
+ */
 export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
   const op = 'scatterAdd';
   tensorArg(op, 'input', x);

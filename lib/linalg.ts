@@ -32,6 +32,12 @@ function gemm(op: string, g: GemmArgs): void {
 /**
  * Matrix product with PyTorch's rules for 1-D operands and batch dimensions. Batch dimensions must
  * match, or one operand is 2-D and is shared by every batch item.
+ *
+ * @example
+ * ```ts
+ * hy.matmul(hy.randn([2, 3]), hy.randn([3, 4])); // shape [2, 4]
+ * hy.matmul(hy.randn([8, 2, 3]), hy.randn([3, 4])); // shape [8, 2, 4]: the matrix is shared
+ * ```
  */
 export function matmul(aIn: Tensor, bIn: Tensor): Tensor {
   const op = 'matmul';
@@ -127,7 +133,14 @@ function sumRows(g: Tensor, rows: number, rest: number[]): Tensor {
   return reshaped(s, rest);
 }
 
-/** y = x @ weight^T + bias, weight of shape [out, in], as torch.nn.functional.linear. */
+/**
+ * y = x @ weight^T + bias, weight of shape [out, in], as torch.nn.functional.linear.
+ *
+ * @example
+ * ```ts
+ * const y = hy.linear(hy.randn([32, 784]), hy.randn([10, 784]), hy.zeros([10])); // shape [32, 10]
+ * ```
+ */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   const op = 'linear';
   checkTensor(op, 'input', x);
@@ -184,6 +197,14 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
 
 declare module './tensor' {
   interface Tensor {
+    /**
+     * The matrix product this @ other (see hy.matmul).
+     *
+     * @example
+     * ```ts
+     * hy.randn([2, 3]).matmul(hy.randn([3, 4])); // shape [2, 4]
+     * ```
+     */
     matmul(other: Tensor): Tensor;
   }
 }

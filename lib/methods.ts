@@ -8,67 +8,439 @@ import type { Device, DType } from './dtype';
 import { describe } from './errors';
 import * as idx from './indexing';
 import { logSoftmax, softmax } from './nn/functional/activation';
-import { sigmoid, tanh } from './ops';
+import { floorDivide, remainder, sigmoid, tanh } from './ops';
 import { Tensor } from './tensor';
 import type { ToOptions } from './tensor';
 import { dimArg } from './indexing';
 
 declare module './tensor' {
   interface Tensor {
-    /** The size of dimension dim, or the whole shape (a copy) without one. */
+    /**
+     * floorDivide(this, other): Python's //, int32 for int32 operands.
+     *
+     * @example
+     * ```ts
+     * hy.tensor([7, -7], { dtype: 'int32' }).floorDivide(2); // tensor([ 3, -4], dtype=int32)
+     * ```
+     */
+    floorDivide(other: Tensor | number): Tensor;
+    /**
+     * remainder(this, other): Python's %, with the divisor's sign.
+     *
+     * @example
+     * ```ts
+     * hy.tensor([7, -7], { dtype: 'int32' }).remainder(3); // tensor([1, 2], dtype=int32)
+     * ```
+     */
+    remainder(other: Tensor | number): Tensor;
+    /**
+     * The size of dimension dim, or the whole shape (a copy) without one.
+     *
+     * @example
+     * ```ts
+     * const x = hy.zeros([2, 3]);
+     * x.size(); // [2, 3]; x.size(1) and x.size(-1) are 3
+     * ```
+     */
     size(): number[];
     size(dim: number): number;
-    /** The number of dimensions (ndim), as PyTorch's dim(). */
+    /**
+     * The number of dimensions (ndim), as PyTorch's dim().
+     *
+     * @example
+     * ```ts
+     * hy.zeros([2, 3]).dim(); // 2
+     * ```
+     */
     dim(): number;
-    /** to('float32'). */
+    /**
+     * to('float32').
+     *
+     * @example
+     * ```ts
+     * hy.arange(3).float(); // float32 [0, 1, 2]
+     * ```
+     */
     float(): Tensor;
-    /** to('float16'). */
+    /**
+     * to('float16').
+     *
+     * @example
+     * ```ts
+     * hy.randn([2, 2]).half().dtype; // 'float16'
+     * ```
+     */
     half(): Tensor;
-    /** to('int32'). */
+    /**
+     * to('int32').
+     *
+     * @example
+     * ```ts
+     * hy.tensor([1.7, -1.7]).int(); // int32 [1, -1]
+     * ```
+     */
     int(): Tensor;
-    /** to('bool'). */
+    /**
+     * to('bool').
+     *
+     * @example
+     * ```ts
+     * hy.tensor([0, 2]).bool(); // [false, true]
+     * ```
+     */
     bool(): Tensor;
-    /** The transpose of a matrix (t()). */
+    /**
+     * The transpose of a matrix (t()).
+     *
+     * @example
+     * ```ts
+     * hy.randn([2, 3]).T.shape; // [3, 2]
+     * ```
+     */
     readonly T: Tensor;
+    /**
+     * The transpose of a matrix (see hy.t).
+     *
+     * @example
+     * ```ts
+     * hy.randn([2, 3]).t(); // shape [3, 2]
+     * ```
+     */
     t(): Tensor;
+    /**
+     * The dimensions reordered, given as integers or as one array (see hy.permute).
+     *
+     * @example
+     * ```ts
+     * hy.randn([2, 3, 4]).permute(2, 0, 1); // shape [4, 2, 3]; .permute([2, 0, 1]) too
+     * ```
+     */
     permute(...dims: number[] | [number[]]): Tensor;
+    /**
+     * Dimensions dim0 and dim1 swapped (see hy.transpose).
+     *
+     * @example
+     * ```ts
+     * hy.randn([2, 3, 4]).transpose(0, 2); // shape [4, 3, 2]
+     * ```
+     */
     transpose(dim0: number, dim1: number): Tensor;
+    /**
+     * This tensor: every hayate tensor is contiguous (see hy.contiguous).
+     *
+     * @example
+     * ```ts
+     * const y = hy.randn([2, 3]).t().contiguous(); // y is the transpose itself
+     * ```
+     */
     contiguous(): Tensor;
+    /**
+     * Without its size-1 dimensions, or only those of dim (see hy.squeeze).
+     *
+     * @example
+     * ```ts
+     * hy.zeros([1, 3, 1]).squeeze(); // shape [3]; .squeeze(0) has shape [3, 1]
+     * ```
+     */
     squeeze(dim?: number | number[]): Tensor;
+    /**
+     * A size-1 dimension inserted at dim (see hy.unsqueeze).
+     *
+     * @example
+     * ```ts
+     * hy.zeros([3]).unsqueeze(1); // shape [3, 1]
+     * ```
+     */
     unsqueeze(dim: number): Tensor;
+    /**
+     * Repeated along its size-1 dimensions to the sizes given, as integers or one array (see hy.expand).
+     *
+     * @example
+     * ```ts
+     * hy.ones([3, 1]).expand(3, 4); // shape [3, 4]; -1 keeps a size: .expand(-1, 4)
+     * ```
+     */
     expand(...sizes: number[] | [number[]]): Tensor;
+    /**
+     * Elements [start, start + length) along dim (see hy.narrow).
+     *
+     * @example
+     * ```ts
+     * hy.arange(10).narrow(0, 2, 3); // [2, 3, 4]
+     * ```
+     */
     narrow(dim: number, start: number, length: number): Tensor;
+    /**
+     * Python's x[start:end:step] along dim (see hy.slice).
+     *
+     * @example
+     * ```ts
+     * hy.arange(10).slice(0, null, null, 2); // [0, 2, 4, 6, 8], as x[::2]
+     * ```
+     */
     slice(dim: number, start?: number | null, end?: number | null, step?: number): Tensor;
+    /**
+     * The slice at index along dim, without that dimension (see hy.select).
+     *
+     * @example
+     * ```ts
+     * hy.randn([4, 5]).select(0, -1); // the last row, shape [5]
+     * ```
+     */
     select(dim: number, index: number): Tensor;
+    /**
+     * Cut along dim into pieces of splitSize, or of the sizes listed (see hy.split).
+     *
+     * @example
+     * ```ts
+     * hy.arange(5).split(2); // [0, 1], [2, 3], [4]
+     * ```
+     */
     split(splitSize: number | number[], dim?: number): Tensor[];
+    /**
+     * Cut along dim into `chunks` pieces (see hy.chunk).
+     *
+     * @example
+     * ```ts
+     * hy.randn([6, 4]).chunk(3); // three tensors of shape [2, 4]
+     * ```
+     */
     chunk(chunks: number, dim?: number): Tensor[];
+    /**
+     * The slices along dim at the int32 indices, in their order (see hy.indexSelect).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([[1, 2], [3, 4]]).indexSelect(1, hy.tensor(new Int32Array([1, 1]))); // [[2, 2], [4, 4]]
+     * ```
+     */
     indexSelect(dim: number, index: Tensor): Tensor;
+    /**
+     * this[indices] along the first dimension, for an int32 index tensor of any shape (see hy.index).
+     *
+     * @example
+     * ```ts
+     * hy.randn([10, 4]).index(hy.tensor(new Int32Array([9, 0]))); // rows 9 and 0, shape [2, 4]
+     * ```
+     */
     index(indices: Tensor): Tensor;
+    /**
+     * Values picked along dim at the int32 index, which has this shape except along dim (see hy.gather).
+     *
+     * @example
+     * ```ts
+     * const idx = hy.tensor(new Int32Array([1, 0]), { shape: [2, 1] });
+     * hy.tensor([[1, 2], [3, 4]]).gather(1, idx); // [[2], [3]]
+     * ```
+     */
     gather(dim: number, index: Tensor): Tensor;
+    /**
+     * A copy with src added at index along dim (see hy.scatterAdd).
+     *
+     * @example
+     * ```ts
+     * hy.zeros([2]).scatterAdd(0, hy.tensor(new Int32Array([0, 1, 0])), hy.tensor([1, 2, 3])); // [4, 2]
+     * ```
+     */
     scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor;
+    /**
+     * The int32 index of the largest element, or of each along dim (see hy.argmax).
+     *
+     * @example
+     * ```ts
+     * const labels = hy.tensor(new Int32Array([1, 0, 3]));
+     * const accuracy = hy.randn([3, 4]).argmax(1).eq(labels).float().mean(); // the fraction right
+     * ```
+     */
     argmax(dim?: number, opts?: DimOptions): Tensor;
+    /**
+     * The int32 index of the smallest element, or of each along dim (see hy.argmin).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([[1, 5], [7, 2]]).argmin(1); // int32 [0, 1]
+     * ```
+     */
     argmin(dim?: number, opts?: DimOptions): Tensor;
+    /**
+     * The largest element as a 0-d tensor, or {values, indices} along dim (see hy.max).
+     *
+     * @example
+     * ```ts
+     * const x = hy.tensor([[1, 5], [7, 2]]);
+     * x.max().item(); // 7
+     * const { values, indices } = x.max(1); // values [5, 7], indices [1, 0]
+     * ```
+     */
     max(): Tensor;
     max(dim: number, opts?: DimOptions): ValuesIndices;
+    /**
+     * The smallest element as a 0-d tensor, or {values, indices} along dim (see hy.min).
+     *
+     * @example
+     * ```ts
+     * const x = hy.tensor([[1, 5], [7, 2]]);
+     * x.min().item(); // 1
+     * const { values, indices } = x.min(1, { keepdim: true }); // values [[1], [2]], indices [[0], [1]]
+     * ```
+     */
     min(): Tensor;
     min(dim: number, opts?: DimOptions): ValuesIndices;
+    /**
+     * this == other elementwise, as a bool tensor (see hy.eq).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([1, 2, 3]).eq(2); // [false, true, false]
+     * ```
+     */
     eq(other: Tensor | number): Tensor;
+    /**
+     * this != other elementwise, as a bool tensor (see hy.ne).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([1, 2, 3]).ne(2); // [true, false, true]
+     * ```
+     */
     ne(other: Tensor | number): Tensor;
+    /**
+     * this < other elementwise, as a bool tensor (see hy.lt).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([1, 2, 3]).lt(2); // [true, false, false]
+     * ```
+     */
     lt(other: Tensor | number): Tensor;
+    /**
+     * this <= other elementwise, as a bool tensor (see hy.le).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([1, 2, 3]).le(2); // [true, true, false]
+     * ```
+     */
     le(other: Tensor | number): Tensor;
+    /**
+     * this > other elementwise, as a bool tensor (see hy.gt).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([1, 2, 3]).gt(2); // [false, false, true]
+     * ```
+     */
     gt(other: Tensor | number): Tensor;
+    /**
+     * this >= other elementwise, as a bool tensor (see hy.ge).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([1, 2, 3]).ge(2); // [false, true, true]
+     * ```
+     */
     ge(other: Tensor | number): Tensor;
+    /**
+     * Both true, as a bool tensor (see hy.logicalAnd).
+     *
+     * @example
+     * ```ts
+     * const x = hy.tensor([0.1, 0.5, 0.9]);
+     * x.gt(0.25).logicalAnd(x.lt(0.75)); // [false, true, false]
+     * ```
+     */
     logicalAnd(other: Tensor | boolean): Tensor;
+    /**
+     * Either true, as a bool tensor (see hy.logicalOr).
+     *
+     * @example
+     * ```ts
+     * const x = hy.tensor([0.1, 0.5, 0.9]);
+     * x.lt(0.25).logicalOr(x.gt(0.75)); // [true, false, true]
+     * ```
+     */
     logicalOr(other: Tensor | boolean): Tensor;
+    /**
+     * Exactly one true, as a bool tensor (see hy.logicalXor).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([true, false]).logicalXor(true); // [false, true]
+     * ```
+     */
     logicalXor(other: Tensor | boolean): Tensor;
+    /**
+     * True where this is zero (false), as a bool tensor (see hy.logicalNot).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([true, false]).logicalNot(); // [false, true]
+     * ```
+     */
     logicalNot(): Tensor;
+    /**
+     * Limited to [min, max]; either bound may be absent (see hy.clamp).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([-2, 0.5, 3]).clamp(0, 1); // [0, 0.5, 1]; .clamp({ max: 1 }) gives [-2, 0.5, 1]
+     * ```
+     */
     clamp(bounds: ClampOptions): Tensor;
     clamp(min: number | null | undefined, max?: number | null): Tensor;
+    /**
+     * this * this (see hy.square).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([2, -3]).square(); // [4, 9]
+     * ```
+     */
     square(): Tensor;
+    /**
+     * 1 / sqrt(this) (see hy.rsqrt).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([4, 16]).rsqrt(); // [0.5, 0.25]
+     * ```
+     */
     rsqrt(): Tensor;
+    /**
+     * tanh elementwise (see hy.tanh).
+     *
+     * @example
+     * ```ts
+     * hy.zeros([2]).tanh(); // [0, 0]
+     * ```
+     */
     tanh(): Tensor;
+    /**
+     * 1 / (1 + exp(-this)) elementwise (see hy.sigmoid).
+     *
+     * @example
+     * ```ts
+     * hy.zeros([2]).sigmoid(); // [0.5, 0.5]
+     * ```
+     */
     sigmoid(): Tensor;
+    /**
+     * softmax along dim, the last by default (see hy.softmax).
+     *
+     * @example
+     * ```ts
+     * hy.randn([4, 10]).softmax(1); // each row sums to 1
+     * ```
+     */
     softmax(dim?: number): Tensor;
+    /**
+     * log(softmax) along dim, the last by default, computed stably (see hy.logSoftmax).
+     *
+     * @example
+     * ```ts
+     * const logp = hy.randn([4, 10]).logSoftmax(1);
+     * ```
+     */
     logSoftmax(dim?: number): Tensor;
   }
 }
@@ -86,6 +458,8 @@ proto.size = function (this: Tensor, dim?: number): number & number[] {
   return this.shape[dimArg('size', 'dim', dim, this.ndim)] as number & number[];
 } as Tensor['size'];
 proto.dim = function () { return this.ndim; };
+proto.floorDivide = function (o) { return floorDivide(this, o); };
+proto.remainder = function (o) { return remainder(this, o); };
 proto.float = function () { return this.to('float32'); };
 proto.half = function () { return this.to('float16'); };
 proto.int = function () { return this.to('int32'); };

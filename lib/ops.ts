@@ -7,10 +7,10 @@ import { native } from './native';
 import { runOp } from './policy';
 import { keep } from './scope';
 import { allocTensor, checkOptions, numelOf, Tensor, tidy } from './tensor';
-import { booleanArg, fail, floatTensor, integerArg, sameDevice, tensorArg } from './validate';
+import { booleanArg, fail, floatTensor, integerArg, isTensorValue, sameDevice, tensorArg } from './validate';
 
 // Op names as the native enum lists (core/enums.h) spell them; the binding maps them to codes.
-type UnaryName = 'neg' | 'exp' | 'log' | 'erf' | 'relu' | 'gelu' | 'geluTanh' | 'tanh' | 'sigmoid' | 'sqrt' | 'abs' | 'rsqrt';
+type UnaryName = 'neg' | 'exp' | 'log' | 'erf' | 'relu' | 'gelu' | 'geluTanh' | 'tanh' | 'sigmoid' | 'sqrt' | 'abs' | 'rsqrt' | 'floor';
 type UnaryGradName = 'relu' | 'gelu' | 'geluTanh' | 'abs';
 type ScalarName = 'add' | 'mul' | 'rsub' | 'rdiv' | 'pow' | 'max' | 'min';
 type BinaryName = 'add' | 'sub' | 'mul' | 'div';
@@ -182,8 +182,73 @@ function expandTo(g: Tensor, shape: readonly number[]): Tensor {
 
 // ---- arithmetic ----
 
+type IntName = 'add' | 'sub' | 'mul' | 'floorDivide' | 'remainder';
+
+/** A 0-d int32 tensor holding v on device. */
+function intScalar(op: string, v: number, device: Tensor['device']): Tensor {
+  const t = allocTensor(op, [], 'int32', device);
+  native.run('fill', { out: t.live(op), dtype: 'int32', n: 1, value: v });
+  return t;
+}
+
+const isInt32Number = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31;
+
+/** a (op) b in int32 arithmetic (both int32 tensors, or one an integer number). */
+export function intArith(name: IntName, op: string, aIn: Tensor | number, bIn: Tensor | number): Tensor {
+  const owned: Tensor[] = [];
+  try {
+    const like = (typeof aIn === 'number' ? bIn : aIn) as Tensor;
+    const a = typeof aIn === 'number' ? intScalar(op, aIn, like.device) : aIn;
+    if (a !== aIn) owned.push(a);
+    const b = typeof bIn === 'number' ? intScalar(op, bIn, like.device) : bIn;
+    if (b !== bIn) owned.push(b);
+    sameDevice(op, 'input', a, 'other', b);
+    const shape = broadcastPair(op, a.shape, b.shape);
+    const out = allocTensor(op, shape, 'int32', a.device);
+    if (out.numel > 0) {
+      const [s, sa, sb] = collapse(shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
+      native.run('intBinary', { op: name, a: a.live(op), b: b.live(op), out: out.live(op), shape: s, stridesA: sa, stridesB: sb });
+    }
+    return out;
+  } finally {
+    for (const t of owned) t.dispose();
+  }
+}
+
+/**
+ * How an arithmetic op treats integer operands, as PyTorch: int32 with int32 (or an integer
+ * number) stays int32 (div excepted: true division gives float32); int32 with a float tensor or a
+ * fractional number computes in float. Returns the int32 result, or the operands to run in float.
+ */
+function integerOperands(name: BinaryName, aIn: Tensor | number, bIn: Tensor | number): Tensor | [Tensor | number, Tensor | number, Tensor[]] {
+  const isInt = (v: Tensor | number): boolean => typeof v !== 'number' && v.dtype === 'int32';
+  if (!isInt(aIn) && !isInt(bIn)) return [aIn, bIn, []];
+  const other = isInt(aIn) ? bIn : aIn;
+  const bothInt = typeof other === 'number' ? isInt32Number(other) : other.dtype === 'int32';
+  if (bothInt && name !== 'div') return intArith(name, name, aIn, bIn);
+  const owned: Tensor[] = [];
+  const toFloat = (v: Tensor | number): Tensor | number => {
+    if (typeof v === 'number' || v.dtype !== 'int32') return v;
+    const f = v.convert('float32');
+    owned.push(f);
+    return f;
+  };
+  return [toFloat(aIn), toFloat(bIn), owned];
+}
+
 function binaryOp(name: BinaryName, aIn: Tensor | number, bIn: Tensor | number): Tensor {
   if (typeof aIn === 'number' && typeof bIn === 'number') throw new TypeError(`${name}: at least one argument must be a Tensor`);
+  if ((typeof aIn === 'object' && isTensorValue(aIn) && aIn.dtype === 'int32' && !aIn.isDisposed) || (typeof bIn === 'object' && isTensorValue(bIn) && bIn.dtype === 'int32' && !bIn.isDisposed)) {
+    if (typeof aIn !== 'number') checkTensor(name, 'input', aIn);
+    if (typeof bIn !== 'number') checkTensor(name, 'other', bIn);
+    const r = integerOperands(name, aIn, bIn);
+    if (!Array.isArray(r)) return r;
+    try {
+      return binaryOp(name, r[0], r[1]);
+    } finally {
+      for (const t of r[2]) t.dispose();
+    }
+  }
   if (typeof bIn === 'number') {
     const a = checkTensor(name, 'input', aIn);
     checkFloat(name, a);
@@ -275,12 +340,95 @@ function binaryOp(name: BinaryName, aIn: Tensor | number, bIn: Tensor | number):
   });
 }
 
+/**
+ * a // b (floor division, rounding toward negative infinity, as Python and PyTorch): int32 for
+ * int32 operands (a zero divisor is a RangeError), else floor(a / b) in float, not differentiable.
+ *
+ * @example
+ * ```ts
+ * hy.floorDivide(hy.tensor([7, -7], { dtype: 'int32' }), 2); // tensor([ 3, -4], dtype=int32)
+ * ```
+ */
+export function floorDivide(a: Tensor | number, b: Tensor | number): Tensor {
+  return floorOp('floorDivide', a, b);
+}
+
+/**
+ * a mod b with the divisor's sign (Python's %, torch.remainder): int32 for int32 operands, else
+ * a - floor(a / b) * b (differentiable in both).
+ *
+ * @example
+ * ```ts
+ * hy.remainder(hy.tensor([7.5, -7.5]), 2); // tensor([1.5000, 0.5000])
+ * ```
+ */
+export function remainder(a: Tensor | number, b: Tensor | number): Tensor {
+  return floorOp('remainder', a, b);
+}
+
+function floorOp(op: 'floorDivide' | 'remainder', aIn: unknown, bIn: unknown): Tensor {
+  if (typeof aIn === 'number' && typeof bIn === 'number') throw new TypeError(`${op}: at least one argument must be a Tensor`);
+  const a = typeof aIn === 'number' ? aIn : checkTensor(op, 'input', aIn);
+  const b = typeof bIn === 'number' ? bIn : checkTensor(op, 'other', bIn);
+  if (typeof a !== 'number' && typeof b !== 'number') sameDevice(op, 'input', a, 'other', b);
+  const intOf = (v: Tensor | number): boolean => (typeof v === 'number' ? isInt32Number(v) : v.dtype === 'int32');
+  for (const [n, v] of [['input', a], ['other', b]] as const) if (typeof v !== 'number' && v.dtype === 'bool') fail('type', op, n, 'a numeric tensor', 'a bool tensor');
+  if (intOf(a) && intOf(b)) return intArith(op, op, a, b);
+  return tidy(() => {
+    const q = noGrad(() => {
+      const d = div(a, b);
+      const out = rawUnary('floor', d, op);
+      return out;
+    });
+    return op === 'floorDivide' ? q : sub(a, mul(q, b));
+  });
+}
+
+/**
+ * a + b elementwise, broadcasting (NumPy rules); either may be a number.
+ *
+ * @example
+ * ```ts
+ * hy.add(hy.ones([2, 3]), hy.tensor([10, 20, 30])); // [[11, 21, 31], [11, 21, 31]]
+ * ```
+ */
 export const add = (a: Tensor | number, b: Tensor | number): Tensor => binaryOp('add', a, b);
+/**
+ * a - b elementwise, broadcasting; either may be a number.
+ *
+ * @example
+ * ```ts
+ * hy.sub(1, hy.tensor([0.25, 0.5])); // [0.75, 0.5]
+ * ```
+ */
 export const sub = (a: Tensor | number, b: Tensor | number): Tensor => binaryOp('sub', a, b);
+/**
+ * a * b elementwise, broadcasting; either may be a number.
+ *
+ * @example
+ * ```ts
+ * hy.mul(hy.tensor([1, 2, 3]), 2); // [2, 4, 6]
+ * ```
+ */
 export const mul = (a: Tensor | number, b: Tensor | number): Tensor => binaryOp('mul', a, b);
+/**
+ * a / b elementwise, broadcasting; either may be a number.
+ *
+ * @example
+ * ```ts
+ * hy.div(hy.tensor([1, 2]), hy.tensor([4, 8])); // [0.25, 0.25]
+ * ```
+ */
 export const div = (a: Tensor | number, b: Tensor | number): Tensor => binaryOp('div', a, b);
 
-/** x ** p for a number p. */
+/**
+ * x ** p for a number p.
+ *
+ * @example
+ * ```ts
+ * hy.pow(hy.tensor([1, 2, 3]), 2); // [1, 4, 9]
+ * ```
+ */
 export function pow(x: Tensor, p: number): Tensor {
   checkTensor('pow', 'input', x);
   checkFloat('pow', x);
@@ -373,22 +521,101 @@ function unaryOp(name: UnaryName, x: Tensor, opName: string = name): Tensor {
   });
 }
 
+/**
+ * -x elementwise.
+ *
+ * @example
+ * ```ts
+ * hy.neg(hy.tensor([1, -2])); // [-1, 2]
+ * ```
+ */
 export const neg = (x: Tensor): Tensor => unaryOp('neg', x);
+/**
+ * e ** x elementwise.
+ *
+ * @example
+ * ```ts
+ * hy.exp(hy.zeros([3])); // [1, 1, 1]
+ * ```
+ */
 export const exp = (x: Tensor): Tensor => unaryOp('exp', x);
+/**
+ * The natural logarithm elementwise.
+ *
+ * @example
+ * ```ts
+ * hy.log(hy.tensor([1, Math.E])); // [0, 1]
+ * ```
+ */
 export const log = (x: Tensor): Tensor => unaryOp('log', x);
+/**
+ * The error function elementwise.
+ *
+ * @example
+ * ```ts
+ * hy.erf(hy.tensor([0, 10])); // [0, 1]
+ * ```
+ */
 export const erf = (x: Tensor): Tensor => unaryOp('erf', x);
+/**
+ * The square root elementwise.
+ *
+ * @example
+ * ```ts
+ * hy.sqrt(hy.tensor([4, 9])); // [2, 3]
+ * ```
+ */
 export const sqrt = (x: Tensor): Tensor => unaryOp('sqrt', x);
+/**
+ * tanh(x) elementwise.
+ *
+ * @example
+ * ```ts
+ * hy.tanh(hy.zeros([2])); // [0, 0]
+ * ```
+ */
 export const tanh = (x: Tensor): Tensor => unaryOp('tanh', x);
+/**
+ * 1 / (1 + exp(-x)) elementwise.
+ *
+ * @example
+ * ```ts
+ * hy.sigmoid(hy.tensor([0])); // [0.5]
+ * ```
+ */
 export const sigmoid = (x: Tensor): Tensor => unaryOp('sigmoid', x);
-/** |x|; its gradient is sign(x), 0 at 0 (as PyTorch). */
+/**
+ * |x|; its gradient is sign(x), 0 at 0 (as PyTorch).
+ *
+ * @example
+ * ```ts
+ * hy.abs(hy.tensor([-1.5, 2])); // [1.5, 2]
+ * ```
+ */
 export const abs = (x: Tensor): Tensor => unaryOp('abs', x);
+/**
+ * max(x, 0) elementwise.
+ *
+ * @example
+ * ```ts
+ * hy.relu(hy.tensor([-1, 0, 2])); // [0, 0, 2]
+ * ```
+ */
 export const relu = (x: Tensor): Tensor => unaryOp('relu', x);
 
 export interface GeluOptions {
   approximate?: 'none' | 'tanh';
 }
 
-/** GELU in one fused kernel (forward) and one fused kernel (backward). */
+/**
+ * GELU in one fused kernel (forward) and one fused kernel (backward).
+ *
+ * @example
+ * ```ts
+ * const y = hy.gelu(hy.randn([4, 8])); // exact (erf) form
+ * const z = hy.gelu(hy.randn([4, 8]), { approximate: 'tanh' });
+ * ```
+ */
 export function gelu(x: Tensor, opts?: GeluOptions): Tensor {
   const o = checkOptions('gelu', opts, ['approximate']);
   const approximate = o.approximate ?? 'none';
@@ -398,7 +625,14 @@ export function gelu(x: Tensor, opts?: GeluOptions): Tensor {
   return unaryOp(approximate === 'tanh' ? 'geluTanh' : 'gelu', x, 'gelu');
 }
 
-/** The unfused composition x * 0.5 * (1 + erf(x / 1.41421)): five elementwise kernels, as the seed starts from. */
+/**
+ * The unfused composition x * 0.5 * (1 + erf(x / 1.41421)): five elementwise kernels, as the seed starts from.
+ *
+ * @example
+ * ```ts
+ * const y = hy.geluUnfused(hy.randn([4, 8])); // hy.gelu's values, up to rounding
+ * ```
+ */
 export function geluUnfused(x: Tensor): Tensor {
   return tidy(() => mul(mul(x, 0.5), add(erf(div(x, 1.41421)), 1)));
 }
@@ -460,12 +694,36 @@ function reduceOp(op: 'sum' | 'mean', x: Tensor, dim: number | number[] | undefi
   });
 }
 
+/**
+ * The sum of all elements, or over dim (one or a list), dropping the summed dimensions unless keepdim.
+ *
+ * @example
+ * ```ts
+ * const x = hy.ones([2, 3]);
+ * hy.sum(x); // 0-d: 6; hy.sum(x, 1) is [3, 3]; hy.sum(x, 1, { keepdim: true }) has shape [2, 1]
+ * ```
+ */
 export const sum = (x: Tensor, dim?: number | number[], opts?: ReduceOptions): Tensor => reduceOp('sum', x, dim, opts);
+/**
+ * The mean of all elements, or over dim (one or a list), dropping those dimensions unless keepdim.
+ *
+ * @example
+ * ```ts
+ * hy.mean(hy.tensor([[1, 2], [3, 4]]), 0); // [2, 3]
+ * ```
+ */
 export const mean = (x: Tensor, dim?: number | number[], opts?: ReduceOptions): Tensor => reduceOp('mean', x, dim, opts);
 
 // ---- shape ----
 
-/** A view with a new shape (one dimension may be -1). Shares storage with x. */
+/**
+ * A view with a new shape (one dimension may be -1). Shares storage with x.
+ *
+ * @example
+ * ```ts
+ * hy.reshape(hy.arange(6), [2, -1]); // shape [2, 3]
+ * ```
+ */
 export function reshape(x: Tensor, shape: number[]): Tensor {
   checkTensor('reshape', 'input', x);
   if (!Array.isArray(shape)) throw new TypeError(`reshape: shape must be an array, got ${describe(shape)}`);
@@ -496,7 +754,14 @@ export function reshape(x: Tensor, shape: number[]): Tensor {
   return out;
 }
 
-/** Flattens dimensions startDim..endDim into one (PyTorch's flatten). */
+/**
+ * Flattens dimensions startDim..endDim into one (PyTorch's flatten).
+ *
+ * @example
+ * ```ts
+ * hy.flatten(hy.zeros([8, 1, 28, 28]), 1); // shape [8, 784]
+ * ```
+ */
 export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   const op = 'flatten';
   checkTensor(op, 'input', x);
@@ -516,7 +781,15 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   return reshape(x, shape);
 }
 
-/** A tensor sharing storage with x but cut from the graph. */
+/**
+ * A tensor sharing storage with x but cut from the graph.
+ *
+ * @example
+ * ```ts
+ * const w = hy.randn([3], { requiresGrad: true });
+ * const frozen = hy.detach(w); // shares w's memory; frozen.requiresGrad is false
+ * ```
+ */
 export function detach(x: Tensor): Tensor {
   checkTensor('detach', 'input', x);
   return x.aliasAs(x.shape);
@@ -543,26 +816,179 @@ setEngineOps({
 
 declare module './tensor' {
   interface Tensor {
+    /**
+     * this + other, broadcasting (see hy.add).
+     *
+     * @example
+     * ```ts
+     * hy.ones([2, 3]).add(hy.tensor([1, 2, 3])); // [[2, 3, 4], [2, 3, 4]]
+     * ```
+     */
     add(other: Tensor | number): Tensor;
+    /**
+     * this - other, broadcasting (see hy.sub).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([3, 4]).sub(1); // [2, 3]
+     * ```
+     */
     sub(other: Tensor | number): Tensor;
+    /**
+     * this * other, broadcasting (see hy.mul).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([1, 2]).mul(hy.tensor([3, 4])); // [3, 8]
+     * ```
+     */
     mul(other: Tensor | number): Tensor;
+    /**
+     * this / other, broadcasting (see hy.div).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([1, 2]).div(4); // [0.25, 0.5]
+     * ```
+     */
     div(other: Tensor | number): Tensor;
+    /**
+     * -this (see hy.neg).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([1, -2]).neg(); // [-1, 2]
+     * ```
+     */
     neg(): Tensor;
+    /**
+     * e ** this elementwise (see hy.exp).
+     *
+     * @example
+     * ```ts
+     * hy.zeros([2]).exp(); // [1, 1]
+     * ```
+     */
     exp(): Tensor;
+    /**
+     * The natural logarithm elementwise (see hy.log).
+     *
+     * @example
+     * ```ts
+     * hy.ones([2]).log(); // [0, 0]
+     * ```
+     */
     log(): Tensor;
+    /**
+     * The square root elementwise (see hy.sqrt).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([4, 9]).sqrt(); // [2, 3]
+     * ```
+     */
     sqrt(): Tensor;
+    /**
+     * |this| elementwise (see hy.abs).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([-1.5, 2]).abs(); // [1.5, 2]
+     * ```
+     */
     abs(): Tensor;
+    /**
+     * this ** p for a number p (see hy.pow).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([2, 3]).pow(2); // [4, 9]
+     * ```
+     */
     pow(p: number): Tensor;
+    /**
+     * max(this, 0) elementwise (see hy.relu).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([-1, 2]).relu(); // [0, 2]
+     * ```
+     */
     relu(): Tensor;
+    /**
+     * The sum of all elements, or over dim (see hy.sum).
+     *
+     * @example
+     * ```ts
+     * const x = hy.ones([2, 3]);
+     * x.sum().item(); // 6; x.sum(1) is [3, 3]; x.sum(1, { keepdim: true }) has shape [2, 1]
+     * ```
+     */
     sum(dim?: number | number[], opts?: ReduceOptions): Tensor;
+    /**
+     * The mean of all elements, or over dim (see hy.mean).
+     *
+     * @example
+     * ```ts
+     * hy.tensor([[1, 2], [3, 4]]).mean(1); // [1.5, 3.5]
+     * ```
+     */
     mean(dim?: number | number[], opts?: ReduceOptions): Tensor;
+    /**
+     * A view with a new shape, given as sizes or as one array; one size may be -1 (see hy.reshape).
+     *
+     * @example
+     * ```ts
+     * hy.arange(6).reshape(2, -1); // shape [2, 3]; .reshape([2, -1]) too
+     * ```
+     */
     reshape(...shape: number[] | [number[]]): Tensor;
+    /**
+     * reshape(), as PyTorch names it for a view: shares storage.
+     *
+     * @example
+     * ```ts
+     * hy.arange(6).view(3, 2); // shape [3, 2]
+     * ```
+     */
     view(...shape: number[] | [number[]]): Tensor;
+    /**
+     * Flattens dimensions startDim..endDim into one (see hy.flatten).
+     *
+     * @example
+     * ```ts
+     * hy.zeros([8, 1, 28, 28]).flatten(1); // shape [8, 784]
+     * ```
+     */
     flatten(startDim?: number, endDim?: number): Tensor;
+    /**
+     * A tensor sharing this one's storage, cut from the graph (see hy.detach).
+     *
+     * @example
+     * ```ts
+     * const w = hy.randn([3], { requiresGrad: true });
+     * const target = w.mul(2).detach(); // target.requiresGrad is false
+     * ```
+     */
     detach(): Tensor;
-    /** Computes gradients of this tensor with respect to the leaves that require them. */
+    /**
+     * Computes gradients of this tensor with respect to the leaves that require them.
+     *
+     * @example
+     * ```ts
+     * const w = hy.tensor([1, 2, 3], { requiresGrad: true });
+     * w.square().sum().backward(); // w.grad is [2, 4, 6]
+     * ```
+     */
     backward(gradient?: Tensor, opts?: BackwardOptions): void;
-    /** Sets requiresGrad in place (leaves only) and returns this tensor. */
+    /**
+     * Sets requiresGrad in place (leaves only) and returns this tensor.
+     *
+     * @example
+     * ```ts
+     * const w = hy.randn([3, 3]).requiresGrad_(); // w.requiresGrad is true
+     * ```
+     */
     requiresGrad_(value?: boolean): Tensor;
   }
 }

@@ -110,6 +110,16 @@ export function allocTensor(op: string, shape: number[], dtype: DType, device: D
   return new Tensor(storage, shape, dtype, device);
 }
 
+/**
+ * An n-dimensional array of one dtype on one device, with autograd; the factories make them
+ * (hy.tensor, hy.zeros, hy.randn, ...).
+ *
+ * @example
+ * ```ts
+ * const x = hy.tensor([[1, 2], [3, 4]]);
+ * x.shape; // [2, 2] (x.dtype 'float32', x.device 'cpu')
+ * ```
+ */
 export class Tensor {
   readonly shape: readonly number[];
   readonly dtype: DType;
@@ -184,6 +194,12 @@ export class Tensor {
   /**
    * Converts to another device or dtype; returns this tensor when nothing changes. Differentiable:
    * the gradient converts back.
+   *
+   * @example
+   * ```ts
+   * const x = hy.randn([2, 3]);
+   * const h = x.to('float16'); // x.to('cuda') moves it to the GPU
+   * ```
    */
   to(target: Device | DType | 'cuda:0', opts?: ToOptions): Tensor {
     return this.convert(target, opts);
@@ -218,7 +234,15 @@ export class Tensor {
     return out;
   }
 
-  /** A copy of this cpu tensor in page-locked memory (ordinary memory where CUDA is absent). */
+  /**
+   * A copy of this cpu tensor in page-locked memory (ordinary memory where CUDA is absent).
+   *
+   * @example
+   * ```ts
+   * const batch = hy.randn([64, 784]).pinMemory();
+   * const onGpu = batch.to('cuda', { nonBlocking: true }); // an asynchronous copy
+   * ```
+   */
   pinMemory(): Tensor {
     const src = this.live('pinMemory');
     if (this.device !== 'cpu') throw new RangeError(`pinMemory: only cpu tensors can be pinned, this one is on ${this.device}`);
@@ -228,7 +252,15 @@ export class Tensor {
     return out;
   }
 
-  /** A copy in new memory. Differentiable. */
+  /**
+   * A copy in new memory. Differentiable.
+   *
+   * @example
+   * ```ts
+   * const x = hy.ones([3], { requiresGrad: true });
+   * const y = x.clone(); // new memory, same values; y.sum().backward() fills x.grad
+   * ```
+   */
   clone(): Tensor {
     return this.copy();
   }
@@ -241,7 +273,14 @@ export class Tensor {
     return out;
   }
 
-  /** Reads the values without blocking the event loop. float16 reads back as float32. */
+  /**
+   * Reads the values without blocking the event loop. float16 reads back as float32.
+   *
+   * @example
+   * ```ts
+   * const values = await hy.randn([3]).data(); // Float32Array of 3
+   * ```
+   */
   data(): Promise<ReadData> {
     try {
       return native.readAsync(this.live('data'), this.dtype, this.numel);
@@ -250,18 +289,39 @@ export class Tensor {
     }
   }
 
-  /** Reads the values, blocking until the device has produced them. */
+  /**
+   * Reads the values, blocking until the device has produced them.
+   *
+   * @example
+   * ```ts
+   * hy.tensor([1, 2, 3]).dataSync(); // Float32Array [1, 2, 3]
+   * ```
+   */
   dataSync(): ReadData {
     return native.read(this.live('dataSync'), this.dtype, this.numel);
   }
 
-  /** The value of a one-element tensor. */
+  /**
+   * The value of a one-element tensor.
+   *
+   * @example
+   * ```ts
+   * hy.sum(hy.ones([4])).item(); // 4
+   * ```
+   */
   item(): number {
     if (this.numel !== 1) throw new RangeError(`item: the tensor has ${this.numel} elements, item() needs exactly one`);
     return this.dataSync()[0];
   }
 
-  /** Nested arrays of the values (blocking). */
+  /**
+   * Nested arrays of the values (blocking).
+   *
+   * @example
+   * ```ts
+   * hy.tensor([[1, 2], [3, 4]]).toArray(); // [[1, 2], [3, 4]]
+   * ```
+   */
   toArray(): NestedNumbers {
     const flat = Array.from(this.dataSync());
     const build = (dim: number, start: number): NestedNumbers => {
@@ -274,7 +334,15 @@ export class Tensor {
     return build(0, 0);
   }
 
-  /** Frees the memory now. Safe to call more than once. */
+  /**
+   * Frees the memory now. Safe to call more than once.
+   *
+   * @example
+   * ```ts
+   * const x = hy.randn([1024, 1024]);
+   * x.dispose(); // x.isDisposed is now true
+   * ```
+   */
   dispose(): void {
     if (this.storage === null) return;
     this.storage.release();
@@ -294,11 +362,29 @@ export class Tensor {
   /** @internal True once dispose() gave up this tensor's use of its node. */
   private gradDropped = false;
 
+  /**
+   * dispose(), for `using`: the tensor is freed at the end of the block.
+   *
+   * @example
+   * ```ts
+   * {
+   *   using x = hy.randn([1024, 1024]);
+   *   console.log(x.sum().item());
+   * } // x.dispose() ran here
+   * ```
+   */
   [Symbol.dispose](): void {
     this.dispose();
   }
 
-  /** The printed form, as PyTorch prints: `tensor([[ 0.1234, -1.0000]], device='cuda:0', requiresGrad=true)`. Never throws. */
+  /**
+   * The printed form, as PyTorch prints: `tensor([[ 0.1234, -1.0000]], device='cuda:0', requiresGrad=true)`. Never throws.
+   *
+   * @example
+   * ```ts
+   * String(hy.tensor([1.5, 2])); // 'tensor([1.5000, 2.0000])'
+   * ```
+   */
   toString(): string {
     if (this.storage === null) return 'tensor(<disposed>)';
     try {
@@ -311,6 +397,11 @@ export class Tensor {
   /**
    * JSON.stringify's form: the nested values for a tensor of at most 1000 elements, else
    * {shape, dtype, device, summary} with summary the printed form (so is a disposed tensor).
+   *
+   * @example
+   * ```ts
+   * JSON.stringify({ w: hy.tensor([[1, 2]]) }); // '{"w":[[1,2]]}'
+   * ```
    */
   toJSON(): NestedNumbers | TensorSummaryJSON {
     if (this.storage === null) return { shape: this.shape.slice(), dtype: this.dtype, device: this.device, summary: this.toString() };
@@ -334,11 +425,28 @@ export function cloneRaw(t: Tensor): Tensor {
   return t.copy();
 }
 
+/**
+ * True when v is a Tensor (a type guard).
+ *
+ * @example
+ * ```ts
+ * hy.isTensor(hy.zeros([2])); // true
+ * hy.isTensor([0, 0]); // false
+ * ```
+ */
 export function isTensor(v: unknown): v is Tensor {
   return v instanceof Tensor;
 }
 
-/** Runs fn and disposes every tensor it created, except those it returns. */
+/**
+ * Runs fn and disposes every tensor it created, except those it returns.
+ *
+ * @example
+ * ```ts
+ * const x = hy.randn([3]);
+ * const y = hy.tidy(() => hy.exp(hy.neg(x)).add(1)); // the hy.neg and hy.exp results are disposed
+ * ```
+ */
 export function tidy<T>(fn: () => T): T {
   return runScoped(fn, isTensor);
 }
@@ -388,6 +496,13 @@ function creationOptions(op: string, opts: unknown, defaultDType: DType) {
 /**
  * A tensor from numbers, booleans, nested arrays of them or a typed array. Int32Array data defaults
  * to int32, booleans to bool, all else to float32.
+ *
+ * @example
+ * ```ts
+ * const a = hy.tensor([[1, 2], [3, 4]]); // float32, shape [2, 2]
+ * const i = hy.tensor(new Int32Array([0, 2])); // int32
+ * const w = hy.tensor([1, 2, 3, 4], { shape: [2, 2], requiresGrad: true });
+ * ```
  */
 export function tensor(data: TensorData | boolean | NestedBooleans, opts?: TensorOptions & { shape?: number[] }): Tensor {
   const rest = opts === undefined ? undefined : checkOptions('tensor', opts, ['dtype', 'device', 'requiresGrad', 'pinMemory', 'shape']);
@@ -479,7 +594,14 @@ function shapeAndOptions(op: string, args: readonly unknown[]): [unknown, Tensor
   return [sizes.length === 1 ? sizes[0] : sizes, (hasOpts ? last : undefined) as TensorOptions | undefined];
 }
 
-/** An uninitialised tensor: its values are whatever the memory held. */
+/**
+ * An uninitialised tensor: its values are whatever the memory held.
+ *
+ * @example
+ * ```ts
+ * const out = hy.empty([2, 3]); // or hy.empty(2, 3); the values are arbitrary
+ * ```
+ */
 export function empty(...args: ShapeArgs): Tensor {
   const [shape, opts] = shapeAndOptions('empty', args);
   const s = checkShape('empty', shape);
@@ -502,17 +624,39 @@ function filled(op: string, shape: number | number[], value: number, opts: Tenso
   return t;
 }
 
+/**
+ * A tensor of `shape` with `value` everywhere.
+ *
+ * @example
+ * ```ts
+ * hy.full([2, 2], 0.5); // [[0.5, 0.5], [0.5, 0.5]]
+ * ```
+ */
 export function full(shape: number | number[], value: number, opts?: TensorOptions): Tensor {
   return filled('full', shape, value, opts);
 }
 
-/** Zeros: `zeros([2, 3])` or `zeros(2, 3)`, with options last. */
+/**
+ * Zeros: `zeros([2, 3])` or `zeros(2, 3)`, with options last.
+ *
+ * @example
+ * ```ts
+ * const z = hy.zeros(2, 3, { dtype: 'int32' }); // as hy.zeros([2, 3], { dtype: 'int32' })
+ * ```
+ */
 export function zeros(...args: ShapeArgs): Tensor {
   const [shape, opts] = shapeAndOptions('zeros', args);
   return filled('zeros', shape as number[], 0, opts);
 }
 
-/** Ones: `ones([2, 3])` or `ones(2, 3)`, with options last. */
+/**
+ * Ones: `ones([2, 3])` or `ones(2, 3)`, with options last.
+ *
+ * @example
+ * ```ts
+ * const w = hy.ones([4], { requiresGrad: true });
+ * ```
+ */
 export function ones(...args: ShapeArgs): Tensor {
   const [shape, opts] = shapeAndOptions('ones', args);
   return filled('ones', shape as number[], 1, opts);
@@ -529,13 +673,28 @@ function randomTensor(op: string, kind: 'uniform' | 'normal', shape: number | nu
   return t;
 }
 
-/** Uniform values in [0, 1) from the global Philox generator (see manualSeed). */
+/**
+ * Uniform values in [0, 1) from the global Philox generator (see manualSeed).
+ *
+ * @example
+ * ```ts
+ * hy.manualSeed(0);
+ * const u = hy.rand([2, 3]); // uniform in [0, 1), the same after every manualSeed(0)
+ * ```
+ */
 export function rand(...args: ShapeArgs): Tensor {
   const [shape, opts] = shapeAndOptions('rand', args);
   return randomTensor('rand', 'uniform', shape as number[], opts, 0, 1);
 }
 
-/** Standard normal values from the global Philox generator (see manualSeed). */
+/**
+ * Standard normal values from the global Philox generator (see manualSeed).
+ *
+ * @example
+ * ```ts
+ * const w = hy.randn(784, 10, { requiresGrad: true });
+ * ```
+ */
 export function randn(...args: ShapeArgs): Tensor {
   const [shape, opts] = shapeAndOptions('randn', args);
   return randomTensor('randn', 'normal', shape as number[], opts, 0, 1);

@@ -1,5 +1,5 @@
 """PyTorch peer of bench/shape.bench.ts: transpose (made contiguous, as hayate's is a copy), cat,
-index_select, scatter_add, argmax, a comparison, where and arange at the same shapes and devices.
+index_select, scatter_add, argmax, a comparison, where, arange and int32 addition at the same shapes and devices.
 Prints one JSON row per case in the schema of bench/harness.ts."""
 from _common import case_name, devices, require_torch, run_cases
 
@@ -50,6 +50,12 @@ def cases():
         ]
         for label, nbytes, setup in rows:
             yield device, case_name(device, f"{label} {size} float32"), nbytes, setup
+        def int_add():
+            a = torch.randint(-1000, 1000, (r, c), dtype=torch.int32, device=device)
+            b = torch.randint(-1000, 1000, (r, c), dtype=torch.int32, device=device)
+            return lambda: a + b
+
+        yield device, case_name(device, f"int32 add {size}"), 3 * n * 4, int_add
         yield device, case_name(device, f"arange {n} int32"), n * 4, lambda: (lambda: torch.arange(n, dtype=torch.int32, device=device))
 
 

@@ -123,11 +123,15 @@ function binaryEntry(name: 'add' | 'sub' | 'mul' | 'div', fn: (a: Tensor, b: Ten
   });
 }
 
-/** Non-tensor input, int32 input and a disposed input: the errors every float op shares. */
+const INT_ARITHMETIC = new Set(['add', 'sub', 'mul', 'div']);
+
+/** Non-tensor input, int32 and bool inputs and a disposed input: the errors every float op shares. */
 export function commonErrors(op: string, device: Device, call: (x: Tensor) => unknown): ErrorCase[] {
   return [
     { label: 'an object where a tensor goes', run: () => call({} as never), cls: TypeError, pattern: new RegExp(`^${op}: \\w+ must be a Tensor, got an object \\(\\[object Object\\]\\)$`) },
-    { label: 'an int32 tensor', run: () => call(hy.tensor([1, 2], { dtype: 'int32', device })), cls: TypeError, pattern: /must be a float32 or float16 tensor/ },
+    // add, sub, mul and div take int32 (int32 arithmetic, or promotion to float); bool they refuse
+    ...(INT_ARITHMETIC.has(op) ? [] : [{ label: 'an int32 tensor', run: () => call(hy.tensor([1, 2], { dtype: 'int32', device })), cls: TypeError, pattern: /must be a float32 or float16 tensor/ }]),
+    { label: 'a bool tensor', run: () => call(hy.tensor([true, false], { device })), cls: TypeError, pattern: /must be a float32 or float16 tensor .*, got a bool tensor$/ },
     {
       label: 'a disposed tensor',
       run: () => {
@@ -331,7 +335,7 @@ const GELU_UNFUSED = entry<UnaryParams>({
   tol: { float32: { rtol: 1e-5, atol: 4e-6 }, float16: { rtol: 1e-2, atol: 4e-3 } },
   grad: { oracle: (x, _p, w) => [ref.finiteDiffElementwise((v) => v * 0.5 * (1 + ref.erf(v / 1.41421)), x[0], w)], tol: GRAD_TOL },
   errors: (device) => [
-    { label: 'an int32 tensor', run: () => hy.geluUnfused(hy.tensor([1], { dtype: 'int32', device })), cls: TypeError, pattern: /must be a float32 or float16 tensor/, op: 'mul' },
+    { label: 'a bool tensor', run: () => hy.geluUnfused(hy.tensor([true], { device })), cls: TypeError, pattern: /must be a float32 or float16 tensor/, op: 'mul' },
   ],
 });
 

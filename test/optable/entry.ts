@@ -82,6 +82,8 @@ export interface OpEntry<P = any> {
   /** The op name its error messages start with. */
   errorName: string;
   native: NativeUse[];
+  /** A view sharing its input's storage (squeeze, unsqueeze): no kernel runs, so native is empty. */
+  view?: true;
   dtypes: FloatDType[];
   /** The public function and how many positional arguments it takes (for a fuzz driver). */
   fn: (...args: never[]) => unknown;

@@ -23,6 +23,7 @@ interface MapCase {
 
 interface MapSpec {
   name: string;
+  view?: true;
   errorName?: string;
   native: string[];
   /** Enum values of a native op's enum field this entry reaches. */
@@ -34,7 +35,7 @@ interface MapSpec {
   /** The mapping over the float inputs (ints' values given). */
   map: (c: MapCase, x: number[][]) => ref.Mapping;
   /** Extra outputs after the mapped values (argmax indices, say). */
-  extra?: (c: MapCase, x: number[][]) => { shape: number[]; values: number[]; dtype: DType }[];
+  extra?: (c: MapCase, x: number[][]) => { shape: number[]; values: number[]; dtype?: DType }[];
   errors: (device: Device) => ErrorCase[];
   /** Inputs sampled with ties (for max/min: first index on ties). */
   discrete?: boolean;
@@ -45,6 +46,7 @@ function mapEntry(spec: MapSpec): OpEntry {
     name: spec.name,
     errorName: spec.errorName ?? spec.name,
     native: spec.native.map((op) => ({ op, values: spec.nativeValues?.[op] })),
+    ...(spec.view ? { view: true as const } : {}),
     dtypes: FLOATS,
     fn: spec.fn,
     fuzzArity: spec.fuzzArity,
@@ -692,7 +694,128 @@ const LOGICAL_NOT = entry<{ shape: number[] }>({
   errors: () => [{ label: 'number input', run: () => hy.logicalNot(1 as never), cls: TypeError, pattern: /^logicalNot: input must be a Tensor, got 1$/ }],
 });
 
+/** The identity mapping of n elements under a new shape (views: squeeze, unsqueeze, t of a vector). */
+const identity = (shape: number[]): ref.Mapping => ({ shape, src: Array.from({ length: numel(shape) }, (_, i): ref.Source => [0, i]) });
+
+const SQUEEZE = mapEntry({
+  name: 'squeeze',
+  view: true,
+  native: [],
+  fn: hy.squeeze,
+  fuzzArity: 2,
+  cases: (size) => [
+    { label: `[1,${sized(size)},1,2] all`, shapes: [[1, sized(size), 1, 2]], args: [undefined] },
+    { label: `[1,${sized(size)},1] dim -1`, shapes: [[1, sized(size), 1]], args: [-1] },
+    { label: `[${sized(size)},1,1] dims [1, 2]`, shapes: [[sized(size), 1, 1]], args: [[1, 2]] },
+  ],
+  call: ([x], _i, [d]) => hy.squeeze(x, d as number | number[] | undefined),
+  map: (c) => {
+    const d = c.args[0] as number | number[] | undefined;
+    const shape = c.shapes[0];
+    const dims = d === undefined ? shape.map((_, i) => i) : (Array.isArray(d) ? d : [d]).map((k) => (k < 0 ? k + shape.length : k));
+    return identity(shape.filter((n, i) => !(n === 1 && dims.includes(i))));
+  },
+  errors: (device) => [{ label: 'dim out of range', run: () => hy.squeeze(x23(device), 2), cls: RangeError, pattern: /^squeeze: dim must be an integer from -2 to 1/ }],
+});
+
+const UNSQUEEZE = mapEntry({
+  name: 'unsqueeze',
+  view: true,
+  native: [],
+  fn: hy.unsqueeze,
+  fuzzArity: 2,
+  cases: (size) => [
+    { label: `[${sized(size)},2] dim 0`, shapes: [[sized(size), 2]], args: [0] },
+    { label: `[${sized(size)},2] dim -1`, shapes: [[sized(size), 2]], args: [-1] },
+    { label: '[] dim 0', shapes: [[]], args: [0] },
+  ],
+  call: ([x], _i, [d]) => hy.unsqueeze(x, d as number),
+  map: (c) => {
+    const shape = c.shapes[0].slice();
+    const d = c.args[0] as number;
+    shape.splice(d < 0 ? d + shape.length + 1 : d, 0, 1);
+    return identity(shape);
+  },
+  errors: (device) => [{ label: 'dim out of range', run: () => hy.unsqueeze(x23(device), 3), cls: RangeError, pattern: /^unsqueeze: dim must be an integer from -3 to 2/ }],
+});
+
+const T_ENTRY = mapEntry({
+  name: 't',
+  native: ['stridedCopy'],
+  fn: hy.t,
+  fuzzArity: 1,
+  cases: (size) => [
+    { label: `[${sized(size)},5]`, shapes: [[sized(size), 5]], args: [] },
+    { label: `[${sized(size)}]`, shapes: [[sized(size)]], args: [] },
+  ],
+  call: ([x]) => hy.t(x),
+  map: (c) => (c.shapes[0].length === 2 ? ref.permute(c.shapes[0], [1, 0]) : identity(c.shapes[0])),
+  errors: (device) => [{ label: '3-d input', run: () => hy.t(hy.zeros([2, 2, 2], { device })), cls: RangeError, pattern: /^t: expects a tensor of at most 2 dimensions, got 3/ }],
+});
+
+function splitEntry(kind: 'split' | 'chunk'): OpEntry {
+  /** The pieces' [start, length] along dim. */
+  const pieces = (size: number, arg: number | number[]): [number, number][] => {
+    const sizes = kind === 'chunk' ? (() => {
+      const step = Math.max(1, Math.ceil(size / (arg as number)));
+      const out: number[] = [];
+      for (let s = 0; s < size; s += step) out.push(Math.min(step, size - s));
+      return out.length === 0 ? [0] : out;
+    })() : Array.isArray(arg) ? arg : (() => {
+      const out: number[] = [];
+      for (let s = 0; s < size; s += arg) out.push(Math.min(arg, size - s));
+      return out.length === 0 ? [0] : out;
+    })();
+    let at = 0;
+    return sizes.map((n) => {
+      const r: [number, number] = [at, n];
+      at += n;
+      return r;
+    });
+  };
+  const fn = kind === 'split' ? hy.split : hy.chunk;
+  return mapEntry({
+    name: kind,
+    native: ['stridedCopy'],
+    fn,
+    fuzzArity: 3,
+    cases: (size) => {
+      const n = sized(size) + 2;
+      return kind === 'split'
+        ? [
+            { label: `[${n},3] by 2`, shapes: [[n, 3]], args: [2, 0] },
+            { label: `[3,${n}] sizes [1, rest] dim -1`, shapes: [[3, n]], args: [[1, n - 1], -1] },
+          ]
+        : [
+            { label: `[${n},3] in 3`, shapes: [[n, 3]], args: [3, 0] },
+            { label: `[2,${n}] in 2 dim 1`, shapes: [[2, n]], args: [2, 1] },
+          ];
+    },
+    call: ([x], _i, [a, d]) => (fn as (x: Tensor, a: unknown, d: number) => Tensor[])(x, a, d as number),
+    map: (c) => {
+      const d0 = c.args[1] as number;
+      const d = d0 < 0 ? d0 + c.shapes[0].length : d0;
+      const [start, len] = pieces(c.shapes[0][d], c.args[0] as number | number[])[0];
+      return ref.slice(c.shapes[0], d, start, 1, len);
+    },
+    extra: (c, x) => {
+      const d0 = c.args[1] as number;
+      const d = d0 < 0 ? d0 + c.shapes[0].length : d0;
+      return pieces(c.shapes[0][d], c.args[0] as number | number[]).slice(1).map(([start, len]) => {
+        const m = ref.slice(c.shapes[0], d, start, 1, len);
+        return { shape: m.shape, values: Array.from(ref.apply(m, x)) };
+      });
+    },
+    errors: (device) => [
+      kind === 'split'
+        ? { label: 'sizes that do not sum', run: () => hy.split(x23(device), [1, 1], 1), cls: RangeError, pattern: /^split: the sizes \[1, 1\] sum to 2, dimension 1 has size 3$/ }
+        : { label: 'zero chunks', run: () => hy.chunk(x23(device), 0), cls: RangeError, pattern: /^chunk: chunks must be a positive integer, got 0$/ },
+    ],
+  });
+}
+
 export const SHAPE: OpEntry[] = [
+  SQUEEZE, UNSQUEEZE, T_ENTRY, splitEntry('split'), splitEntry('chunk'),
   argEntry('max'), argEntry('min'), SCATTER_ADD, LOGICAL_NOT,
   PERMUTE, TRANSPOSE, SLICE, NARROW, SELECT, EXPAND, CAT, STACK, INDEX_SELECT, INDEX, GATHER, extremeEntry('max'), extremeEntry('min'), WHERE,
   ...(Object.keys(CMP) as CmpName[]).map(compareEntry),

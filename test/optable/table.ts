@@ -4,10 +4,12 @@
 import { CREATION } from './creation';
 import { ELEMENTWISE } from './elementwise';
 import type { OpEntry } from './entry';
+import { INTEGER } from './integer';
 import { LINALG } from './linalg';
+import { LOSS } from './loss';
 import { NN } from './nn';
 import { OPTIM } from './optim';
 import { REDUCTION } from './reduction';
 import { SHAPE } from './shape';
 
-export const TABLE: OpEntry[] = [...ELEMENTWISE, ...REDUCTION, ...LINALG, ...NN, ...CREATION, ...OPTIM, ...SHAPE];
+export const TABLE: OpEntry[] = [...ELEMENTWISE, ...REDUCTION, ...LINALG, ...NN, ...CREATION, ...OPTIM, ...SHAPE, ...INTEGER, ...LOSS];
