@@ -30,6 +30,9 @@ Napi::Object StorageHandle::create(Napi::Env env, StoragePtr allocation) {
   }
 }
 
+// Host blocks smaller than this are not reported to V8 as external memory (see the constructor).
+static constexpr size_t kReportedMinBytes = 4096;
+
 // Marks the JavaScript objects that wrap a Storage, so that fromValue recognises one with a single
 // tag check instead of walking the prototype chain (instanceof) on every field of every op call.
 static const napi_type_tag kStorageTag = {0x6861796174655374ull, 0x6f72616765763031ull};
@@ -43,7 +46,11 @@ StorageHandle::StorageHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     throw Napi::Error::New(info.Env(), "Storage: could not tag the new storage object");
   }
   storage_ = *token.As<Napi::External<StoragePtr>>().Data();
-  if (storage_ && storage_->device == DeviceType::Cpu) {
+  // Host memory is reported to V8 so that the finalizers of dropped tensors run under memory
+  // pressure; below a few KiB the wrapper objects themselves weigh as much, and reporting every
+  // small block made V8 collect far more often than the memory warrants (a 64-element op paid
+  // for it twice, at alloc and at dispose).
+  if (storage_ && storage_->device == DeviceType::Cpu && storage_->bytes >= kReportedMinBytes) {
     reportedBytes_ = static_cast<int64_t>(storage_->bytes);
     Napi::MemoryManagement::AdjustExternalMemory(info.Env(), reportedBytes_);
   }

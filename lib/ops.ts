@@ -655,12 +655,33 @@ function normDims(op: string, x: Tensor, dim: number | number[] | undefined): nu
   return [...out].filter((d) => d < x.shape.length).sort((a, b) => a - b);
 }
 
+/**
+ * sum of a bool tensor: the count of true elements, as int32 (PyTorch counts in int64). Summed in
+ * float32, which holds every count below 2^24 exactly; larger tensors are refused rather than
+ * miscounted.
+ */
+function countTrue(x: Tensor, dim: number | number[] | undefined, opts: ReduceOptions | undefined): Tensor {
+  if (x.numel >= 2 ** 24) throw new RangeError(`sum: a bool tensor of ${x.numel} elements (2^24 or more) cannot be counted exactly in float32; count slices of it (each below 2^24 elements) instead`);
+  return noGrad(() => {
+    const f = x.convert('float32');
+    try {
+      const s = reduceOp('sum', f, dim, opts);
+      const r = s.convert('int32');
+      if (r !== s) s.dispose();
+      return r;
+    } finally {
+      f.dispose();
+    }
+  });
+}
+
 export interface ReduceOptions {
   keepdim?: boolean;
 }
 
 function reduceOp(op: 'sum' | 'mean', x: Tensor, dim: number | number[] | undefined, opts: ReduceOptions | undefined): Tensor {
   checkTensor(op, 'input', x);
+  if (op === 'sum' && x.dtype === 'bool') return countTrue(x, dim, opts);
   checkFloat(op, x);
   const o = checkOptions(op, opts, ['keepdim']);
   const keepdim = booleanArg(op, 'keepdim', o.keepdim, false);

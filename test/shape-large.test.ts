@@ -55,4 +55,17 @@ eachBackend(s, 'compare, where, argmax, indexSelect and arange at 100k+ elements
   });
 });
 
+eachBackend(s, 'sum of a bool tensor counts its true elements as int32, over all or some dims', (device) => {
+  hy.tidy(() => {
+    const m = hy.tensor([[true, false, true], [true, true, true]], { device });
+    const all = m.sum();
+    assert.is(all.dtype, 'int32');
+    assert.is(all.item(), 5);
+    assert.equal(Array.from(m.sum(1).dataSync()), [2, 3]);
+    assert.equal(Array.from(m.sum(0, { keepdim: true }).dataSync()), [2, 1, 2]);
+    const y = hy.tensor([1, 2, 3, 4], { dtype: 'int32', device });
+    assert.is(hy.tensor([1, 0, 3, 4], { dtype: 'int32', device }).eq(y).sum().item(), 3, 'correct predictions counted as PyTorch users count them');
+  });
+});
+
 s.run();

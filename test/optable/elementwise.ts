@@ -131,7 +131,8 @@ export function commonErrors(op: string, device: Device, call: (x: Tensor) => un
     { label: 'an object where a tensor goes', run: () => call({} as never), cls: TypeError, pattern: new RegExp(`^${op}: \\w+ must be a Tensor, got an object \\(\\[object Object\\]\\)$`) },
     // add, sub, mul and div take int32 (int32 arithmetic, or promotion to float); bool they refuse
     ...(INT_ARITHMETIC.has(op) ? [] : [{ label: 'an int32 tensor', run: () => call(hy.tensor([1, 2], { dtype: 'int32', device })), cls: TypeError, pattern: /must be a float32 or float16 tensor/ }]),
-    { label: 'a bool tensor', run: () => call(hy.tensor([true, false], { device })), cls: TypeError, pattern: /must be a float32 or float16 tensor .*, got a bool tensor$/ },
+    // sum counts a bool tensor's true elements; every other float op refuses bool
+    ...(op === 'sum' ? [] : [{ label: 'a bool tensor', run: () => call(hy.tensor([true, false], { device })), cls: TypeError, pattern: /must be a float32 or float16 tensor .*, got a bool tensor$/ }]),
     {
       label: 'a disposed tensor',
       run: () => {
