@@ -84,9 +84,11 @@ class DeviceFinder : public StorageVisitor {
   explicit DeviceFinder(const char* op) : op_(op) {}
   const char* first = nullptr;
   DeviceType device = DeviceType::Cpu;
+  uint64_t bytes = 0;
 
  protected:
   void visit(const char* name, Storage* s) override {
+    bytes += s->bytes;
     if (first == nullptr) {
       first = name;
       device = s->device;
@@ -199,6 +201,18 @@ DeviceType commonDevice(const char* op, void (*visit)(void*, Fields&), void* arg
   if (d.first == nullptr) throwRange(std::string(op) + ": no storage given");
   return d.device;
 }
+
+DeviceType commonDevice(const char* op, void (*visit)(void*, Fields&), void* args, uint64_t* bytes) {
+  DeviceFinder d(op);
+  visit(args, d);
+  if (d.first == nullptr) throwRange(std::string(op) + ": no storage given");
+  *bytes = d.bytes;
+  return d.device;
+}
+
+bool cpuQueueIdle() { return cpu::queue().idle(); }
+
+void recordCpuError(std::exception_ptr e) { cpu::queue().recordError(std::move(e)); }
 
 void waitForHost(void (*visit)(void*, Fields&), void* args) {
   HostWaiter w;

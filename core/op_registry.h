@@ -8,6 +8,7 @@
 // autotuner to choose among. No N-API here: the binding supplies arguments through `Fields`.
 #pragma once
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <initializer_list>
 #include <string>
@@ -157,6 +158,17 @@ StoragePtr allocateWorkspace(DeviceType device, uint64_t bytes);
 // The one device every storage of the argument struct is on, or a RangeError naming the op and
 // both fields. `visit` walks the struct's fields.
 DeviceType commonDevice(const char* op, void (*visit)(void* args, Fields&), void* args);
+// The same, also summing the bytes of every storage the struct names into *bytes.
+DeviceType commonDevice(const char* op, void (*visit)(void* args, Fields&), void* args, uint64_t* bytes);
+// CPU ops whose storages total at most this many bytes run on the calling thread when the CPU
+// queue is idle: queueing a 64-element add cost a thread hand-off several times the kernel, and
+// with nothing queued, running it now keeps the queue's order.
+constexpr uint64_t kInlineCpuBytes = 64 * 1024;
+// True when every CPU task enqueued so far has run.
+bool cpuQueueIdle();
+// Records an error an inline CPU op raised as the CPU queue's pending error (it surfaces at the
+// next read or synchronize, exactly as a queued op's).
+void recordCpuError(std::exception_ptr e);
 // Waits for any pending device-to-host copy into the struct's host storages (on the CPU queue).
 void waitForHost(void (*visit)(void* args, Fields&), void* args);
 [[noreturn]] void unknownImpl(const char* op, DeviceType device, const std::string& impl,
@@ -184,7 +196,8 @@ void runOp(Fields& source, const std::string& implName) {
   Args a;
   a.fields(source);
   const bool hasWork = a.check(Check(Args::kName));
-  const DeviceType device = commonDevice(Args::kName, &visitArgs<Args>, &a);
+  uint64_t touched = 0;
+  const DeviceType device = commonDevice(Args::kName, &visitArgs<Args>, &a, &touched);
   const std::vector<Impl<Args>>& impls = implsOf<Args>(device);
   const Impl<Args>* chosen = nullptr;
   if (!implName.empty()) {
@@ -214,6 +227,15 @@ void runOp(Fields& source, const std::string& implName) {
   }
   if (device == DeviceType::Cuda) {
     fn(a, cudaStream());
+    return;
+  }
+  if (touched <= kInlineCpuBytes && cpuQueueIdle()) {
+    try {
+      waitForHost(&visitArgs<Args>, &a);
+      fn(a, 0);
+    } catch (...) {
+      recordCpuError(std::current_exception());
+    }
     return;
   }
   // The task owns the argument struct, and so every storage, until it has run.

@@ -138,6 +138,11 @@ void Queue::synchronize() {
   if (std::exception_ptr e = takeError()) std::rethrow_exception(e);
 }
 
+void Queue::recordError(std::exception_ptr e) {
+  std::lock_guard<std::mutex> lock(state_->mutex);
+  if (!state_->error) state_->error = std::move(e);
+}
+
 std::exception_ptr Queue::takeError() {
   std::lock_guard<std::mutex> lock(state_->mutex);
   std::exception_ptr e = state_->error;

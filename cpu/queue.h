@@ -23,6 +23,9 @@ class Queue {
   void synchronize();
   // The first error a task raised since the last take, cleared; null when none.
   std::exception_ptr takeError();
+  // Keeps e as a task's error (for work run outside the queue in its place, see runOp's inline
+  // path), unless an earlier one is pending.
+  void recordError(std::exception_ptr e);
 
   static constexpr size_t kMaxPending = 4096;
 
