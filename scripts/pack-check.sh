@@ -212,7 +212,7 @@ import hy = require('hayate');
 import { tensor, type Tensor } from 'hayate';
 
 const t: Tensor = tensor([1, 2, 3]);
-const values: Promise<Float32Array | Int32Array> = hy.add(t, hy.ones([3])).data();
+const values: Promise<hy.ReadData> = hy.add(t, hy.ones([3])).data(); // Float32Array, Int32Array or (bool) Uint8Array
 export = values;
 EOF
 cat >"$app/tsconfig.json" <<'EOF'
