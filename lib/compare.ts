@@ -7,7 +7,7 @@ import { isFloating } from './dtype';
 import type { DType } from './dtype';
 import { dimArg } from './indexing';
 import { native } from './native';
-import { broadcastPair, broadcastStrides, mul, rawBinary, rawScalar, sumToShape } from './ops';
+import { broadcastPair, broadcastStrides, collapse, mul, rawBinary, rawScalar, sumToShape } from './ops';
 import { runOp } from './policy';
 import { allocTensor, checkOptions, convertRaw, numelOf, Tensor } from './tensor';
 import { booleanArg, fail, floatTensor, sameDevice, tensorArg } from './validate';
@@ -41,27 +41,6 @@ function operand(op: string, name: string, v: unknown, like: Tensor | null): Ten
   return t;
 }
 
-/** Merges neighbouring dimensions contiguous in the output and both inputs (as ops.ts's collapse). */
-function collapse2(shape: number[], sa: number[], sb: number[]): [number[], number[], number[]] {
-  const rs: number[] = [];
-  const ra: number[] = [];
-  const rb: number[] = [];
-  for (let i = 0; i < shape.length; i++) {
-    if (shape[i] === 1) continue;
-    const k = rs.length - 1;
-    if (k >= 0 && ra[k] === sa[i] * shape[i] && rb[k] === sb[i] * shape[i]) {
-      rs[k] *= shape[i];
-      ra[k] = sa[i];
-      rb[k] = sb[i];
-    } else {
-      rs.push(shape[i]);
-      ra.push(sa[i]);
-      rb.push(sb[i]);
-    }
-  }
-  return [rs, ra, rb];
-}
-
 function compareOp(name: CompareName, op: string, aIn: unknown, bIn: unknown): Tensor {
   const a0 = operand(op, 'input', aIn, null);
   if (typeof a0 === 'number') fail('type', op, 'input', 'a Tensor', aIn);
@@ -78,7 +57,7 @@ function compareOp(name: CompareName, op: string, aIn: unknown, bIn: unknown): T
     const shape = broadcastPair(op, a.shape, b.shape);
     const out = allocTensor(op, shape, 'bool', a.device);
     if (out.numel > 0) {
-      const [s, sa, sb] = collapse2(shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
+      const [s, sa, sb] = collapse(shape, broadcastStrides(a.shape, shape), broadcastStrides(b.shape, shape));
       native.run('compare', { op: name, a: a.live(op), b: b.live(op), out: out.live(op), dtype, shape: s, stridesA: sa, stridesB: sb });
     }
     return out;
