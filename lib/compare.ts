@@ -9,7 +9,7 @@ import { dimArg } from './indexing';
 import { native } from './native';
 import { broadcastPair, broadcastStrides, collapse, mul, rawBinary, rawScalar, sumToShape } from './ops';
 import { runOp } from './policy';
-import { allocTensor, checkOptions, convertRaw, numelOf, Tensor } from './tensor';
+import { allocTensor, checkOptions, convertRaw, numelOf, scalarTensor, Tensor } from './tensor';
 import { booleanArg, fail, floatTensor, sameDevice, tensorArg } from './validate';
 
 type CompareName = 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'and' | 'or' | 'xor';
@@ -26,11 +26,9 @@ function commonDtype(a: DType, b: DType): DType {
 }
 
 /** A 0-d tensor holding v, on like's device, of a dtype that holds v exactly where it can. */
-function scalarTensor(op: string, v: number, like: Tensor): Tensor {
+function scalarLike(op: string, v: number, like: Tensor): Tensor {
   const dtype: DType = like.dtype === 'bool' || like.dtype === 'int32' ? (Number.isInteger(v) && Math.abs(v) < 2 ** 31 ? 'int32' : 'float32') : like.dtype === 'float16' ? 'float32' : like.dtype;
-  const t = allocTensor(op, [], dtype, like.device);
-  native.run('fill', { out: t.live(op), dtype, n: 1, value: v });
-  return t;
+  return scalarTensor(op, v, dtype, like.device);
 }
 
 function operand(op: string, name: string, v: unknown, like: Tensor | null): Tensor | number {
@@ -47,7 +45,7 @@ function compareOp(name: CompareName, op: string, aIn: unknown, bIn: unknown): T
   const b0 = operand(op, 'other', bIn, a0);
   const owned: Tensor[] = [];
   try {
-    const b1 = typeof b0 === 'number' ? scalarTensor(op, b0, a0) : b0;
+    const b1 = typeof b0 === 'number' ? scalarLike(op, b0, a0) : b0;
     if (b1 !== b0) owned.push(b1);
     const dtype = commonDtype(a0.dtype, b1.dtype);
     const a = convertRaw(a0, dtype, false);
@@ -196,10 +194,8 @@ export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Ten
   const ta = operand(op, 'input', a, c);
   const tb = operand(op, 'other', b, c);
   if (typeof ta === 'number' && typeof tb === 'number') {
-    const t = allocTensor(op, [], 'float32', c.device);
-    native.run('fill', { out: t.live(op), dtype: 'float32', n: 1, value: ta });
-    const u = allocTensor(op, [], 'float32', c.device);
-    native.run('fill', { out: u.live(op), dtype: 'float32', n: 1, value: tb });
+    const t = scalarTensor(op, ta, 'float32', c.device);
+    const u = scalarTensor(op, tb, 'float32', c.device);
     try {
       return whereRaw(op, c, t, u, broadcastPair(op, c.shape, []));
     } finally {
@@ -224,8 +220,7 @@ export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Ten
       const aGrad = A.requiresGrad;
       const bGrad = B.requiresGrad;
       record(out, op, [A, B], (g) => {
-        const zero = allocTensor(op, [], g.dtype, g.device);
-        native.run('fill', { out: zero.live(op), dtype: g.dtype, n: 1, value: 0 });
+        const zero = scalarTensor(op, 0, g.dtype, g.device);
         try {
           const pick = (first: boolean, shape: readonly number[]): Tensor => {
             const w = first ? whereRaw(op, savedCond, g, zero, g.shape.slice()) : whereRaw(op, savedCond, zero, g, g.shape.slice());
@@ -246,8 +241,7 @@ export function where(cond: Tensor, a: Tensor | number, b: Tensor | number): Ten
 }
 
 function scalarOf(op: string, v: number, like: Tensor, owned: Tensor[]): Tensor {
-  const t = allocTensor(op, [], like.dtype, like.device);
-  native.run('fill', { out: t.live(op), dtype: like.dtype, n: 1, value: v });
+  const t = scalarTensor(op, v, like.dtype, like.device);
   owned.push(t);
   return t;
 }
@@ -442,8 +436,7 @@ export function clamp(x: Tensor, a?: number | null | ClampOptions, b?: number | 
               mask = both;
             }
           }
-          const zero = allocTensor(op, [], g.dtype, g.device);
-          native.run('fill', { out: zero.live(op), dtype: g.dtype, n: 1, value: 0 });
+          const zero = scalarTensor(op, 0, g.dtype, g.device);
           const r = whereRaw(op, mask!, g, zero, g.shape.slice());
           zero.dispose();
           mask!.dispose();

@@ -6,7 +6,7 @@ import { describe } from './errors';
 import { native } from './native';
 import { runOp } from './policy';
 import { keep } from './scope';
-import { allocTensor, checkOptions, numelOf, Tensor, tidy } from './tensor';
+import { allocTensor, checkOptions, numelOf, scalarTensor, Tensor, tidy } from './tensor';
 import { booleanArg, fail, floatTensor, integerArg, isTensorValue, sameDevice, tensorArg } from './validate';
 
 // Op names as the native enum lists (core/enums.h) spell them; the binding maps them to codes.
@@ -184,13 +184,6 @@ function expandTo(g: Tensor, shape: readonly number[]): Tensor {
 
 type IntName = 'add' | 'sub' | 'mul' | 'floorDivide' | 'remainder';
 
-/** A 0-d int32 tensor holding v on device. */
-function intScalar(op: string, v: number, device: Tensor['device']): Tensor {
-  const t = allocTensor(op, [], 'int32', device);
-  native.run('fill', { out: t.live(op), dtype: 'int32', n: 1, value: v });
-  return t;
-}
-
 const isInt32Number = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31;
 
 /** a (op) b in int32 arithmetic (both int32 tensors, or one an integer number). */
@@ -198,9 +191,9 @@ export function intArith(name: IntName, op: string, aIn: Tensor | number, bIn: T
   const owned: Tensor[] = [];
   try {
     const like = (typeof aIn === 'number' ? bIn : aIn) as Tensor;
-    const a = typeof aIn === 'number' ? intScalar(op, aIn, like.device) : aIn;
+    const a = typeof aIn === 'number' ? scalarTensor(op, aIn, 'int32', like.device) : aIn;
     if (a !== aIn) owned.push(a);
-    const b = typeof bIn === 'number' ? intScalar(op, bIn, like.device) : bIn;
+    const b = typeof bIn === 'number' ? scalarTensor(op, bIn, 'int32', like.device) : bIn;
     if (b !== bIn) owned.push(b);
     sameDevice(op, 'input', a, 'other', b);
     const shape = broadcastPair(op, a.shape, b.shape);

@@ -420,6 +420,13 @@ export function convertRaw(t: Tensor, dtype: DType, copy: boolean): Tensor {
   return t.convert(dtype);
 }
 
+/** @internal A 0-d tensor holding v (rounded to dtype as fill rounds), made without checks. */
+export function scalarTensor(op: string, v: number, dtype: DType, device: Device): Tensor {
+  const t = allocTensor(op, [], dtype, device);
+  native.run('fill', { out: t.live(op), dtype, n: 1, value: v });
+  return t;
+}
+
 /** @internal A copy without autograd. */
 export function cloneRaw(t: Tensor): Tensor {
   return t.copy();
