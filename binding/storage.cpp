@@ -59,6 +59,8 @@ StorageHandle::StorageHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
 StorageHandle::~StorageHandle() { release(); }
 
 void StorageHandle::release() {
+  // Queued CPU tasks may still hold the storage: its host block is reusable now (core/storage.h).
+  if (storage_ && storage_.use_count() > 1) storage_->releaseInQueueOrder();
   storage_.reset();
   if (reportedBytes_ != 0) {
     napi_adjust_external_memory(env_, -reportedBytes_, nullptr);

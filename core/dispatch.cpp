@@ -50,7 +50,23 @@ Storage::~Storage() {
     // A failed copy still returns the block (its free waits on the copy stream, or retires the
     // block if that cannot be arranged); the error surfaced where the copy was awaited.
   }
-  allocator_->free(block_);  // never throws
+  allocator_->free(block_);  // never throws; null once released in queue order
+}
+
+void Storage::releaseInQueueOrder() {
+  if (block_ == nullptr || device != DeviceType::Cpu || pinned) return;
+#if defined(__SANITIZE_ADDRESS__)
+  // The allocator poisons a freed block, and queued tasks would trip on it: drain them first.
+  cpu::queue().waitIdle();
+#endif
+  try {
+    waitForHost();
+  } catch (...) {
+    return;  // the destructor frees it, as it does after any failed copy
+  }
+  CachingAllocator::Block* block = block_;
+  block_ = nullptr;
+  allocator_->free(block);
 }
 
 void Storage::setPendingWrite(EventId event) {

@@ -97,4 +97,32 @@ s('bad pool names are rejected', () => {
   }
 });
 
+eachBackend(s, 'a loop of large ops reuses one output block while the queue runs behind it', async (device) => {
+  // The CPU ops run on a queue behind the caller; a disposed output goes back to the cache at once,
+  // in queue order, as a CUDA block freed on its stream does, instead of when its op has run.
+  const n = 1 << 20; // 4 MiB of float32
+  const x = hy.randn([n], { device });
+  await x.data();
+  hy.memory.emptyCache(device);
+  const before = hy.memory.stats(device);
+  for (let i = 0; i < 64; i++) hy.mul(x, 2.5).dispose();
+  const after = hy.memory.stats(device);
+  // 64 outputs of 4 MiB: a few blocks in flight at most, never one per queued op.
+  assert.ok(
+    after.peakReservedBytes - before.reservedBytes <= 4 * 4 * n,
+    `reserved grew by ${after.peakReservedBytes - before.reservedBytes} bytes over 64 ops`,
+  );
+  // Reuse in queue order keeps every value: y's block is handed to w while z still has to read y.
+  const y = hy.mul(x, 2);
+  const z = hy.add(y, 1);
+  y.dispose();
+  const w = hy.mul(x, 3);
+  const [xs, zs, ws] = [await x.data(), await z.data(), await w.data()];
+  for (const i of [0, 1, n >> 1, n - 1]) {
+    assert.ok(Math.abs(zs[i] - (2 * xs[i] + 1)) <= 1e-5 * (1 + Math.abs(zs[i])), `z[${i}]`);
+    assert.ok(Math.abs(ws[i] - 3 * xs[i]) <= 1e-5 * (1 + Math.abs(ws[i])), `w[${i}]`);
+  }
+  for (const t of [x, z, w]) t.dispose();
+});
+
 s.run();
