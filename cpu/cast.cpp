@@ -2,8 +2,8 @@
 
 #include "../core/convert.h"
 #include "../core/half.h"
+#include "half_convert.h"
 #include "../ops/creation.h"
-#include "clones.h"
 #include "parallel.h"
 
 namespace hy::cpu {
@@ -20,15 +20,10 @@ inline double load(const void* in, DType t, size_t i) {
   return 0;
 }
 
-// The float32 <-> float16 casts (autocast's and every fp16 tensor's): straight loops over the
-// branch-free conversions of core/half.h, which vectorise, instead of a dtype switch per element.
-HY_CPU_CLONES_WIDE void floatToHalf(const float* in, uint16_t* out, size_t n) {
-  for (size_t i = 0; i < n; ++i) out[i] = floatToHalfBits(in[i]);
-}
-
-HY_CPU_CLONES_WIDE void halfToFloat(const uint16_t* in, float* out, size_t n) {
-  for (size_t i = 0; i < n; ++i) out[i] = halfBitsToFloat(in[i]);
-}
+// The float32 <-> float16 casts (autocast's and every fp16 tensor's), on the CPU's conversion
+// instructions where it has them (cpu/half_convert.h).
+void floatToHalf(const float* in, uint16_t* out, size_t n) { halfConversions().toHalf(in, out, n); }
+void halfToFloat(const uint16_t* in, float* out, size_t n) { halfConversions().toFloat(in, out, n); }
 
 }  // namespace
 

@@ -1,11 +1,15 @@
-// Exhaustive check of core/half.h's branch-free conversions against the definitional ones below
-// (explicit cases for zero, subnormals, normals, overflow, inf and NaN, with round-to-nearest-even
-// by remainder comparison): every one of the 2^32 floats and 2^16 halves must agree bit for bit.
+// Exhaustive check of core/half.h's branch-free conversions, and of cpu/half_convert.h's array
+// conversions on every path the CPU has, against the definitional ones below (explicit cases for
+// zero, subnormals, normals, overflow, inf and NaN, with round-to-nearest-even by remainder
+// comparison): every one of the 2^32 floats and 2^16 halves must agree bit for bit.
 #include <cstdint>
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 #include <cstring>
 
 #include "../../core/half.h"
+#include "../../cpu/half_convert.h"
 
 namespace reference {
 
@@ -77,6 +81,39 @@ int main() {
       if (bad < 10) std::fprintf(stderr, "float %08x -> half: %04x, expected %04x\n", static_cast<uint32_t>(u), b, a);
       ++bad;
     }
+  }
+  // The array conversions of cpu/half_convert.h, every path this CPU has, over every input, with
+  // lengths that leave a tail after the vector loop.
+  std::vector<uint16_t> halves(65536);
+  for (uint32_t h = 0; h < 65536; ++h) halves[h] = static_cast<uint16_t>(h);
+  constexpr size_t kChunk = (size_t(1) << 20) + 5;
+  std::vector<float> floats(kChunk), widened(65536);
+  std::vector<uint16_t> narrowed(kChunk);
+  for (const hy::cpu::HalfConversions& path : hy::cpu::availableHalfConversions()) {
+    uint64_t pathBad = 0;
+    path.toFloat(halves.data(), widened.data(), halves.size() - 3);
+    path.toFloat(halves.data() + halves.size() - 3, widened.data() + halves.size() - 3, 3);
+    for (uint32_t h = 0; h < 65536; ++h) {
+      if (hy::bitsOf(widened[h]) != hy::bitsOf(reference::halfBitsToFloat(static_cast<uint16_t>(h)))) {
+        if (pathBad < 10) std::fprintf(stderr, "%s: half %04x -> float %08x\n", path.name, h, hy::bitsOf(widened[h]));
+        ++pathBad;
+      }
+    }
+    for (uint64_t start = 0; start <= 0xffffffffull; start += kChunk) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(kChunk, 0x100000000ull - start));
+      for (size_t i = 0; i < n; ++i) floats[i] = hy::floatOf(static_cast<uint32_t>(start + i));
+      path.toHalf(floats.data(), narrowed.data(), n);
+      for (size_t i = 0; i < n; ++i) {
+        if (narrowed[i] != reference::floatToHalfBits(floats[i])) {
+          if (pathBad < 10) {
+            std::fprintf(stderr, "%s: float %08x -> half %04x\n", path.name, static_cast<uint32_t>(start + i), narrowed[i]);
+          }
+          ++pathBad;
+        }
+      }
+    }
+    std::printf("%s array conversions: %llu differ from the reference\n", path.name, static_cast<unsigned long long>(pathBad));
+    bad += pathBad;
   }
   std::printf("%llu conversions differ from the reference\n", static_cast<unsigned long long>(bad));
   return bad == 0 ? 0 : 1;
