@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "../core/op_registry.h"
@@ -18,14 +19,19 @@ namespace hy::binding {
 
 namespace {
 
+// Reads an op's fields from JS: by name from an argument object (run), or positionally from the
+// call's arguments in the order the op declares them (runAt, which lib/native.ts's run uses: a
+// property read through N-API costs several times a positional argument).
 class JsFields : public ops::Fields {
  public:
   using ops::Fields::number;
   JsFields(Napi::Object args, const char* op)
-      : args_(args), op_(op), data_(addonData(args.Env())) {
-    if (data_.fieldKeys.IsEmpty()) data_.fieldKeys = Napi::Persistent(Napi::Array::New(args.Env()).As<Napi::Object>());
+      : env_(args.Env()), args_(args), op_(op), data_(addonData(args.Env())) {
+    if (data_.fieldKeys.IsEmpty()) data_.fieldKeys = Napi::Persistent(Napi::Array::New(env_).As<Napi::Object>());
     keys_ = data_.fieldKeys.Value();
   }
+  JsFields(const Napi::CallbackInfo& info, size_t first, const ops::OpInfo& op)
+      : env_(info.Env()), op_(op.name.c_str()), data_(addonData(info.Env())), info_(&info), first_(first), declared_(&op.fields) {}
 
   void storage(const char* name, StoragePtr& v) override { v = StorageHandle::fromValue(get(name), op_, name); }
   void optionalStorage(const char* name, StoragePtr& v) override {
@@ -98,12 +104,19 @@ class JsFields : public ops::Fields {
   }
 
  private:
-  // The field's value; its key string is made once per process and kept in fieldKeys.
+  // The field's value; its key string is made once per process and kept in fieldKeys. Positional
+  // reads check that the op visits its fields in the order it declared them.
   Napi::Value get(const char* name) {
+    if (info_ != nullptr) {
+      if (next_ >= declared_->size() || std::strcmp((*declared_)[next_].name.c_str(), name) != 0) {
+        throwRuntime(std::string(op_) + ": field '" + name + "' read out of its declared order");
+      }
+      return (*info_)[first_ + next_++];
+    }
     auto it = data_.fieldKeyIndex.find(name);
     if (it == data_.fieldKeyIndex.end()) {
       const uint32_t i = static_cast<uint32_t>(data_.fieldKeyIndex.size());
-      keys_.Set(i, Napi::String::New(args_.Env(), name));
+      keys_.Set(i, Napi::String::New(env_, name));
       it = data_.fieldKeyIndex.emplace(name, i).first;
     }
     return args_.Get(keys_.Get(it->second));
@@ -122,7 +135,10 @@ class JsFields : public ops::Fields {
   int32_t choose(const char* name, const EnumNames& e, uint32_t allowed) {
     const Napi::Value x = get(name);
     int32_t code = -1;
-    if (x.IsString()) {
+    if (info_ != nullptr && x.IsNumber()) {  // runAt: the code (lib/native.ts maps names to codes)
+      const double d = x.As<Napi::Number>().DoubleValue();
+      if (d >= 0 && d < e.count && d == std::floor(d)) code = static_cast<int32_t>(d);
+    } else if (x.IsString()) {
       char buf[32];
       shortString(x, buf);
       code = e.find(buf);
@@ -132,7 +148,7 @@ class JsFields : public ops::Fields {
       for (int32_t i = 0; i < e.count; ++i) {
         if (allowed & (1u << i)) expected += std::string(expected.empty() ? "'" : ", '") + e.names[i] + "'";
       }
-      fail(name, "one of " + expected, x, !x.IsString());
+      fail(name, "one of " + expected, x, !x.IsString() && !(info_ != nullptr && x.IsNumber()));
     }
     return code;
   }
@@ -149,10 +165,15 @@ class JsFields : public ops::Fields {
     if (napi_get_value_string_utf8(v.Env(), v, buf, sizeof buf, &len) != napi_ok) buf[0] = 0;
   }
 
+  Napi::Env env_;
   Napi::Object args_;
   const char* op_;
   AddonData& data_;
   Napi::Object keys_;
+  const Napi::CallbackInfo* info_ = nullptr;  // positional reads: the call's arguments from first_
+  size_t first_ = 0;
+  size_t next_ = 0;
+  const std::vector<ops::FieldInfo>* declared_ = nullptr;
 };
 
 // The op named by info[0] and its argument object info[1], or a TypeError/RangeError naming them.
@@ -184,6 +205,27 @@ Napi::Value runFn(const Napi::CallbackInfo& info) {
     impl = implValue.As<Napi::String>().Utf8Value();
   }
   JsFields fields(obj, op.name.c_str());
+  op.run(fields, impl);
+  return info.Env().Undefined();
+}
+
+// runAt(index, impl, ...values): the op at `index` of ops(), its fields positionally in declared
+// order, impl an implementation's name or undefined.
+Napi::Value runAtFn(const Napi::CallbackInfo& info) {
+  const Napi::Value index = arg(info, 0);
+  const std::vector<ops::OpInfo>& all = ops::allOps();
+  const double i = index.IsNumber() ? index.As<Napi::Number>().DoubleValue() : -1;
+  if (!(i >= 0 && i < static_cast<double>(all.size()) && i == std::floor(i))) {
+    throwRange("runAt: index must be an op's position in ops(), got " + describe(index));
+  }
+  const ops::OpInfo& op = all[static_cast<size_t>(i)];
+  std::string impl;
+  const Napi::Value implValue = info[1];
+  if (!implValue.IsUndefined()) {
+    if (!implValue.IsString()) throwType(op.name + ": impl must be an implementation's name, got " + describe(implValue));
+    impl = implValue.As<Napi::String>().Utf8Value();
+  }
+  JsFields fields(info, 2, op);
   op.run(fields, impl);
   return info.Env().Undefined();
 }
@@ -260,6 +302,7 @@ Napi::Object enumsObject(Napi::Env env) {
 
 void registerOps(Napi::Env env, Napi::Object exports) {
   exports.Set("run", Napi::Function::New<wrap<runFn>>(env, "run"));
+  exports.Set("runAt", Napi::Function::New<wrap<runAtFn>>(env, "runAt"));
   exports.Set("ops", Napi::Function::New<wrap<opsFn>>(env, "ops"));
   exports.Set("candidates", Napi::Function::New<wrap<candidatesFn>>(env, "candidates"));
   exports.Set("enums", guarded(env, [&] { return enumsObject(env); }));

@@ -193,7 +193,63 @@ export function loadAddon(file: string, env: Record<string, string | undefined> 
   }
   const probe = binding.info;
   binding.info = () => withCudaReason(probe.call(binding));
+  binding.run = positionalRun(binding);
   return binding;
+}
+
+/** One op's fields in declared order, with each enum or dtype field's codes by name. */
+interface OpLayout {
+  index: number;
+  keys: string[];
+  codes: (Map<string, number> | undefined)[];
+}
+
+/**
+ * @internal run(op, args) over the binding's runAt: the fields go positionally, in the order the op
+ * declares them, and enum and dtype names as their codes, since a property read through N-API costs
+ * several times a positional argument. Anything runAt cannot take as is (an op name that is not a
+ * string, arguments that are not a plain object) goes to the binding's own run, whose errors name
+ * it.
+ */
+export function positionalRun(binding: NativeBinding): NativeBinding['run'] {
+  const byName = binding.run.bind(binding);
+  const runAt = (binding as unknown as { runAt?: (index: number, impl: unknown, ...values: unknown[]) => void }).runAt;
+  if (runAt === undefined) return byName;
+  const layouts = new Map<string, OpLayout>();
+  binding.ops().forEach((op, index) => {
+    layouts.set(op.name, {
+      index,
+      keys: op.fields.map((f) => f.name),
+      codes: op.fields.map((f) => (f.values === undefined ? undefined : new Map(f.values.map((v, code) => [v, code])))),
+    });
+  });
+  const values: unknown[] = [];
+  return (op: string, args: OpArgs): void => {
+    const layout = typeof op === 'string' ? layouts.get(op) : undefined;
+    if (layout === undefined || typeof args !== 'object' || args === null || Array.isArray(args)) return byName(op, args);
+    const { keys, codes } = layout;
+    values.length = keys.length;
+    for (let i = 0; i < keys.length; i++) {
+      const v = args[keys[i]];
+      const names = codes[i];
+      if (names === undefined) {
+        values[i] = v;
+        continue;
+      }
+      // Only a known name becomes its code: anything else (a code, a typo) is for run's error.
+      const code = typeof v === 'string' ? names.get(v) : undefined;
+      if (code === undefined) {
+        values.fill(undefined);
+        return byName(op, args);
+      }
+      values[i] = code;
+    }
+    try {
+      runAt.call(binding, layout.index, args.impl, ...values);
+    } finally {
+      values.fill(undefined); // hold no storage past the call
+    }
+  };
 }
 
 /**

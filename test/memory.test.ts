@@ -104,6 +104,7 @@ eachBackend(s, 'a loop of large ops reuses one output block while the queue runs
   const x = hy.randn([n], { device });
   await x.data();
   hy.memory.emptyCache(device);
+  hy.memory.resetPeakStats(device);
   const before = hy.memory.stats(device);
   for (let i = 0; i < 64; i++) hy.mul(x, 2.5).dispose();
   const after = hy.memory.stats(device);

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import * as hy from '../lib/index';
 import type { Device, DType, Tensor } from '../lib/index';
 import { assertClose, assertThrows, eachBackend, randomArray, suite } from './harness';
+import { native } from '../lib/native';
 import { roundToHalf } from './reference/half';
 import * as ref from './reference/ops';
 
@@ -395,6 +396,28 @@ eachBackend(s, 'gelu keeps its sign in the negative tail, forward and backward',
     if (xs[i] < -6) assert.ok(Math.abs(g[i]) < 1e-6, `gelu'(${xs[i]}) = ${g[i]} vanishes in the tail`);
   }
   for (const t of [x, y, at, x.grad!]) t.dispose();
+});
+
+s('run sends the fields positionally (runAt) and keeps the named errors', () => {
+  const x = hy.tensor([1, 2, 3]);
+  const out = hy.empty([3]);
+  const args = { op: 'mul', x: x.live('t'), out: out.live('t'), dtype: 'float32', n: 3, s: 2, extra: 'ignored' };
+  native.run('scalar', args);
+  assert.equal(Array.from(out.dataSync()), [2, 4, 6]);
+  native.run('scalar', { ...args, s: 3, impl: 'vectorized' });
+  assert.equal(Array.from(out.dataSync()), [3, 6, 9]);
+  assertThrows(() => native.run('scalar', { ...args, impl: 'nope' }), RangeError, /^scalar: impl must be one of the cpu implementations .*, got 'nope'$/);
+  assertThrows(() => native.run('scalar', { ...args, dtype: 'float64' }), RangeError, /^scalar: dtype must be one of 'float32', 'float16', got 'float64'$/);
+  assertThrows(() => native.run('scalar', { ...args, op: 1 }), TypeError, /^scalar: op must be one of .*, got 1$/);
+  assertThrows(() => native.run('scalar', { ...args, n: -1 }), RangeError, /^scalar: n must be a non-negative integer below 2\^53, got -1$/);
+  assertThrows(() => native.run('scalar', { ...args, x: undefined }), TypeError, /^scalar: x must be a Storage, got undefined$/);
+  assertThrows(() => native.run('nope', args), RangeError, /^run: op must be the name of a registered op, got 'nope'$/);
+  assertThrows(() => native.run('scalar', [] as never), TypeError, /^scalar: arguments must be an object of named fields/);
+  const runAt = (native as unknown as { runAt: (...a: unknown[]) => void }).runAt;
+  assertThrows(() => runAt.call(native, 1e9), RangeError, /^runAt: index must be an op's position in ops\(\), got 1000000000$/);
+  assertThrows(() => runAt.call(native, -1), RangeError, /^runAt: index must be/);
+  x.dispose();
+  out.dispose();
 });
 
 s.run();
