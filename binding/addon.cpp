@@ -237,6 +237,10 @@ CachingAllocator& allocatorArg(const Napi::CallbackInfo& info, const char* op) {
   throwRange(std::string(op) + ": device must be 'cpu', 'cuda' or 'pinned', got " + describe(v));
 }
 
+Napi::Value externalReportedFn(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(StorageHandle::externalReportedBytes()));
+}
+
 Napi::Value memoryStats(const Napi::CallbackInfo& info) {
   CachingAllocator& a = allocatorArg(info, "memory.stats");
   // Queued CPU ops hold their storages until they have run: figures are those of a drained queue.
@@ -363,6 +367,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("read", Napi::Function::New<wrap<readFn>>(env, "read"));
   exports.Set("readAsync", Napi::Function::New<wrap<readAsyncFn>>(env, "readAsync"));
   exports.Set("memoryStats", Napi::Function::New<wrap<memoryStats>>(env, "memoryStats"));
+  exports.Set("externalReportedBytes", Napi::Function::New<wrap<externalReportedFn>>(env, "externalReportedBytes"));
   exports.Set("emptyCache", Napi::Function::New<wrap<emptyCacheFn>>(env, "emptyCache"));
   exports.Set("resetPeakStats", Napi::Function::New<wrap<resetPeaksFn>>(env, "resetPeakStats"));
   exports.Set("setMemoryLimit", Napi::Function::New<wrap<setLimitFn>>(env, "setMemoryLimit"));

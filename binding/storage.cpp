@@ -1,5 +1,7 @@
 #include "storage.h"
 
+#include <algorithm>
+
 #include "../core/error.h"
 #include "addon_data.h"
 #include "args.h"
@@ -33,6 +35,40 @@ Napi::Object StorageHandle::create(Napi::Env env, StoragePtr allocation) {
 // Host blocks smaller than this are not reported to V8 as external memory (see the constructor).
 static constexpr size_t kReportedMinBytes = 4096;
 
+// V8 is told of host memory so that it collects dropped tensors under memory pressure, but it
+// counts every positive report toward its next collection: an alloc/dispose pair per op of 16 MiB
+// cost a mark-compact every few ops. So a disposed handle's bytes stay reported, as a credit (up
+// to kExternalCredit) that the next allocations use before reporting more: a loop that disposes
+// reports nothing after its first op, and one that leaks reports every allocation, as before.
+// Per thread, as each isolate (the main one, each worker's) and its finalizers run on their own.
+namespace {
+thread_local int64_t externalCredit = 0;
+thread_local int64_t externalReported = 0;  // the net of this thread's reports, for the tests
+constexpr int64_t kExternalCredit = int64_t(64) << 20;
+
+void reportAllocated(napi_env env, int64_t bytes) {
+  const int64_t used = std::min(externalCredit, bytes);
+  externalCredit -= used;
+  int64_t ignored = 0;
+  if (bytes > used) {
+    napi_adjust_external_memory(env, bytes - used, &ignored);
+    externalReported += bytes - used;
+  }
+}
+
+void reportFreed(napi_env env, int64_t bytes) {
+  externalCredit += bytes;
+  if (externalCredit > kExternalCredit) {
+    int64_t ignored = 0;
+    napi_adjust_external_memory(env, kExternalCredit - externalCredit, &ignored);
+    externalReported += kExternalCredit - externalCredit;
+    externalCredit = kExternalCredit;
+  }
+}
+}  // namespace
+
+int64_t StorageHandle::externalReportedBytes() { return externalReported; }
+
 // Marks the JavaScript objects that wrap a Storage, so that fromValue recognises one with a single
 // tag check instead of walking the prototype chain (instanceof) on every field of every op call.
 static const napi_type_tag kStorageTag = {0x6861796174655374ull, 0x6f72616765763031ull};
@@ -46,13 +82,13 @@ StorageHandle::StorageHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     throw Napi::Error::New(info.Env(), "Storage: could not tag the new storage object");
   }
   storage_ = *token.As<Napi::External<StoragePtr>>().Data();
-  // Host memory is reported to V8 so that the finalizers of dropped tensors run under memory
-  // pressure; below a few KiB the wrapper objects themselves weigh as much, and reporting every
+  // Host memory is reported to V8 (less the credit above) so that the finalizers of dropped
+  // tensors run under memory pressure; below a few KiB the wrapper objects themselves weigh as much, and reporting every
   // small block made V8 collect far more often than the memory warrants (a 64-element op paid
   // for it twice, at alloc and at dispose).
   if (storage_ && storage_->device == DeviceType::Cpu && storage_->bytes >= kReportedMinBytes) {
     reportedBytes_ = static_cast<int64_t>(storage_->bytes);
-    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), reportedBytes_);
+    reportAllocated(info.Env(), reportedBytes_);
   }
 }
 
@@ -63,7 +99,7 @@ void StorageHandle::release() {
   if (storage_ && storage_.use_count() > 1) storage_->releaseInQueueOrder();
   storage_.reset();
   if (reportedBytes_ != 0) {
-    napi_adjust_external_memory(env_, -reportedBytes_, nullptr);
+    reportFreed(env_, reportedBytes_);
     reportedBytes_ = 0;
   }
 }

@@ -16,6 +16,9 @@ class StorageHandle : public Napi::ObjectWrap<StorageHandle> {
   // The same for argument i of a binding function, named "<op>: <name>".
   static StoragePtr fromArg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
 
+  // The host bytes this thread has reported to V8, net (see storage.cpp).
+  static int64_t externalReportedBytes();
+
   explicit StorageHandle(const Napi::CallbackInfo& info);
   ~StorageHandle() override;
 

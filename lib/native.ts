@@ -103,6 +103,8 @@ export interface NativeBinding {
   read(s: StorageHandle, dtype: DType, n: number): Float32Array | Int32Array | Uint8Array;
   readAsync(s: StorageHandle, dtype: DType, n: number): Promise<Float32Array | Int32Array | Uint8Array>;
   memoryStats(pool: MemoryPool): NativeMemoryStats;
+  /** The host bytes this thread's storages have reported to V8 as external memory, net. */
+  externalReportedBytes(): number;
   emptyCache(pool: MemoryPool): void;
   resetPeakStats(pool: MemoryPool): void;
   setMemoryLimit(pool: MemoryPool, bytes: number): void;

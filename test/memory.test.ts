@@ -1,6 +1,7 @@
 import * as assert from 'uvu/assert';
 
 import * as hy from '../lib/index';
+import { native } from '../lib/native';
 import { assertThrows, eachBackend, suite } from './harness';
 
 const s = suite('memory');
@@ -124,6 +125,25 @@ eachBackend(s, 'a loop of large ops reuses one output block while the queue runs
     assert.ok(Math.abs(ws[i] - 3 * xs[i]) <= 1e-5 * (1 + Math.abs(ws[i])), `w[${i}]`);
   }
   for (const t of [x, z, w]) t.dispose();
+});
+
+s('host memory is reported to V8 once per net rise, so leaks are collected and disposal costs nothing', () => {
+  // V8 counts every positive report toward its next full collection; the binding keeps a disposed
+  // handle's bytes as a credit (at most 64 MiB) for the next allocations (binding/storage.cpp).
+  const external = (): number => native.externalReportedBytes();
+  const MiB = 2 ** 20;
+  const keep = hy.empty([1 << 22]); // 16 MiB
+  keep.dispose(); // leaves a credit of at least 16 MiB
+  const start = external();
+  for (let i = 0; i < 100; i++) hy.empty([1 << 22]).dispose();
+  const afterChurn = external();
+  assert.ok(Math.abs(afterChurn - start) < MiB, `100 alloc/dispose pairs of 16 MiB moved V8's external memory by ${((afterChurn - start) / MiB).toFixed(1)} MiB`);
+  const leaked = Array.from({ length: 12 }, () => hy.empty([1 << 22]));
+  const grown = external() - afterChurn;
+  // 192 MiB held: all of it reported, less what the credit (at most 64 MiB) covered.
+  assert.ok(grown >= 128 * MiB && grown <= 192 * MiB + MiB, `192 MiB of live tensors reported as ${(grown / MiB).toFixed(1)} MiB`);
+  for (const t of leaked) t.dispose();
+  assert.ok(external() - afterChurn <= 64 * MiB + MiB, 'disposing gives back all but the credit');
 });
 
 s.run();
