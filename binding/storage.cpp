@@ -19,15 +19,20 @@ Napi::Function StorageHandle::define(Napi::Env env) {
                      });
 }
 
+// The allocation create() hands to the constructor it calls. A slot on the thread instead of a
+// napi External argument: each External is one more weak handle for the GC to finalize, and it
+// cost more than the rest of an allocation. Only create() fills it, so `new Storage()` from
+// JavaScript still finds it empty and is refused.
+static thread_local StoragePtr* pendingAllocation = nullptr;
+
 Napi::Object StorageHandle::create(Napi::Env env, StoragePtr allocation) {
-  auto* holder = new StoragePtr(std::move(allocation));
-  Napi::External<StoragePtr> token = Napi::External<StoragePtr>::New(env, holder);
+  pendingAllocation = &allocation;
   try {
-    Napi::Object obj = addonData(env).storageClass.New({token});
-    delete holder;
+    Napi::Object obj = addonData(env).storageClass.New({});
+    pendingAllocation = nullptr;
     return obj;
   } catch (...) {
-    delete holder;
+    pendingAllocation = nullptr;
     throw;
   }
 }
@@ -74,14 +79,14 @@ int64_t StorageHandle::externalReportedBytes() { return externalReported; }
 static const napi_type_tag kStorageTag = {0x6861796174655374ull, 0x6f72616765763031ull};
 
 StorageHandle::StorageHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<StorageHandle>(info), env_(info.Env()) {
-  Napi::Value token = arg(info, 0);
-  if (!token.IsExternal()) {
+  if (pendingAllocation == nullptr) {
     throw Napi::TypeError::New(info.Env(), "Storage: use alloc() to create storage, not the constructor");
   }
+  storage_ = std::move(*pendingAllocation);
+  pendingAllocation = nullptr;  // a constructor run from inside this one finds no allocation
   if (napi_type_tag_object(info.Env(), info.This(), &kStorageTag) != napi_ok) {
     throw Napi::Error::New(info.Env(), "Storage: could not tag the new storage object");
   }
-  storage_ = *token.As<Napi::External<StoragePtr>>().Data();
   // Host memory is reported to V8 (less the credit above) so that the finalizers of dropped
   // tensors run under memory pressure; below a few KiB the wrapper objects themselves weigh as much, and reporting every
   // small block made V8 collect far more often than the memory warrants (a 64-element op paid

@@ -146,4 +146,14 @@ s('host memory is reported to V8 once per net rise, so leaks are collected and d
   assert.ok(external() - afterChurn <= 64 * MiB + MiB, 'disposing gives back all but the credit');
 });
 
+s('storages come only from alloc: the Storage constructor refuses a direct call', () => {
+  for (const args of [[], [{}], ['cpu', 256]]) {
+    assertThrows(() => new native.Storage(...args), TypeError, /^Storage: use alloc\(\) to create storage, not the constructor$/);
+  }
+  const h = native.alloc('cpu', 256);
+  assert.is(h.nbytes, 256);
+  h.dispose();
+  assert.ok(h.disposed);
+});
+
 s.run();
