@@ -20,7 +20,17 @@ namespace {
 
 struct HostRaw : RawMemory {
   void* allocate(size_t bytes) override { return std::aligned_alloc(64, bytes); }
-  void release(void* p) override { std::free(p); }
+  // A segment the cache gives back (emptyCache, the out-of-memory retry) may hold a block released
+  // in queue order whose queued tasks still use it (Storage::releaseInQueueOrder): it goes back to
+  // the system once the queue has run them. Called under the allocator's lock, so it only enqueues.
+  void release(void* p) override {
+    cpu::Queue& q = cpu::queue();
+    if (q.idle()) {
+      std::free(p);
+      return;
+    }
+    q.enqueueUnbounded([p] { std::free(p); });
+  }
 };
 
 CachingAllocator& hostAllocator() {

@@ -94,12 +94,16 @@ void Queue::loop() {
   }
 }
 
-void Queue::enqueue(std::function<void()> task) {
+void Queue::enqueue(std::function<void()> task) { push(std::move(task), true); }
+
+void Queue::enqueueUnbounded(std::function<void()> task) { push(std::move(task), false); }
+
+void Queue::push(std::function<void()> task, bool bounded) {
   State& s = *state_;
   bool wake = false;
   {
     std::unique_lock<std::mutex> lock(s.mutex);
-    if (s.tasks.size() >= kMaxPending) {
+    if (bounded && s.tasks.size() >= kMaxPending) {
       ++s.waiting;
       s.progress.wait(lock, [&] { return s.tasks.size() < kMaxPending; });
       --s.waiting;

@@ -14,6 +14,9 @@ class Queue {
   // Runs task after everything enqueued before it. Blocks only when kMaxPending tasks are already
   // waiting (a producer that never waits would otherwise queue without bound).
   void enqueue(std::function<void()> task);
+  // The same without the bound: for callers that must not block (under another lock a task may
+  // need), with work that cannot itself queue more.
+  void enqueueUnbounded(std::function<void()> task);
   // The ticket of the last task enqueued so far; waitFor(t) returns once it and all before it ran.
   uint64_t lastTicket();
   void waitFor(uint64_t ticket);
@@ -33,6 +36,7 @@ class Queue {
   friend Queue& queue();
   Queue() = default;
   void loop();
+  void push(std::function<void()> task, bool bounded);
   struct State;
   State* state_ = nullptr;
 };

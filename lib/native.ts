@@ -222,15 +222,19 @@ export function positionalRun(binding: NativeBinding): NativeBinding['run'] {
     layouts.set(op.name, {
       index,
       keys: op.fields.map((f) => f.name),
-      codes: op.fields.map((f) => (f.values === undefined ? undefined : new Map(f.values.map((v, code) => [v, code])))),
+      // A dtype field lists only the dtypes it accepts, so its codes come from the enum itself; an
+      // enum field lists every value, in code order.
+      codes: op.fields.map((f) =>
+        f.values === undefined ? undefined : new Map(f.values.map((v, i) => [v, f.kind === 'dtype' ? binding.enums.DType[v] : i])),
+      ),
     });
   });
-  const values: unknown[] = [];
   return (op: string, args: OpArgs): void => {
     const layout = typeof op === 'string' ? layouts.get(op) : undefined;
     if (layout === undefined || typeof args !== 'object' || args === null || Array.isArray(args)) return byName(op, args);
     const { keys, codes } = layout;
-    values.length = keys.length;
+    // One array per call: a getter on args may itself run an op while this loop reads.
+    const values: unknown[] = new Array(keys.length);
     for (let i = 0; i < keys.length; i++) {
       const v = args[keys[i]];
       const names = codes[i];
@@ -240,17 +244,10 @@ export function positionalRun(binding: NativeBinding): NativeBinding['run'] {
       }
       // Only a known name becomes its code: anything else (a code, a typo) is for run's error.
       const code = typeof v === 'string' ? names.get(v) : undefined;
-      if (code === undefined) {
-        values.fill(undefined);
-        return byName(op, args);
-      }
+      if (code === undefined) return byName(op, args);
       values[i] = code;
     }
-    try {
-      runAt.call(binding, layout.index, args.impl, ...values);
-    } finally {
-      values.fill(undefined); // hold no storage past the call
-    }
+    runAt.call(binding, layout.index, args.impl, ...values);
   };
 }
 

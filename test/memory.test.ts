@@ -127,6 +127,26 @@ eachBackend(s, 'a loop of large ops reuses one output block while the queue runs
   for (const t of [x, z, w]) t.dispose();
 });
 
+eachBackend(s, 'emptyCache while queued ops still use a disposed block frees it only after they ran', async (device) => {
+  const n = 1 << 22; // 16 MiB: a segment of its own, unmapped when given back
+  const x = hy.randn([n], { device });
+  await x.data();
+  const results: hy.Tensor[] = [];
+  for (let i = 0; i < 4; i++) {
+    const y = hy.mul(x, 2);
+    results.push(hy.add(y, i));
+    y.dispose(); // its block is free while the add still has to read it
+    hy.memory.emptyCache(device);
+  }
+  const xs = await x.data();
+  for (let i = 0; i < 4; i++) {
+    const r = await results[i].data();
+    for (const j of [0, n >> 1, n - 1]) assert.ok(Math.abs(r[j] - (2 * xs[j] + i)) <= 1e-5 * (1 + Math.abs(r[j])), `result ${i}[${j}]`);
+    results[i].dispose();
+  }
+  x.dispose();
+});
+
 s('host memory is reported to V8 once per net rise, so leaks are collected and disposal costs nothing', () => {
   // V8 counts every positive report toward its next full collection; the binding keeps a disposed
   // handle's bytes as a credit (at most 64 MiB) for the next allocations (binding/storage.cpp).
