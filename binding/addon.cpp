@@ -294,6 +294,31 @@ Napi::Value eventDestroyFn(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+uint32_t graphId(const Napi::CallbackInfo& info, const char* op) {
+  const uint64_t id = getSize(info, 0, op, "graph id");
+  if (id == 0 || id > 0xffffffffull) throwRange(std::string(op) + ": graph id must be an id this addon returned, got " + describe(arg(info, 0)));
+  return static_cast<uint32_t>(id);
+}
+
+Napi::Value graphBeginFn(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), graphBeginCapture()); }
+
+Napi::Value graphEndFn(const Napi::CallbackInfo& info) {
+  graphEndCapture(graphId(info, "cuda.CUDAGraph.capture"));
+  return info.Env().Undefined();
+}
+
+Napi::Value graphReplayFn(const Napi::CallbackInfo& info) {
+  graphReplay(graphId(info, "cuda.CUDAGraph.replay"));
+  return info.Env().Undefined();
+}
+
+Napi::Value graphDestroyFn(const Napi::CallbackInfo& info) {
+  graphDestroy(graphId(info, "cuda.CUDAGraph.dispose"));
+  return info.Env().Undefined();
+}
+
+Napi::Value graphCapturingFn(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), graphCapturing()); }
+
 // cpuPeakGflops(): the measured fp32 FMA peak of the CPU pool's threads together (cpu/peak.h),
 // run on the CPU queue's thread after the work before it, so nothing else competes.
 Napi::Value cpuPeakGflopsFn(const Napi::CallbackInfo& info) {
@@ -376,6 +401,11 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("eventSynchronize", Napi::Function::New<wrap<eventSynchronizeFn>>(env, "eventSynchronize"));
   exports.Set("eventElapsed", Napi::Function::New<wrap<eventElapsedFn>>(env, "eventElapsed"));
   exports.Set("eventDestroy", Napi::Function::New<wrap<eventDestroyFn>>(env, "eventDestroy"));
+  exports.Set("graphBegin", Napi::Function::New<wrap<graphBeginFn>>(env, "graphBegin"));
+  exports.Set("graphEnd", Napi::Function::New<wrap<graphEndFn>>(env, "graphEnd"));
+  exports.Set("graphReplay", Napi::Function::New<wrap<graphReplayFn>>(env, "graphReplay"));
+  exports.Set("graphDestroy", Napi::Function::New<wrap<graphDestroyFn>>(env, "graphDestroy"));
+  exports.Set("graphCapturing", Napi::Function::New<wrap<graphCapturingFn>>(env, "graphCapturing"));
   exports.Set("cpuSynchronize", Napi::Function::New<wrap<cpuSynchronizeFn>>(env, "cpuSynchronize"));
   exports.Set("cpuPeakGflops", Napi::Function::New<wrap<cpuPeakGflopsFn>>(env, "cpuPeakGflops"));
   exports.Set("cpuSynchronizeAsync", Napi::Function::New<wrap<cpuSynchronizeAsyncFn>>(env, "cpuSynchronizeAsync"));

@@ -26,12 +26,14 @@ struct CachingAllocator::Block {
   StreamId stream = 0;
   bool allocated = false;
   bool small = false;
+  uint64_t pool = 0;  // a private pool (beginPool), 0 for the shared cache
   Block* prev = nullptr;  // neighbours inside the same segment
   Block* next = nullptr;
   std::vector<StreamId> streamUses;
 };
 
 bool CachingAllocator::BlockOrder::operator()(const Block* a, const Block* b) const {
+  if (a->pool != b->pool) return a->pool < b->pool;
   if (a->stream != b->stream) return a->stream < b->stream;
   if (a->size != b->size) return a->size < b->size;
   return a->ptr < b->ptr;
@@ -72,13 +74,14 @@ CachingAllocator::FreeSet& CachingAllocator::poolFor(size_t rounded) {
   return rounded <= kSmallLimit ? smallFree_ : largeFree_;
 }
 
-CachingAllocator::Block* CachingAllocator::findFree(size_t rounded, StreamId stream) {
+CachingAllocator::Block* CachingAllocator::findFree(size_t rounded, StreamId stream, uint64_t poolId) {
   FreeSet& pool = poolFor(rounded);
   Block key;
+  key.pool = poolId;
   key.stream = stream;
   key.size = rounded;
   auto it = pool.lower_bound(&key);
-  if (it == pool.end() || (*it)->stream != stream) return nullptr;
+  if (it == pool.end() || (*it)->stream != stream || (*it)->pool != poolId) return nullptr;
   Block* b = *it;
   pool.erase(it);
   return b;
@@ -94,12 +97,14 @@ CachingAllocator::Block* CachingAllocator::allocate(size_t bytes, StreamId strea
   raiseDeferredError();
   processEvents();
   const size_t rounded = roundSize(bytes);
-  Block* block = findFree(rounded, stream);
+  const uint64_t poolId = activePool_ != 0 && stream == poolStream_ ? activePool_ : 0;
+  Block* block = findFree(rounded, stream, poolId);
   if (block != nullptr) {
     ++stats_.cacheHits;
   } else {
     const size_t segBytes = segmentSize(rounded);
     void* base = rawAllocate(segBytes);
+    if (base == nullptr && activePool_ != 0) throwOutOfMemory(bytes);  // no retry: it would free memory
     if (base == nullptr) {
       // Wait for deferred frees, give the whole cache back, and try once more.
       for (Pending& p : pending_) {
@@ -111,12 +116,14 @@ CachingAllocator::Block* CachingAllocator::allocate(size_t bytes, StreamId strea
       base = rawAllocate(segBytes);
       if (base == nullptr) throwOutOfMemory(bytes);
     }
-    HY_POISON(base, segBytes);
+    // A pool's memory is never poisoned: any replay of its graph may touch any of it.
+    if (poolId == 0) HY_POISON(base, segBytes);
     block = new Block();
     block->ptr = static_cast<char*>(base);
     block->size = segBytes;
     block->stream = stream;
     block->small = rounded <= kSmallLimit;
+    block->pool = poolId;
     segments_[base] = block;
     ++stats_.segmentAllocations;
     ++stats_.segments;
@@ -130,6 +137,7 @@ CachingAllocator::Block* CachingAllocator::allocate(size_t bytes, StreamId strea
     rest->size = remaining;
     rest->stream = block->stream;
     rest->small = block->small;
+    rest->pool = block->pool;
     rest->prev = block;
     rest->next = block->next;
     if (block->next != nullptr) block->next->prev = rest;
@@ -140,7 +148,7 @@ CachingAllocator::Block* CachingAllocator::allocate(size_t bytes, StreamId strea
   block->allocated = true;
   block->requested = bytes;
   HY_UNPOISON(block->ptr, bytes);
-  HY_POISON(block->ptr + bytes, block->size - bytes);
+  if (block->pool == 0) HY_POISON(block->ptr + bytes, block->size - bytes);
   ++stats_.allocations;
   ++stats_.liveBlocks;
   stats_.liveBytes += block->size;
@@ -164,6 +172,14 @@ void CachingAllocator::free(Block* block) noexcept {
   --stats_.liveBlocks;
   stats_.liveBytes -= block->size;
   stats_.requestedBytes -= block->requested;
+  if (activePool_ != 0 && block->pool == 0) {
+    heldForPool_[activePool_].push_back(block);  // the capture may have recorded a use of it
+    return;
+  }
+  freeNow(block);
+}
+
+void CachingAllocator::freeNow(Block* block) noexcept {
   if (block->streamUses.empty()) {
     releaseToPool(block);
     return;
@@ -211,10 +227,12 @@ void CachingAllocator::raiseDeferredError() {
 
 void CachingAllocator::releaseToPool(Block* block) {
   FreeSet& pool = poolFor(block->small ? 1 : kSmallLimit + 1);
+  if (block->pool == 0) {
 #if defined(__SANITIZE_ADDRESS__)
-  raw_->synchronizeStream(block->stream);
+    raw_->synchronizeStream(block->stream);
 #endif
-  HY_POISON(block->ptr, block->size);
+    HY_POISON(block->ptr, block->size);
+  }
   block->allocated = false;
   block->requested = 0;
   if (block->prev != nullptr && !block->prev->allocated) {
@@ -280,7 +298,52 @@ void CachingAllocator::releaseCachedSegments() {
 void CachingAllocator::emptyCache() {
   std::lock_guard<std::mutex> lock(mutex_);
   processEvents();
-  releaseCachedSegments();
+  if (activePool_ == 0) releaseCachedSegments();
+}
+
+void CachingAllocator::beginPool(uint64_t pool, StreamId stream) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (pool == 0 || activePool_ != 0) throw Error(ErrorKind::Runtime, name_ + ": a private pool is already capturing");
+  activePool_ = pool;
+  poolStream_ = stream;
+}
+
+void CachingAllocator::endPool() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  activePool_ = 0;
+  poolStream_ = 0;
+}
+
+uint64_t CachingAllocator::activePool() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return activePool_;
+}
+
+void CachingAllocator::releasePool(uint64_t poolId) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (poolId == 0 || poolId == activePool_) return;
+  for (auto& [base, first] : segments_) {
+    if (first->pool != poolId) continue;
+#if defined(__SANITIZE_ADDRESS__)
+    raw_->synchronizeStream(first->stream);  // a replay may still run in the pool's memory
+#endif
+    for (Block* b = first; b != nullptr; b = b->next) {
+      const bool cached = !b->allocated;
+      FreeSet& set = poolFor(b->small ? 1 : kSmallLimit + 1);
+      if (cached) set.erase(b);
+      b->pool = 0;
+      if (cached) {
+        HY_POISON(b->ptr, b->size);
+        set.insert(b);
+      }
+    }
+  }
+  auto held = heldForPool_.find(poolId);
+  if (held != heldForPool_.end()) {
+    const std::vector<Block*> blocks = std::move(held->second);
+    heldForPool_.erase(held);
+    for (Block* b : blocks) freeNow(b);
+  }
 }
 
 AllocatorStats CachingAllocator::stats() {

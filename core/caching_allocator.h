@@ -72,8 +72,20 @@ class CachingAllocator {
   void free(Block* block) noexcept;
   // Mark that `stream` uses the block, so a free waits for that stream's work.
   void recordStream(Block* block, StreamId stream);
-  // Give every wholly free segment back to the raw allocator.
+  // Give every wholly free segment back to the raw allocator (not while a private pool captures).
   void emptyCache();
+
+  // Private pools, for CUDA graphs. A captured graph replays into the addresses its capture was
+  // given, so from beginPool to endPool every allocation on `stream` comes from segments of the
+  // pool alone, and a pool's blocks, freed or not, are never handed to anyone else until
+  // releasePool. A block from outside the pool freed during the capture may still be read by the
+  // graph: it is held until releasePool too. Nothing is released to the raw allocator meanwhile
+  // (the OOM retry is skipped): freeing device memory synchronizes, which a capture forbids.
+  void beginPool(uint64_t pool, StreamId stream);
+  void endPool();
+  // The pool's blocks become ordinary cached memory; live ones stay live.
+  void releasePool(uint64_t pool);
+  uint64_t activePool();
   AllocatorStats stats();
   void resetPeaks();
   void setLimit(uint64_t bytes);
@@ -98,7 +110,8 @@ class CachingAllocator {
   static size_t roundSize(size_t bytes);
   size_t segmentSize(size_t rounded) const;
   FreeSet& poolFor(size_t rounded);
-  Block* findFree(size_t rounded, StreamId stream);
+  Block* findFree(size_t rounded, StreamId stream, uint64_t pool);
+  void freeNow(Block* block) noexcept;
   void* rawAllocate(size_t bytes);
   void releaseToPool(Block* block);
   void processEvents();
@@ -115,6 +128,9 @@ class CachingAllocator {
   struct Pending { Block* block; std::vector<EventId> events; };
   std::vector<Pending> pending_;
   std::exception_ptr deferredError_;  // the first free() failure not yet reported
+  uint64_t activePool_ = 0;           // the pool capturing, 0 when none
+  StreamId poolStream_ = 0;
+  std::unordered_map<uint64_t, std::vector<Block*>> heldForPool_;  // outside blocks freed during a capture
   AllocatorStats stats_;
 };
 

@@ -211,6 +211,7 @@ void copy(const StoragePtr& dst, const StoragePtr& src, size_t bytes, bool nonBl
     });
     return;
   }
+  if (!onDevice(*dst) || !onDevice(*src)) refuseWhileCapturing("copy between the host and the GPU");
   cpu::queue().waitIdle();  // queued CPU ops may still read or write the host side
   copyAcrossDevices(*dst, *src, bytes, nonBlocking);
 }
@@ -218,6 +219,7 @@ void copy(const StoragePtr& dst, const StoragePtr& src, size_t bytes, bool nonBl
 StoragePtr copyToDevice(Storage& src, size_t bytes, bool nonBlocking) {
 #ifdef HAYATE_WITH_CUDA
   if (!cudaAvailable()) throwNoCuda();
+  if (!onDevice(src)) refuseWhileCapturing("copy to the GPU");
   if (!onDevice(src)) cpu::queue().waitIdle();  // queued CPU ops may still write the source
   if (onDevice(src) || !src.pinned || !nonBlocking) {
     StoragePtr dst = allocate(DeviceType::Cuda, bytes, false);
@@ -252,6 +254,7 @@ StoragePtr copyToDevice(Storage& src, size_t bytes, bool nonBlocking) {
 
 void writeFromHost(const StoragePtr& dst, const void* src, size_t bytes) {
   if (onDevice(*dst)) {
+    refuseWhileCapturing("write to a GPU tensor from the host");
 #ifdef HAYATE_WITH_CUDA
     cuda::memcpyAsync(dst->data(), src, bytes, cuda::CopyKind::HostToDevice, cuda::computeStream());
     cuda::streamSynchronize(cuda::computeStream());  // the JS buffer may change once we return
@@ -276,6 +279,7 @@ void writeFromHost(const StoragePtr& dst, const void* src, size_t bytes) {
 
 void readToHost(Storage& src, void* dst, size_t bytes) {
   if (onDevice(src)) {
+    refuseWhileCapturing("read of a GPU tensor");
 #ifdef HAYATE_WITH_CUDA
     cuda::memcpyAsync(dst, src.data(), bytes, cuda::CopyKind::DeviceToHost, cuda::computeStream());
     cuda::streamSynchronize(cuda::computeStream());
@@ -313,6 +317,7 @@ PendingRead beginRead(const StoragePtr& src, size_t bytes) {
     read.ticket = cpu::queue().lastTicket();
     return read;
   }
+  refuseWhileCapturing("read of a GPU tensor");
 #ifdef HAYATE_WITH_CUDA
   read.staging = allocate(DeviceType::Cpu, bytes, true);
   const StreamId copyStream = cuda::copyStream();
@@ -393,6 +398,7 @@ EventId timingEvent(uint32_t id) {
 uint32_t timingEventRecord() {
 #ifdef HAYATE_WITH_CUDA
   if (!cudaAvailable()) throwNoCuda();
+  refuseWhileCapturing("cuda.Event.record");
   const EventId e = cuda::recordTimingEvent(cuda::computeStream());
   TimingEvents& t = timingEvents();
   std::lock_guard<std::mutex> lock(t.mutex);
@@ -405,6 +411,7 @@ uint32_t timingEventRecord() {
 }
 
 void timingEventSynchronize(uint32_t id) {
+  refuseWhileCapturing("cuda.Event.synchronize");
   const EventId e = timingEvent(id);
 #ifdef HAYATE_WITH_CUDA
   cuda::eventSynchronize(e);
@@ -414,6 +421,7 @@ void timingEventSynchronize(uint32_t id) {
 }
 
 double timingEventElapsed(uint32_t start, uint32_t end) {
+  refuseWhileCapturing("cuda.Event.elapsedTime");
   const EventId a = timingEvent(start), b = timingEvent(end);
 #ifdef HAYATE_WITH_CUDA
   cuda::eventSynchronize(a);
@@ -443,7 +451,102 @@ void timingEventDestroy(uint32_t id) {
 #endif
 }
 
+namespace {
+
+struct Graphs {
+  std::mutex mutex;
+  std::map<uint32_t, uintptr_t> instantiated;  // id -> the instantiated graph
+  uint32_t capturing = 0;                      // the id being captured, 0 when none
+  uint32_t next = 1;
+};
+
+Graphs& graphs() {
+  static Graphs* g = new Graphs();
+  return *g;
+}
+
+}  // namespace
+
+bool graphCapturing() {
+  Graphs& g = graphs();
+  std::lock_guard<std::mutex> lock(g.mutex);
+  return g.capturing != 0;
+}
+
+void refuseWhileCapturing(const char* what) {
+  if (!graphCapturing()) return;
+  throwRuntime(std::string(what) +
+                   ": not allowed while a CUDA graph is being captured: it synchronizes with the host or copies "
+                   "through it, which a graph cannot record; do it before capture() or after it",
+               "ERR_CUDA_GRAPH_CAPTURE");
+}
+
+uint32_t graphBeginCapture() {
+#ifdef HAYATE_WITH_CUDA
+  if (!cudaAvailable()) throwNoCuda();
+  Graphs& g = graphs();
+  std::lock_guard<std::mutex> lock(g.mutex);
+  if (g.capturing != 0) throwRuntime("cuda.CUDAGraph.capture: a capture is already running (graphs do not nest)", "ERR_CUDA_GRAPH_CAPTURE");
+  cpu::queue().waitIdle();  // host work queued before the capture finishes before it
+  const uint32_t id = g.next++;
+  cuda::beginCapture(id);
+  g.capturing = id;
+  return id;
+#else
+  throwNoCuda();
+#endif
+}
+
+void graphEndCapture(uint32_t id) {
+#ifdef HAYATE_WITH_CUDA
+  Graphs& g = graphs();
+  std::lock_guard<std::mutex> lock(g.mutex);
+  if (g.capturing == 0 || g.capturing != id) throwRange("cuda.CUDAGraph: graph " + std::to_string(id) + " is not capturing");
+  g.capturing = 0;
+  try {
+    g.instantiated[id] = cuda::endCapture();
+  } catch (...) {
+    cuda::deviceAllocator().releasePool(id);
+    throw;
+  }
+#else
+  (void)id;
+  throwNoCuda();
+#endif
+}
+
+void graphReplay(uint32_t id) {
+#ifdef HAYATE_WITH_CUDA
+  Graphs& g = graphs();
+  std::lock_guard<std::mutex> lock(g.mutex);
+  if (g.capturing != 0) throwRuntime("cuda.CUDAGraph.replay: not while a capture is running", "ERR_CUDA_GRAPH_CAPTURE");
+  const auto it = g.instantiated.find(id);
+  if (it == g.instantiated.end()) throwRange("cuda.CUDAGraph.replay: graph " + std::to_string(id) + " was destroyed or never captured");
+  cuda::launchGraph(it->second);
+#else
+  (void)id;
+  throwNoCuda();
+#endif
+}
+
+void graphDestroy(uint32_t id) {
+#ifdef HAYATE_WITH_CUDA
+  Graphs& g = graphs();
+  std::lock_guard<std::mutex> lock(g.mutex);
+  const auto it = g.instantiated.find(id);
+  if (it == g.instantiated.end()) return;
+  cuda::destroyGraph(it->second);
+  g.instantiated.erase(it);
+  // Replays already queued still run in the pool's memory: later users of it are queued after them
+  // on the same stream.
+  cuda::deviceAllocator().releasePool(id);
+#else
+  (void)id;
+#endif
+}
+
 void synchronize() {
+  refuseWhileCapturing("synchronize");
 #ifdef HAYATE_WITH_CUDA
   if (cudaAvailable()) {
     cuda::deviceSynchronize();

@@ -68,6 +68,19 @@ void timingEventSynchronize(uint32_t id);
 double timingEventElapsed(uint32_t start, uint32_t end);  // milliseconds; waits for both
 void timingEventDestroy(uint32_t id);
 
+// CUDA graphs (hy.cuda.CUDAGraph), named by small integers. graphBeginCapture starts recording
+// the GPU's compute stream into a new graph with a private memory pool; graphEndCapture
+// instantiates it (on failure the id is gone and its pool released); graphReplay queues one replay
+// with no host synchronisation; graphDestroy gives the graph and its pool back.
+uint32_t graphBeginCapture();
+void graphEndCapture(uint32_t id);
+void graphReplay(uint32_t id);
+void graphDestroy(uint32_t id);
+bool graphCapturing();
+// Throws, naming `what`, while a capture runs: host synchronisations and copies through the host
+// cannot be recorded into a graph (a GPU would break the capture with a CUDA error).
+void refuseWhileCapturing(const char* what);
+
 void synchronize();  // the GPU: waits for every stream, raises a deferred loss-target error
 void cpuSynchronize();  // the CPU queue: waits for it, raises the first error a task raised
 

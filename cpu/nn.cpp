@@ -554,8 +554,14 @@ HY_REGISTER_OP(BatchNormBackwardArgs, Cpu, "direct", [](const BatchNormBackwardA
                     a.dtype, a.s);
 });
 HY_REGISTER_OP(DropoutArgs, Cpu, "philox", [](const DropoutArgs& a, StreamId) {
+  const uint64_t* counter = a.counter ? ptr<uint64_t>(a.counter) : nullptr;
   dropout(a.x->data(), a.out->data(), ptr<uint8_t>(a.mask), a.dtype, a.n, static_cast<float>(a.p), dropoutScale(a.p),
-          a.seed, a.offset);
+          counter != nullptr ? counter[0] : a.seed, (counter != nullptr ? counter[1] : 0) + a.offset);
+});
+HY_REGISTER_OP(PhiloxCounterArgs, Cpu, "direct", [](const PhiloxCounterArgs& a, StreamId) {
+  uint64_t* counter = ptr<uint64_t>(a.counter);
+  counter[0] = a.seed;
+  counter[1] = a.base;
 });
 HY_REGISTER_OP(DropoutBackwardArgs, Cpu, "direct", [](const DropoutBackwardArgs& a, StreamId) {
   dropoutBackward(a.gradOut->data(), ptr<uint8_t>(a.mask), a.gradIn->data(), a.dtype, a.n, dropoutScale(a.p));

@@ -178,4 +178,36 @@ void streamSynchronize(StreamId stream) { check(cudaStreamSynchronize(asStream(s
 
 void deviceSynchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
 
+void beginCapture(uint64_t pool) {
+  Context& c = context();
+  c.device.beginPool(pool, reinterpret_cast<StreamId>(c.compute));
+  const cudaError_t err = cudaStreamBeginCapture(c.compute, cudaStreamCaptureModeRelaxed);
+  if (err != cudaSuccess) {
+    c.device.endPool();
+    throwCuda(err, "cudaStreamBeginCapture");
+  }
+}
+
+GraphId endCapture() {
+  Context& c = context();
+  cudaGraph_t graph = nullptr;
+  const cudaError_t err = cudaStreamEndCapture(c.compute, &graph);
+  c.device.endPool();
+  if (err != cudaSuccess) {
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    throwCuda(err, "cudaStreamEndCapture");
+  }
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t ierr = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  check(ierr, "cudaGraphInstantiate");
+  return reinterpret_cast<GraphId>(exec);
+}
+
+void launchGraph(GraphId graph) {
+  check(cudaGraphLaunch(reinterpret_cast<cudaGraphExec_t>(graph), context().compute), "cudaGraphLaunch");
+}
+
+void destroyGraph(GraphId graph) { cudaGraphExecDestroy(reinterpret_cast<cudaGraphExec_t>(graph)); }
+
 }  // namespace hy::cuda

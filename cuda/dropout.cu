@@ -14,9 +14,15 @@ namespace {
 
 constexpr unsigned kThreads = 256;
 
+// counter (CUDA graphs): {seed, base} read at run time, so a replay draws from the range written
+// before it; null for an eager launch.
 template <typename T>
 __global__ void dropoutKernel(const T* x, T* out, uint8_t* mask, size_t n, float p, float scale, uint64_t seed,
-                              uint64_t offset) {
+                              uint64_t offset, const uint64_t* counter) {
+  if (counter != nullptr) {
+    seed = counter[0];
+    offset += counter[1];
+  }
   const size_t blocks = philoxBlocks(n);
   for (size_t blk = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; blk < blocks;
        blk += static_cast<size_t>(gridDim.x) * blockDim.x) {
@@ -31,6 +37,11 @@ __global__ void dropoutKernel(const T* x, T* out, uint8_t* mask, size_t n, float
   }
 }
 
+__global__ void philoxCounterKernel(uint64_t* counter, uint64_t seed, uint64_t base) {
+  counter[0] = seed;
+  counter[1] = base;
+}
+
 template <typename T>
 __global__ void dropoutBackwardKernel(const T* gradOut, const uint8_t* mask, T* gradIn, size_t n, float scale) {
   for (size_t i = blockIdx.x * static_cast<size_t>(blockDim.x) + threadIdx.x; i < n;
@@ -42,13 +53,13 @@ __global__ void dropoutBackwardKernel(const T* gradOut, const uint8_t* mask, T* 
 }  // namespace
 
 void launchDropout(const void* x, void* out, uint8_t* mask, DType dtype, size_t n, float p, float scale, uint64_t seed,
-                   uint64_t offset, StreamId stream) {
+                   uint64_t offset, const uint64_t* counter, StreamId stream) {
   if (n == 0) return;
   const unsigned grid = gridFor(philoxBlocks(n), kThreads);
   withFloatType(dtype, [&](auto tag) {
     using T = typename decltype(tag)::type;
     HY_LAUNCH(grid, kThreads, 0, asStream(stream), dropoutKernel<T>)(static_cast<const T*>(x), static_cast<T*>(out),
-                                                           mask, n, p, scale, seed, offset);
+                                                           mask, n, p, scale, seed, offset, counter);
   });
   checkLaunch("dropout");
 }
@@ -70,7 +81,12 @@ namespace {
 using namespace ops;
 HY_REGISTER_OP(DropoutArgs, Cuda, "philox", [](const DropoutArgs& a, StreamId s) {
   launchDropout(a.x->data(), a.out->data(), static_cast<uint8_t*>(a.mask->data()), a.dtype, a.n, static_cast<float>(a.p),
-                dropoutScale(a.p), a.seed, a.offset, s);
+                dropoutScale(a.p), a.seed, a.offset,
+                a.counter ? static_cast<const uint64_t*>(a.counter->data()) : nullptr, s);
+});
+HY_REGISTER_OP(PhiloxCounterArgs, Cuda, "direct", [](const PhiloxCounterArgs& a, StreamId s) {
+  HY_LAUNCH(1, 1, 0, asStream(s), philoxCounterKernel)(static_cast<uint64_t*>(a.counter->data()), a.seed, a.base);
+  checkLaunch("philoxCounter");
 });
 HY_REGISTER_OP(DropoutBackwardArgs, Cuda, "direct", [](const DropoutBackwardArgs& a, StreamId s) {
   launchDropoutBackward(a.gradOut->data(), static_cast<const uint8_t*>(a.mask->data()), a.gradIn->data(), a.dtype, a.n,

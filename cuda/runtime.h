@@ -30,6 +30,16 @@ double elapsedMs(EventId start, EventId end);  // both must have completed
 void streamSynchronize(StreamId stream);
 void deviceSynchronize();
 
+// CUDA graphs. From beginCapture to endCapture the compute stream's work is recorded, not run
+// (relaxed mode: the allocator may still take new device memory), and the device allocator serves
+// the compute stream from the private pool `pool`. endCapture ends the capture even when it throws
+// (a capture broken by an illegal call) and returns the instantiated graph.
+using GraphId = uintptr_t;
+void beginCapture(uint64_t pool);
+GraphId endCapture();
+void launchGraph(GraphId graph);  // on the compute stream
+void destroyGraph(GraphId graph);
+
 // Returns true and the error a loss kernel recorded for an invalid target, clearing it. Only
 // meaningful after the work that wrote it has finished (a stream or event synchronisation).
 bool takeTargetError(nn::TargetOp* op, int64_t* target, uint64_t* row, uint64_t* cols);

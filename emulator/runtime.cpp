@@ -1,8 +1,8 @@
 // The CUDA runtime subset that cuda/ uses, on the emulated device: device and pinned memory
 // (exactly-sized host allocations, so AddressSanitizer sees one byte past a tensor), copies and
 // memsets, streams that each run their work in order on their own host thread, events, stream
-// waits, host functions, device properties of an H100 (sm_90), error names and strings, and the
-// sticky error that a faulted kernel leaves behind.
+// waits, host functions, stream capture into graphs and their replay, device properties of an H100
+// (sm_90), error names and strings, and the sticky error that a faulted kernel leaves behind.
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -11,6 +11,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -21,18 +22,38 @@
 
 #undef warpSize  // a device built-in; here cudaDeviceProp has a field of that name
 
+// A stream capture in progress (cudaStreamBeginCapture): the work recorded so far, and the first
+// call that broke it (the capture then ends with cudaErrorStreamCaptureInvalidated).
+struct StreamCapture {
+  std::vector<std::function<void()>> tasks;
+  cudaError_t broken = cudaSuccess;
+};
+
+struct CUgraph_st {
+  std::vector<std::function<void()>> tasks;
+};
+struct CUgraphExec_st {
+  std::vector<std::function<void()>> tasks;
+};
+
 struct CUstream_st {
   std::mutex m;
   std::condition_variable cv;
   std::deque<std::function<void()>> queue;
   uint64_t pushed = 0, done = 0;
   unsigned flags;
+  std::unique_ptr<StreamCapture> capture;  // set while the stream is capturing
   std::thread worker;
 
   explicit CUstream_st(unsigned f = cudaStreamDefault) : flags(f), worker([this] { loop(); }) {}
 
+  // Queues the task, or records it when the stream is capturing (ticket 0: nothing to wait for).
   uint64_t push(std::function<void()> task) {
     std::lock_guard<std::mutex> lock(m);
+    if (capture) {
+      capture->tasks.push_back(std::move(task));
+      return 0;
+    }
     queue.push_back(std::move(task));
     cv.notify_all();
     return ++pushed;
@@ -52,6 +73,16 @@ struct CUstream_st {
   bool idle() {
     std::lock_guard<std::mutex> lock(m);
     return done == pushed;
+  }
+  bool capturing() {
+    std::lock_guard<std::mutex> lock(m);
+    return capture != nullptr;
+  }
+  // A call that is illegal while the stream captures breaks the capture, as on a GPU.
+  cudaError_t breakCapture(cudaError_t why) {
+    std::lock_guard<std::mutex> lock(m);
+    if (capture && capture->broken == cudaSuccess) capture->broken = why;
+    return why;
   }
 
  private:
@@ -168,6 +199,19 @@ void drainLegacyAndBlocking() {
   }
 }
 
+// The streams now capturing: a device-wide synchronisation (cudaDeviceSynchronize, cudaFree) would
+// wait for work that is only being recorded, so it breaks their captures instead.
+bool breakEveryCapture() {
+  bool any = false;
+  for (CUstream_st* st : allStreams()) {
+    if (st->capturing()) {
+      st->breakCapture(cudaErrorStreamCaptureUnsupported);
+      any = true;
+    }
+  }
+  return any;
+}
+
 // Where p..p+bytes lies: in one device allocation, in pinned host memory, or neither.
 enum class Where { Device, Pinned, Pageable, Straddles };
 Where locate(const void* p, size_t bytes) {
@@ -275,6 +319,15 @@ const ErrorText kErrors[] = {
     {cudaErrorInvalidDeviceFunction, "cudaErrorInvalidDeviceFunction", "invalid device function"},
     {cudaErrorAssert, "cudaErrorAssert", "device-side assert triggered"},
     {cudaErrorLaunchTimeout, "cudaErrorLaunchTimeout", "the launch timed out and was terminated"},
+    {cudaErrorIllegalState, "cudaErrorIllegalState", "the operation cannot be performed in the present state"},
+    {cudaErrorStreamCaptureUnsupported, "cudaErrorStreamCaptureUnsupported",
+     "operation not permitted when stream is capturing"},
+    {cudaErrorStreamCaptureInvalidated, "cudaErrorStreamCaptureInvalidated",
+     "operation failed due to a previous error during capture"},
+    {cudaErrorStreamCaptureIsolation, "cudaErrorStreamCaptureIsolation",
+     "dependency created on uncaptured work in another stream"},
+    {cudaErrorStreamCaptureImplicit, "cudaErrorStreamCaptureImplicit",
+     "operation would make the legacy stream depend on a capturing blocking stream"},
 };
 const ErrorText* findError(cudaError_t e) {
   for (const ErrorText& t : kErrors) {
@@ -372,6 +425,7 @@ cudaError_t cudaRuntimeGetVersion(int* v) {
 }
 
 cudaError_t cudaDeviceSynchronize() {
+  if (hyemu::breakEveryCapture()) return ret(cudaErrorStreamCaptureUnsupported);
   for (CUstream_st* s : hyemu::allStreams()) s->drain();
   HYEMU_STICKY_GUARD;
   return cudaSuccess;
@@ -405,6 +459,7 @@ cudaError_t allocate(void** p, size_t bytes, bool device, bool mapped, size_t al
 
 cudaError_t release(void* p, bool device) {
   if (p == nullptr) return cudaSuccess;
+  if (hyemu::breakEveryCapture()) return ret(cudaErrorStreamCaptureUnsupported);  // it synchronizes the device
   hyemu::Globals& g = hyemu::globals();
   {
     std::lock_guard<std::mutex> lock(g.m);
@@ -449,6 +504,12 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
   if (dstDevice ? !hyemu::deviceAccessible(dst, bytes) : d == Where::Device) return ret(cudaErrorInvalidValue);
   if (srcDevice ? !hyemu::deviceAccessible(src, bytes) : s == Where::Device) return ret(cudaErrorInvalidValue);
   CUstream_st* st = hyemu::streamOf(stream);
+  // A captured copy is replayed later from the same addresses: pageable memory (staged, or copied
+  // synchronously) cannot be captured.
+  if (st->capturing() && (kind == cudaMemcpyHostToHost || (!srcDevice && s == Where::Pageable) ||
+                          (!dstDevice && d == Where::Pageable))) {
+    return ret(st->breakCapture(cudaErrorStreamCaptureUnsupported));
+  }
   if (!srcDevice && s == Where::Pageable) {
     // From pageable memory the runtime stages the source before returning: the caller may
     // reuse it at once.
@@ -506,13 +567,17 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned flags) {
 cudaError_t cudaStreamCreate(cudaStream_t* stream) { return cudaStreamCreateWithFlags(stream, 0); }
 
 cudaError_t cudaStreamSynchronize(cudaStream_t stream) {
-  hyemu::streamOf(stream)->drain();
+  CUstream_st* st = hyemu::streamOf(stream);
+  if (st->capturing()) return ret(st->breakCapture(cudaErrorStreamCaptureUnsupported));
+  st->drain();
   HYEMU_STICKY_GUARD;
   return cudaSuccess;
 }
 
 cudaError_t cudaStreamQuery(cudaStream_t stream) {
   HYEMU_STICKY_GUARD;
+  CUstream_st* st = hyemu::streamOf(stream);
+  if (st->capturing()) return ret(st->breakCapture(cudaErrorStreamCaptureUnsupported));
   return hyemu::streamOf(stream)->idle() ? cudaSuccess : cudaErrorNotReady;
 }
 
@@ -545,6 +610,10 @@ cudaError_t cudaEventDestroy(cudaEvent_t event) {
 cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
   HYEMU_STICKY_GUARD;
   if (event == nullptr) return ret(cudaErrorInvalidResourceHandle);
+  // A GPU records an event node into the graph; the emulator does not model captured events.
+  if (CUstream_st* s = hyemu::streamOf(stream); s->capturing()) {
+    return ret(s->breakCapture(cudaErrorStreamCaptureUnsupported));
+  }
   std::shared_ptr<EventState> st = event->state;
   // The count and the queued completion under one lock, so that a wait on this event from another
   // host thread is queued either before both or after both.
@@ -586,6 +655,10 @@ cudaError_t cudaEventSynchronize(cudaEvent_t event) {
 cudaError_t cudaStreamWaitEvent(cudaStream_t stream, cudaEvent_t event, unsigned) {
   HYEMU_STICKY_GUARD;
   if (event == nullptr) return ret(cudaErrorInvalidResourceHandle);
+  // Every event here was recorded outside a capture: a captured wait on it depends on uncaptured work.
+  if (CUstream_st* s = hyemu::streamOf(stream); s->capturing()) {
+    return ret(s->breakCapture(cudaErrorStreamCaptureIsolation));
+  }
   std::shared_ptr<EventState> st = event->state;
   std::lock_guard<std::mutex> lock(st->m);
   const uint64_t target = st->recorded;
@@ -606,5 +679,78 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) 
     return cudaErrorNotReady;
   }
   *ms = std::chrono::duration<float, std::milli>(end->state->when - start->state->when).count();
+  return cudaSuccess;
+}
+
+// ---- stream capture and graphs ----
+
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode) {
+  HYEMU_STICKY_GUARD;
+  if (mode != cudaStreamCaptureModeGlobal && mode != cudaStreamCaptureModeThreadLocal &&
+      mode != cudaStreamCaptureModeRelaxed) {
+    return ret(cudaErrorInvalidValue);
+  }
+  CUstream_st* st = hyemu::streamOf(stream);
+  if (st == hyemu::globals().legacy) return ret(cudaErrorStreamCaptureUnsupported);
+  std::lock_guard<std::mutex> lock(st->m);
+  if (st->capture) return ret(cudaErrorIllegalState);
+  st->capture = std::make_unique<StreamCapture>();
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
+  if (graph == nullptr) return ret(cudaErrorInvalidValue);
+  *graph = nullptr;
+  CUstream_st* st = hyemu::streamOf(stream);
+  std::unique_ptr<StreamCapture> capture;
+  {
+    std::lock_guard<std::mutex> lock(st->m);
+    if (!st->capture) return ret(cudaErrorIllegalState);
+    capture = std::move(st->capture);
+  }
+  if (capture->broken != cudaSuccess) return ret(cudaErrorStreamCaptureInvalidated);
+  HYEMU_STICKY_GUARD;
+  *graph = new CUgraph_st{std::move(capture->tasks)};
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status) {
+  if (status == nullptr) return ret(cudaErrorInvalidValue);
+  CUstream_st* st = hyemu::streamOf(stream);
+  std::lock_guard<std::mutex> lock(st->m);
+  *status = !st->capture                             ? cudaStreamCaptureStatusNone
+            : st->capture->broken == cudaSuccess ? cudaStreamCaptureStatusActive
+                                                 : cudaStreamCaptureStatusInvalidated;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* exec, cudaGraph_t graph, unsigned long long) {
+  HYEMU_STICKY_GUARD;
+  if (exec == nullptr || graph == nullptr) return ret(cudaErrorInvalidValue);
+  *exec = new CUgraphExec_st{graph->tasks};
+  return cudaSuccess;
+}
+
+// One replay is one task on the stream: the recorded work in the order it was captured, each
+// piece checking the sticky error as it would have when queued.
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
+  HYEMU_STICKY_GUARD;
+  if (exec == nullptr) return ret(cudaErrorInvalidResourceHandle);
+  CUstream_st* st = hyemu::streamOf(stream);
+  if (st->capturing()) return ret(st->breakCapture(cudaErrorStreamCaptureUnsupported));  // no child graphs here
+  auto tasks = std::make_shared<std::vector<std::function<void()>>>(exec->tasks);
+  st->push([tasks] {
+    for (auto& task : *tasks) task();
+  });
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+  delete exec;  // a replay already queued holds its own copy of the work
+  return cudaSuccess;
+}
+
+cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
+  delete graph;
   return cudaSuccess;
 }

@@ -206,7 +206,14 @@ export function randint(a: number, b: number | number[], c?: number | number[] |
   if (o.requiresGrad) throw new RangeError(`${op}: integer tensors cannot require gradients`);
   const t = allocTensor(op, s, 'int32', o.device);
   if (t.numel > 0) {
-    const [seed, offset] = takeCounters(t.numel);
+    let counters: [number, number];
+    try {
+      counters = takeCounters(t.numel, op);
+    } catch (e) {
+      t.dispose();
+      throw e;
+    }
+    const [seed, offset] = counters;
     native.run('random', { out: t.live(op), dtype: 'int32', n: t.numel, kind: 'integer', seed, offset, a: low, b: high });
   }
   return t;

@@ -1,6 +1,8 @@
-// hy.cuda: availability, synchronisation and timing events.
+// hy.cuda: availability, synchronisation, timing events and graphs (cuda_graph.ts).
 import { native } from './native';
 import { cudaState } from './tensor';
+
+export { CUDAGraph, isCapturing } from './cuda_graph';
 
 /**
  * True when a CUDA device is present and usable.

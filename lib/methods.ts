@@ -1,15 +1,17 @@
 // The Tensor methods of the shape, indexing, comparison and conversion ops (the functions live in
 // indexing.ts, compare.ts and nn/functional), so `x.argmax(1).eq(y).float().mean()` reads as in
 // PyTorch; and the autograd of to() and clone(), recorded here over the tensor layer's raw forms.
-import { needsGrad, record } from './autograd';
+import { isGradEnabled, needsGrad, record } from './autograd';
 import * as cmp from './compare';
 import type { ClampOptions, DimOptions, ValuesIndices } from './compare';
+import { DTYPE_BYTES } from './dtype';
 import type { Device, DType } from './dtype';
 import { describe } from './errors';
 import * as idx from './indexing';
 import { logSoftmax, softmax } from './nn/functional/activation';
+import { native } from './native';
 import { floorDivide, remainder, sigmoid, tanh } from './ops';
-import { Tensor } from './tensor';
+import { checkOptions, Tensor } from './tensor';
 import type { ToOptions } from './tensor';
 import { dimArg } from './indexing';
 
@@ -442,6 +444,19 @@ declare module './tensor' {
      * ```
      */
     logSoftmax(dim?: number): Tensor;
+    /**
+     * Copies src's values into this tensor in place, as torch's copy_: the same shape; another
+     * dtype is converted and another device copied across (nonBlocking from pinned memory). This
+     * tensor keeps its storage, which is what a CUDA graph's static input needs. Not recorded by
+     * autograd: a leaf that requires grad takes it only under hy.noGrad().
+     *
+     * @example
+     * ```ts
+     * const staticInput = hy.zeros([64, 784], { device: 'cuda' });
+     * staticInput.copy_(batch, { nonBlocking: true }); // new data, same storage
+     * ```
+     */
+    copy_(src: Tensor, opts?: { nonBlocking?: boolean }): Tensor;
   }
 }
 
@@ -507,6 +522,35 @@ proto.tanh = function () { return tanh(this); };
 proto.sigmoid = function () { return sigmoid(this); };
 proto.softmax = function (d) { return softmax(this, d); };
 proto.logSoftmax = function (d) { return logSoftmax(this, d); };
+
+proto.copy_ = function (this: Tensor, src: Tensor, opts?: { nonBlocking?: boolean }): Tensor {
+  const op = 'copy_';
+  if (!(src instanceof Tensor)) throw new TypeError(`${op}: src must be a Tensor, got ${describe(src)}`);
+  const o = checkOptions(op, opts, ['nonBlocking']);
+  const nonBlocking = o.nonBlocking ?? false;
+  if (typeof nonBlocking !== 'boolean') throw new TypeError(`${op}: nonBlocking must be a boolean, got ${describe(nonBlocking)}`);
+  const dst = this.live(op);
+  const from = src.live(op);
+  if (src.shape.length !== this.shape.length || src.shape.some((d, i) => d !== this.shape[i])) {
+    throw new RangeError(`${op}: src has shape [${src.shape.join(', ')}], this tensor's is [${this.shape.join(', ')}]`);
+  }
+  if (this.requiresGrad && this.isLeaf && isGradEnabled()) {
+    throw new Error(`${op}: this tensor is a leaf that requires grad; copy into it under hy.noGrad()`);
+  }
+  if (this.numel === 0) return this;
+  this.bumpVersion();
+  if (src.dtype === this.dtype) {
+    native.copy(dst, from, this.numel * DTYPE_BYTES[this.dtype], nonBlocking);
+    return this;
+  }
+  const moved = src.convert(this.device, { nonBlocking });
+  try {
+    native.run('cast', { x: moved.live(op), xDtype: moved.dtype, out: dst, dtype: this.dtype, n: this.numel });
+  } finally {
+    if (moved !== src) moved.dispose();
+  }
+  return this;
+};
 
 // to() and clone() with autograd: the gradient of a conversion converts back (dtype and device);
 // a clone's gradient passes through. Integer and bool results are cut from the graph, as in PyTorch.

@@ -126,6 +126,14 @@ export interface NativeBinding {
   /** Milliseconds from start to end; waits for both. */
   eventElapsed(start: number, end: number): number;
   eventDestroy(id: number): void;
+  /** Starts capturing the CUDA compute stream into a new graph (with a private memory pool); returns its id. */
+  graphBegin(): number;
+  /** Ends the capture and instantiates the graph; on failure the id is released. */
+  graphEnd(id: number): void;
+  /** Queues one replay on the compute stream. */
+  graphReplay(id: number): void;
+  graphDestroy(id: number): void;
+  graphCapturing(): boolean;
   /** Blocks until the CPU queue has run everything enqueued so far; throws the first error it raised. */
   cpuSynchronize(): void;
   /** The CPU's measured fp32 peak: an FMA loop on every pool thread at once, after the queued work. */

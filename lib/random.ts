@@ -57,12 +57,60 @@ export function initialSeed(): number {
   return seed;
 }
 
-/** Reserves the counter range for n values and returns [seed, offset] to generate them. */
-export function takeCounters(n: number): [number, number] {
+/**
+ * The dropout counter of the CUDA graph being captured: dropouts read {seed, base} from it when they
+ * run and draw at base + their offset inside the graph; `used` counts the graph's counter blocks.
+ */
+interface GraphDraws {
+  counter: unknown;
+  used: number;
+}
+let graphDraws: GraphDraws | null = null;
+
+/** @internal A CUDA-graph capture starts: dropouts draw relative to counter until endGraphDraws. */
+export function beginGraphDraws(counter: unknown): void {
+  graphDraws = { counter, used: 0 };
+}
+
+/** @internal The capture ended: returns the counter blocks one replay consumes. */
+export function endGraphDraws(): number {
+  const used = graphDraws?.used ?? 0;
+  graphDraws = null;
+  return used;
+}
+
+/** @internal Reserves the counter range of one replay: [seed, base] to write into its counter. */
+export function takeReplayCounters(used: number): [number, number] {
+  const start = offset;
+  offset += used;
+  if (offset > Number.MAX_SAFE_INTEGER) offset = 0;
+  return [seed, start];
+}
+
+/**
+ * Reserves the counter range for n values and returns [seed, offset] to generate them. Refused
+ * during a CUDA-graph capture: the numbers would be baked into the graph and repeat on every replay.
+ */
+export function takeCounters(n: number, op = 'a random op'): [number, number] {
+  if (graphDraws !== null) {
+    throw new Error(`${op}: random numbers drawn while a CUDA graph is being captured would be the same on every replay; ` +
+      'draw them before capture() (dropout is the graph-safe exception)');
+  }
   const start = offset;
   offset += Math.ceil(n / 4);
   if (offset > Number.MAX_SAFE_INTEGER) offset = 0;
   return [seed, start];
+}
+
+/**
+ * @internal Counters for one dropout: eager, [seed, offset, null]; while a CUDA graph is captured,
+ * [0, the offset inside the graph, its counter], which each replay fills before it runs.
+ */
+export function takeDropoutCounters(n: number): [number, number, unknown] {
+  if (graphDraws === null) return [...takeCounters(n), null];
+  const start = graphDraws.used;
+  graphDraws.used += Math.ceil(n / 4);
+  return [0, start, graphDraws.counter];
 }
 
 /**

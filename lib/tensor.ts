@@ -674,7 +674,14 @@ function randomTensor(op: string, kind: 'uniform' | 'normal', shape: number | nu
   const o = creationOptions(op, opts, 'float32');
   if (!isFloating(o.dtype)) throw new RangeError(`${op}: dtype must be floating point, got ${o.dtype}`);
   const t = allocTensor(op, s, o.dtype, o.device, o.pinMemory);
-  const [seed, offset] = takeCounters(t.numel);
+  let counters: [number, number];
+  try {
+    counters = takeCounters(t.numel, op);
+  } catch (e) {
+    t.dispose();
+    throw e;
+  }
+  const [seed, offset] = counters;
   native.run('random', { out: t.live(op), dtype: o.dtype, n: t.numel, kind, seed, offset, a, b });
   t.requiresGrad = o.requiresGrad;
   return t;

@@ -355,9 +355,12 @@ inline float dropoutScale(double p) { return p < 1.0 ? static_cast<float>(1.0 / 
 
 // mask: n uint8, kept (1) where philoxUniform(seed, offset, i) >= p; kept values scaled by
 // 1 / (1 - p). Consumes ceil(n / 4) Philox counters from offset.
+// counter (optional, for CUDA graphs): two uint64, {seed, base}, read when the kernel runs; the
+// seed field is then ignored and the draw starts at base + offset, so each replay of a captured
+// dropout draws a fresh mask from the counter range written before it (philoxCounter).
 struct DropoutArgs {
   static constexpr const char* kName = "dropout";
-  StoragePtr x, out, mask;
+  StoragePtr x, out, mask, counter;
   DType dtype = DType::Float32;
   uint64_t n = 0, seed = 0, offset = 0;
   double p = 0.5;
@@ -370,13 +373,32 @@ struct DropoutArgs {
     f.number("p", p);
     f.size("seed", seed);
     f.size("offset", offset);
+    f.optionalStorage("counter", counter);
   }
   bool check(const Check& c) const {
     if (!(p >= 0 && p <= 1)) c.fail("p", "in [0, 1]", formatNumber(p));
     c.holds("x", x, n, dtype);
     c.holds("out", out, n, dtype);
     c.holdsBytes("mask", mask, n);
+    if (counter) c.holdsBytes("counter", counter, 2 * sizeof(uint64_t));
     return n > 0;
+  }
+};
+
+// Writes {seed, base} into a dropout counter (two uint64) in stream order, without a host
+// synchronisation: before each replay of a CUDA graph whose dropouts read it.
+struct PhiloxCounterArgs {
+  static constexpr const char* kName = "philoxCounter";
+  StoragePtr counter;
+  uint64_t seed = 0, base = 0;
+  void fields(Fields& f) {
+    f.storage("counter", counter);
+    f.size("seed", seed);
+    f.size("base", base);
+  }
+  bool check(const Check& c) const {
+    c.holdsBytes("counter", counter, 2 * sizeof(uint64_t));
+    return true;
   }
 };
 

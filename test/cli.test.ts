@@ -71,7 +71,7 @@ function expectUsageError(args: string[], message: string, ctx: CliContext = noC
 
 s('train defaults on a machine without CUDA: cpu, amp off', () => {
   const o = parseTrainArgs([], noCuda);
-  const expected: TrainCommandOptions = { epochs: 6, batchSize: 64, lr: 1.0, device: 'cpu', workers: 'auto', json: false, amp: false, seed: 1 };
+  const expected: TrainCommandOptions = { epochs: 6, batchSize: 64, lr: 1.0, device: 'cpu', workers: 'auto', json: false, amp: false, cudaGraph: false, seed: 1 };
   assert.equal(o, expected);
   assert.is(o.epochs, TRAIN_DEFAULTS.epochs);
   assert.not.ok('data' in o || 'checkpoint' in o || 'resume' in o, 'absent paths are absent, not undefined');
@@ -81,6 +81,14 @@ s('train defaults on a machine with CUDA: cuda, amp on', () => {
   const o = parseTrainArgs([], withCuda);
   assert.is(o.device, 'cuda');
   assert.is(o.amp, true);
+});
+
+s('the CUDA graph is on for cuda unless --no-cuda-graph, and never on the cpu', () => {
+  assert.is(parseTrainArgs([], withCuda).cudaGraph, true);
+  assert.is(parseTrainArgs(['--no-cuda-graph'], withCuda).cudaGraph, false);
+  assert.is(parseTrainArgs(['--no-cuda-graph', '--cuda-graph'], withCuda).cudaGraph, true, 'the last one wins');
+  assert.is(parseTrainArgs(['--device', 'cpu', '--cuda-graph'], withCuda).cudaGraph, false);
+  assert.is(parseTrainArgs(['--cuda-graph'], noCuda).cudaGraph, false);
 });
 
 s('amp follows the device unless --amp or --no-amp says otherwise', () => {
@@ -108,6 +116,7 @@ s('each train flag is converted', () => {
     data,
     json: true,
     amp: false,
+    cudaGraph: false,
     checkpoint: join(scratch, 'out.ckpt'),
     resume: aFile,
     seed: 42,

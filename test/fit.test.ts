@@ -582,7 +582,7 @@ leakChecked('bad options are rejected before anything runs', async () => {
     await rejects(hy.train.fit(r.model, r.loader, { ...o, epochs: 0 }), RangeError, /epochs/, 'epochs 0');
     await rejects(hy.train.fit(r.model, r.loader, { ...o, epochs: 1.5 }), RangeError, /epochs/, 'epochs 1.5');
     await rejects(hy.train.fit(r.model, r.loader, { ...o, epochs: 1, bogus: 1 } as never), TypeError, /^fit: unknown option 'bogus'/, 'unknown option');
-    await rejects(hy.train.fit(r.model, r.loader, { ...o, epochs: 1, cudaGraph: true }), RangeError, /^fit: cudaGraph is not available/, 'cudaGraph');
+    await rejects(hy.train.fit(r.model, r.loader, { ...o, epochs: 1, cudaGraph: true }), RangeError, /^fit: cudaGraph needs the model on a CUDA device/, 'cudaGraph');
     await rejects(hy.train.fit(r.model, r.loader, { epochs: 1 } as never), TypeError, /optimizer/, 'no optimizer');
     await rejects(hy.train.fit(r.model, r.loader, { ...o, epochs: 1, progress: 'loud' as never }), RangeError, /progress/, 'progress');
     await rejects(hy.train.fit(r.model, r.loader, { ...o, epochs: 1, schedulerStep: 'step' as never }), RangeError, /schedulerStep/, 'schedulerStep');

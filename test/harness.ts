@@ -61,6 +61,19 @@ export function eachBackend(s: Test, name: string, fn: (device: Device) => void 
   }
 }
 
+/** Registers fn as "name [cuda]" alone, for what exists on the GPU only; skipped by name elsewhere. */
+export function cudaOnly(s: Test, name: string, fn: () => void | Promise<void>): void {
+  const caseName = `${name} [cuda]`;
+  const why = !selectedBackends.includes('cuda') ? 'deselected by HY_BACKENDS' : !presentBackends.includes('cuda') ? 'cuda not available' : undefined;
+  if (why === undefined) {
+    s(caseName, fn);
+    return;
+  }
+  const suiteName = suiteNames.get(s) ?? '';
+  skipped.push(`${suiteName}${suiteName ? ' > ' : ''}${caseName}: ${why}`);
+  s.skip(caseName, () => undefined);
+}
+
 const oracles = new Map<string, unknown>();
 
 /**

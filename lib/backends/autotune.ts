@@ -271,6 +271,11 @@ export class Autotuner {
     const untimed = allowed.filter((c) => entry?.times[c.name] === undefined && entry?.failed[c.name] === undefined);
     const canTime = this.spentMs < this.budgetMsValue && (allowed.length > 1 || entry !== undefined);
     if (untimed.length > 0 && canTime) {
+      // Timing waits on events, which a capture cannot record: the step must have run once before.
+      if (device === 'cuda' && native.graphCapturing()) {
+        throw new Error(`${op}: the autotuner has not timed this shape yet, and timing cannot happen inside a CUDA-graph capture; ` +
+          'run the captured step once before capture() (PyTorch needs the same warm-up)');
+      }
       const e: Entry = entry ?? { times: {}, failed: {}, skipped: {}, winner: '', fromCache: false };
       this.entries.set(key, e);
       const started = performance.now();

@@ -150,6 +150,7 @@ export interface RawTrainValues {
   data?: string;
   json?: boolean;
   amp?: boolean;
+  cudaGraph?: boolean;
   checkpoint?: string;
   resume?: string;
   seed: number;
@@ -169,6 +170,8 @@ export function makeTrainCommand(ctx: CliContext = defaultContext): Command {
     .addOption(new Option('--json', 'print one JSON object per epoch and the summary object as the last line'))
     .addOption(new Option('--amp', 'mixed precision: float16 autocast with a GradScaler (default: on for cuda, off for cpu)'))
     .addOption(new Option('--no-amp', 'train in float32 throughout'))
+    .addOption(new Option('--cuda-graph', 'capture the training step in a CUDA graph and replay it per batch (cuda only; the default there)'))
+    .addOption(new Option('--no-cuda-graph', 'launch every kernel of every step eagerly'))
     .addOption(new Option('--checkpoint <file>', 'write a checkpoint here after every epoch').argParser(writableFile('--checkpoint')))
     .addOption(new Option('--resume <file>', 'resume from this checkpoint').argParser(existingFile('--resume')))
     .addOption(new Option('--seed <n>', 'random seed for the weights and the shuffling').argParser(nonNegativeInt('--seed')).default(d.seed))
@@ -186,6 +189,8 @@ export function trainOptionsFrom(v: RawTrainValues, ctx: CliContext = defaultCon
     workers: v.workers,
     json: v.json === true,
     amp: v.amp ?? device === 'cuda',
+    // A CPU has nothing to capture: the flag means something on cuda only.
+    cudaGraph: device === 'cuda' && (v.cudaGraph ?? true),
     seed: v.seed,
   };
   if (v.data !== undefined) o.data = v.data;

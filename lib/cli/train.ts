@@ -22,6 +22,8 @@ export interface TrainCommandOptions {
   /** Print one JSON object per epoch and the summary as the last line, no progress bar. */
   json: boolean;
   amp: boolean;
+  /** Capture the step in a CUDA graph (fit's cudaGraph; cuda only). */
+  cudaGraph?: boolean;
   /** Write a checkpoint here after every epoch. */
   checkpoint?: string;
   /** Resume from this checkpoint. */
@@ -64,7 +66,7 @@ export async function runTrain(o: TrainCommandOptions): Promise<TrainSummary> {
   const model = new hy.nn.models.MnistNet({ device: o.device });
   const optimizer = new hy.optim.Adadelta(model.parameters(), { lr: o.lr });
   const scheduler = new hy.optim.StepLR(optimizer, { stepSize: 1, gamma: 0.7 });
-  log(`training MnistNet (${model.parameters().reduce((a, p) => a + p.numel, 0).toLocaleString('en')} parameters) on ${source}; device ${o.device}, batch ${o.batchSize}, ${trainLoader.length} steps an epoch, Adadelta lr ${o.lr}, AMP ${o.amp ? 'on' : 'off'}`);
+  log(`training MnistNet (${model.parameters().reduce((a, p) => a + p.numel, 0).toLocaleString('en')} parameters) on ${source}; device ${o.device}, batch ${o.batchSize}, ${trainLoader.length} steps an epoch, Adadelta lr ${o.lr}, AMP ${o.amp ? 'on' : 'off'}${o.device === 'cuda' ? `, CUDA graph ${o.cudaGraph === true ? 'on' : 'off'}` : ''}`);
   try {
     const result = await hy.train.fit(model, trainLoader, {
       epochs: o.epochs,
@@ -72,6 +74,7 @@ export async function runTrain(o: TrainCommandOptions): Promise<TrainSummary> {
       scheduler,
       loss: (out, y) => hy.nn.functional.nllLoss(out, y),
       amp: o.amp,
+      cudaGraph: o.cudaGraph === true,
       evalLoader: testLoader,
       checkpoint: o.checkpoint,
       resume: o.resume,

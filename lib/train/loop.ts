@@ -12,6 +12,7 @@ import { Module } from '../nn/modules';
 import { Optimizer } from '../optim/optimizer';
 import { tidy } from '../tensor';
 import { describe } from '../errors';
+import type { GraphedStep } from './graphed_step';
 import type { Tensor } from '../tensor';
 
 export interface TrainEpochOptions {
@@ -33,6 +34,8 @@ export interface TrainEpochOptions {
   epoch?: number;
   /** zeroGrad's setToNone (default true: gradients set to none, the seed's tip 6.1). */
   setToNone?: boolean;
+  /** @internal fit's cudaGraph: the step captured once and replayed (it outlives the epoch). */
+  graphed?: GraphedStep;
 }
 
 export interface EpochResult {
@@ -86,6 +89,25 @@ export async function trainEpoch(model: Module, loader: DataLoader, optimizer: O
   const lossEvery = opts.lossEvery ?? 20;
   const lossFn = opts.loss ?? defaultLoss;
   const scaler = opts.scaler;
+  const graphed = opts.graphed;
+  const setToNone = opts.setToNone ?? true;
+  // zeroGrad, forward, loss, backward and the optimizer step: run as is, or captured and replayed.
+  const step = (xb: Tensor, yb: Tensor): Tensor => {
+    optimizer.zeroGrad({ setToNone });
+    const forward = (): Tensor => tidy(() => lossFn(model.forward(xb), yb));
+    const loss = scaler !== undefined ? autocast(forward) : forward();
+    if (scaler !== undefined) {
+      const scaled = scaler.scale(loss);
+      scaled.backward();
+      scaled.dispose();
+      scaler.step(optimizer);
+      scaler.update();
+    } else {
+      loss.backward();
+      optimizer.step();
+    }
+    return loss;
+  };
   const t0 = performance.now();
   let lossSum = 0;
   let reads = 0;
@@ -100,19 +122,7 @@ export async function trainEpoch(model: Module, loader: DataLoader, optimizer: O
       stopped = true;
       break; // the loader's iterator is closed by the for-await
     }
-    optimizer.zeroGrad({ setToNone: opts.setToNone ?? true });
-    const forward = (): Tensor => tidy(() => lossFn(model.forward(x), y));
-    const loss = scaler !== undefined ? autocast(forward) : forward();
-    if (scaler !== undefined) {
-      const scaled = scaler.scale(loss);
-      scaled.backward();
-      scaled.dispose();
-      scaler.step(optimizer);
-      scaler.update();
-    } else {
-      loss.backward();
-      optimizer.step();
-    }
+    const { loss, owned } = graphed !== undefined ? graphed.run(x, y, step) : { loss: step(x, y), owned: true };
     opts.afterStep?.();
     let read: number | null = null;
     // An awaited read: the CPU queue and the GPU keep computing while the event loop runs.
@@ -121,7 +131,7 @@ export async function trainEpoch(model: Module, loader: DataLoader, optimizer: O
     if (steps % lossEvery === 0 || steps === loader.length - 1) {
       read = (await loss.data())[0];
       if (!Number.isFinite(read)) {
-        for (const t of [x, y, loss]) t.dispose();
+        for (const t of owned ? [x, y, loss] : [x, y]) t.dispose();
         throw new Error(`fit: the loss is ${read} at epoch ${opts.epoch ?? '?'}, step ${steps + 1}; training stopped`);
       }
       lossSum += read;
@@ -133,7 +143,7 @@ export async function trainEpoch(model: Module, loader: DataLoader, optimizer: O
     }
     steps++;
     samples += x.shape[0];
-    for (const t of [x, y, loss]) t.dispose();
+    for (const t of owned ? [x, y, loss] : [x, y]) t.dispose();
     opts.onStep?.(steps, read);
   }
   if (opts.device === 'cuda') synchronize();

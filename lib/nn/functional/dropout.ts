@@ -3,7 +3,7 @@
 import { describe } from '../../errors';
 import { native } from '../../native';
 import { runOp } from '../../policy';
-import { takeCounters } from '../../random';
+import { takeDropoutCounters } from '../../random';
 import { allocTensor, checkOptions } from '../../tensor';
 import type { Tensor } from '../../tensor';
 import { checkBoolean, checkNumber, floatInput } from './common';
@@ -38,14 +38,14 @@ export function dropout(x: Tensor, opts?: DropoutOptions): Tensor {
   const n = x.numel;
   // One uint8 per element; tensors have no uint8 dtype, so the mask is an opaque int32 buffer.
   const mask = allocTensor(op, [Math.max(1, Math.ceil(n / 4))], 'int32', x.device);
-  const [seed, offset] = takeCounters(n);
+  const [seed, offset, counter] = takeDropoutCounters(n);
   return runOp({
     op,
     rule: 'input',
     inputs: [x],
     forward: ([xi]) => {
       const out = allocTensor(op, x.shape.slice(), xi!.dtype, xi!.device);
-      native.run('dropout', { x: xi!.live(op), out: out.live(op), mask: mask.live(op), dtype: xi!.dtype, n, p, seed, offset });
+      native.run('dropout', { x: xi!.live(op), out: out.live(op), mask: mask.live(op), dtype: xi!.dtype, n, p, seed, offset, counter: (counter as Tensor | null)?.live(op) ?? null });
       return {
         out,
         save: [mask],
