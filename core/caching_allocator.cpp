@@ -99,12 +99,13 @@ CachingAllocator::Block* CachingAllocator::allocate(size_t bytes, StreamId strea
   const size_t rounded = roundSize(bytes);
   const uint64_t poolId = activePool_ != 0 && stream == poolStream_ ? activePool_ : 0;
   Block* block = findFree(rounded, stream, poolId);
+  if (block == nullptr && poolId != 0) block = adoptSegment(rounded, stream, poolId);
   if (block != nullptr) {
     ++stats_.cacheHits;
   } else {
     const size_t segBytes = segmentSize(rounded);
     void* base = rawAllocate(segBytes);
-    if (base == nullptr && activePool_ != 0) throwOutOfMemory(bytes);  // no retry: it would free memory
+    if (base == nullptr && activePool_ != 0) throwOutOfMemory(bytes, false);  // no retry: it would free memory
     if (base == nullptr) {
       // Wait for deferred frees, give the whole cache back, and try once more.
       for (Pending& p : pending_) {
@@ -114,7 +115,7 @@ CachingAllocator::Block* CachingAllocator::allocate(size_t bytes, StreamId strea
       releaseCachedSegments();
       ++stats_.oomRetries;
       base = rawAllocate(segBytes);
-      if (base == nullptr) throwOutOfMemory(bytes);
+      if (base == nullptr) throwOutOfMemory(bytes, true);
     }
     // A pool's memory is never poisoned: any replay of its graph may touch any of it.
     if (poolId == 0) HY_POISON(base, segBytes);
@@ -225,6 +226,26 @@ void CachingAllocator::raiseDeferredError() {
   }
 }
 
+// A wholly free segment of the shared cache on the pool's stream becomes the pool's: its last
+// users come before the capture in stream order. Without this every capture after a recapture
+// would take new memory while the old pool's, given back by releasePool, sat unused.
+CachingAllocator::Block* CachingAllocator::adoptSegment(size_t rounded, StreamId stream, uint64_t poolId) {
+  FreeSet& pool = poolFor(rounded);
+  Block key;
+  key.pool = 0;
+  key.stream = stream;
+  key.size = rounded;
+  for (auto it = pool.lower_bound(&key); it != pool.end() && (*it)->pool == 0 && (*it)->stream == stream; ++it) {
+    Block* b = *it;
+    if (b->prev != nullptr || b->next != nullptr) continue;  // part of a segment others use
+    pool.erase(it);
+    b->pool = poolId;
+    HY_UNPOISON(b->ptr, b->size);  // a pool's memory is never poisoned
+    return b;
+  }
+  return nullptr;
+}
+
 void CachingAllocator::releaseToPool(Block* block) {
   FreeSet& pool = poolFor(block->small ? 1 : kSmallLimit + 1);
   if (block->pool == 0) {
@@ -256,6 +277,9 @@ void CachingAllocator::releaseToPool(Block* block) {
 }
 
 void CachingAllocator::processEvents() {
+  // During a capture a released block could need its stream synchronized (ASan) or an event
+  // recorded, which the capture forbids: pending frees wait until it ends, as PyTorch's do.
+  if (activePool_ != 0) return;
   for (size_t i = 0; i < pending_.size();) {
     Pending& p = pending_[i];
     bool done = true;
@@ -280,7 +304,7 @@ void CachingAllocator::processEvents() {
 void CachingAllocator::releaseCachedSegments() {
   for (auto it = segments_.begin(); it != segments_.end();) {
     Block* b = it->second;
-    if (b->allocated || b->next != nullptr) {
+    if (b->allocated || b->next != nullptr || b->pool != 0) {  // a live graph may still use a pool's segment
       ++it;
       continue;
     }
@@ -363,12 +387,12 @@ void CachingAllocator::setLimit(uint64_t bytes) {
   stats_.limitBytes = bytes;
 }
 
-void CachingAllocator::throwOutOfMemory(size_t bytes) {
+void CachingAllocator::throwOutOfMemory(size_t bytes, bool retried) {
   std::ostringstream m;
   m << name_ << ": out of memory allocating " << bytes << " bytes (live " << stats_.liveBytes << " bytes, reserved "
     << stats_.reservedBytes << " bytes";
   if (stats_.limitBytes != 0) m << ", limit " << stats_.limitBytes << " bytes";
-  m << ", cache emptied and retried once)";
+  m << (retried ? ", cache emptied and retried once)" : ", during a CUDA-graph capture, which cannot empty the cache)");
   throw OutOfMemory(m.str(), stats_);
 }
 

@@ -78,9 +78,11 @@ class CachingAllocator {
   // Private pools, for CUDA graphs. A captured graph replays into the addresses its capture was
   // given, so from beginPool to endPool every allocation on `stream` comes from segments of the
   // pool alone, and a pool's blocks, freed or not, are never handed to anyone else until
-  // releasePool. A block from outside the pool freed during the capture may still be read by the
-  // graph: it is held until releasePool too. Nothing is released to the raw allocator meanwhile
-  // (the OOM retry is skipped): freeing device memory synchronizes, which a capture forbids.
+  // releasePool (emptyCache keeps a pool's segments). A block from outside the pool freed during
+  // the capture may still be read by the graph: it is held until releasePool too. A capture may
+  // adopt a wholly free shared segment on its stream. During a capture nothing is released to the
+  // raw allocator (the OOM retry is skipped) and pending frees wait: freeing device memory and
+  // synchronizing a stream are what a capture forbids.
   void beginPool(uint64_t pool, StreamId stream);
   void endPool();
   // The pool's blocks become ordinary cached memory; live ones stay live.
@@ -111,12 +113,13 @@ class CachingAllocator {
   size_t segmentSize(size_t rounded) const;
   FreeSet& poolFor(size_t rounded);
   Block* findFree(size_t rounded, StreamId stream, uint64_t pool);
+  Block* adoptSegment(size_t rounded, StreamId stream, uint64_t pool);
   void freeNow(Block* block) noexcept;
   void* rawAllocate(size_t bytes);
   void releaseToPool(Block* block);
   void processEvents();
   void releaseCachedSegments();
-  [[noreturn]] void throwOutOfMemory(size_t bytes);
+  [[noreturn]] void throwOutOfMemory(size_t bytes, bool retried);
   void retire(Block* block, std::exception_ptr error) noexcept;
   void raiseDeferredError();
 

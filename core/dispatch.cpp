@@ -457,8 +457,22 @@ struct Graphs {
   std::mutex mutex;
   std::map<uint32_t, uintptr_t> instantiated;  // id -> the instantiated graph
   uint32_t capturing = 0;                      // the id being captured, 0 when none
+  std::vector<uint32_t> destroyAfterCapture;   // destroyed while a capture ran (a finalizer, say)
   uint32_t next = 1;
 };
+
+#ifdef HAYATE_WITH_CUDA
+// Under the graphs' lock, with no capture running.
+void destroyNow(Graphs& g, uint32_t id) {
+  const auto it = g.instantiated.find(id);
+  if (it == g.instantiated.end()) return;
+  cuda::destroyGraph(it->second);
+  g.instantiated.erase(it);
+  // Replays already queued still run in the pool's memory: later users of it are queued after them
+  // on the same stream.
+  cuda::deviceAllocator().releasePool(id);
+}
+#endif
 
 Graphs& graphs() {
   static Graphs* g = new Graphs();
@@ -503,12 +517,18 @@ void graphEndCapture(uint32_t id) {
   std::lock_guard<std::mutex> lock(g.mutex);
   if (g.capturing == 0 || g.capturing != id) throwRange("cuda.CUDAGraph: graph " + std::to_string(id) + " is not capturing");
   g.capturing = 0;
+  const std::vector<uint32_t> deferred = std::move(g.destroyAfterCapture);
+  g.destroyAfterCapture.clear();
+  uintptr_t exec = 0;
   try {
-    g.instantiated[id] = cuda::endCapture();
+    exec = cuda::endCapture();
   } catch (...) {
     cuda::deviceAllocator().releasePool(id);
+    for (uint32_t d : deferred) destroyNow(g, d);
     throw;
   }
+  g.instantiated[id] = exec;
+  for (uint32_t d : deferred) destroyNow(g, d);
 #else
   (void)id;
   throwNoCuda();
@@ -533,13 +553,12 @@ void graphDestroy(uint32_t id) {
 #ifdef HAYATE_WITH_CUDA
   Graphs& g = graphs();
   std::lock_guard<std::mutex> lock(g.mutex);
-  const auto it = g.instantiated.find(id);
-  if (it == g.instantiated.end()) return;
-  cuda::destroyGraph(it->second);
-  g.instantiated.erase(it);
-  // Replays already queued still run in the pool's memory: later users of it are queued after them
-  // on the same stream.
-  cuda::deviceAllocator().releasePool(id);
+  // Releasing a pool may free held blocks, which can need events: not while another graph captures.
+  if (g.capturing != 0) {
+    if (g.instantiated.count(id) != 0) g.destroyAfterCapture.push_back(id);
+    return;
+  }
+  destroyNow(g, id);
 #else
   (void)id;
 #endif

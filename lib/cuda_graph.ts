@@ -37,7 +37,9 @@ export function isCapturing(): boolean {
  * each replay, read the outputs after it. Run fn once before capturing (the autotuner times new
  * shapes, optimizers make their state); fn must not read tensors back, synchronise, or copy
  * through the host (a clear error says which). Learning rates and other numbers given to kernels
- * are fixed at capture: capture again after changing them.
+ * are fixed at capture: capture again after changing them. A capture that fails ran none of fn's
+ * GPU work, so state fn created lazily (an optimizer's buffers, a GradScaler's scale) exists but
+ * was never initialised: the warm-up run avoids that too.
  *
  * @example
  * ```ts
@@ -104,6 +106,10 @@ export class CUDAGraph {
       native.graphEnd(id);
     } catch (e) {
       counter.dispose();
+      // fn's outputs were never computed: nothing will ever fill them
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { tensorsIn } = require('./serialize') as typeof import('./serialize');
+      for (const t of tensorsIn(result)) t.dispose();
       throw e;
     }
     this.id = id;

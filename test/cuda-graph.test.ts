@@ -68,20 +68,58 @@ cudaOnly(s, 'a captured graph replays on the static inputs, and copy_ feeds it n
 });
 
 cudaOnly(s, 'memory the capture used is not handed to eager tensors while the graph lives', () => {
-  const x = hy.full([1 << 16], 1, { device: 'cuda' });
+  // 12 MiB: every block is a segment of its own, so the freed intermediate's is wholly free
+  const n = 3 << 20;
+  const x = hy.full([n], 1, { device: 'cuda' });
   const g = new hy.cuda.CUDAGraph();
   // The intermediate is freed inside the capture: a shared cache would give its block away.
   const y = g.capture(() => hy.tidy(() => hy.mul(x, 3).add(1)));
-  const eager = Array.from({ length: 8 }, (_, i) => hy.full([1 << 16], 100 + i, { device: 'cuda' }));
+  hy.memory.emptyCache('cuda'); // keeps the pool's segments: the graph still writes them
+  const eager = Array.from({ length: 4 }, (_, i) => hy.full([n], 100 + i, { device: 'cuda' }));
   g.replay();
   g.replay();
   hy.cuda.synchronize();
   eager.forEach((t, i) => assert.ok(values(t).every((v) => v === 100 + i), `eager tensor ${i} was overwritten by a replay`));
   assert.ok(values(y).every((v) => v === 4));
   g.dispose();
-  const after = hy.full([1 << 16], 7, { device: 'cuda' }); // the pool is ordinary cache again
+  const after = hy.full([n], 7, { device: 'cuda' }); // the pool is ordinary cache again
   assert.ok(values(after).every((v) => v === 7));
   for (const t of [x, y, after, ...eager]) t.dispose();
+});
+
+cudaOnly(s, 'capturing again after dispose reuses the old pool: reserved memory does not grow per capture', () => {
+  const x = hy.full([1 << 18], 2, { device: 'cuda' }); // 1 MiB: intermediates come from large segments
+  const capture = (): [hy.cuda.CUDAGraph, hy.Tensor] => {
+    const g = new hy.cuda.CUDAGraph();
+    const y = g.capture(() => hy.tidy(() => hy.mul(x, 3).add(1).mul(2)));
+    g.replay();
+    return [g, y];
+  };
+  const reserved: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const [g, y] = capture();
+    assert.ok(values(y).every((v) => v === 14));
+    g.dispose();
+    y.dispose();
+    reserved.push(hy.memory.stats('cuda').reservedBytes);
+  }
+  assert.is(reserved[4], reserved[1], `reserved bytes per capture: ${reserved.join(', ')}`);
+  x.dispose();
+});
+
+cudaOnly(s, 'a graph disposed during another capture is released after it, and the capture still works', () => {
+  const x = hy.ones([1024], { device: 'cuda' });
+  const first = new hy.cuda.CUDAGraph();
+  const a = first.capture(() => hy.mul(x, 2));
+  const second = new hy.cuda.CUDAGraph();
+  const b = second.capture(() => {
+    first.dispose(); // deferred until this capture ends
+    return hy.mul(x, 3);
+  });
+  second.replay();
+  assert.ok(values(b).every((v) => v === 3));
+  assert.throws(() => first.replay(), /nothing captured/);
+  for (const t of [second, x, a, b]) t.dispose();
 });
 
 cudaOnly(s, 'dropout in a graph draws fresh masks per replay, the same as eager steps from the same seed', () => {
