@@ -77,10 +77,11 @@ void gemmWith(const GemmKernel& k, const ops::GemmArgs& a) {
   const size_t mc = static_cast<size_t>(mcb);
   const size_t kc = static_cast<size_t>(std::min(k.KC, std::max<int64_t>(p.K, 1)));
   const size_t nc = static_cast<size_t>(ncb);
+  const size_t bFloats = bPackFloats(p, ncb, k.NR, kc, nc);
   parallelFor(blocks, grain, [&](size_t begin, size_t end) {
-    float* aPack = scratch(mc * kc + kc * nc + mc * nc);
+    float* aPack = scratch(mc * kc + bFloats + mc * nc);
     float* bPack = aPack + mc * kc;
-    float* acc = bPack + kc * nc;
+    float* acc = bPack + bFloats;
     k.blocks(a.a->data(), a.b->data(), a.c->data(), half, p, mcb, ncb, begin, end, aPack, bPack, acc);
   });
 }
@@ -108,8 +109,9 @@ void gemmOnThisThread(const float* a, const float* b, float* c, const GemmParams
   const size_t kc = static_cast<size_t>(std::min(k.KC, std::max<int64_t>(p.K, 1)));
   const size_t nc = static_cast<size_t>(std::min(k.NC, upTo(p.N, k.NR)));
   const size_t blocks = static_cast<size_t>(p.batch * ((p.M + k.MC - 1) / k.MC) * ((p.N + k.NC - 1) / k.NC));
-  float* aPack = scratch(mc * kc + kc * nc + mc * nc);
-  k.blocks(a, b, c, false, p, k.MC, k.NC, 0, blocks, aPack, aPack + mc * kc, aPack + mc * kc + kc * nc);
+  const size_t bFloats = bPackFloats(p, k.NC, k.NR, kc, nc);
+  float* aPack = scratch(mc * kc + bFloats + mc * nc);
+  k.blocks(a, b, c, false, p, k.MC, k.NC, 0, blocks, aPack, aPack + mc * kc, aPack + mc * kc + bFloats);
 }
 
 // Registered implementations (ops/gemm.h), in preference order.

@@ -137,6 +137,8 @@ s('every CPU gemm implementation matches the oracle at its tile and block edges'
       // Fewer blocks than threads with enough work to share (>= 2^21 multiply-adds): the blocks
       // narrow until each thread has one, with partial tiles at the narrowed edges.
       [b.MR, 3 * b.NR + 5, 9000], [2 * b.MR + 3, b.NR + 1, 12000],
+      // A block column's B over the whole K past 2^22 floats: packed one K chunk at a time, not once.
+      [3, b.NC + 1, Math.ceil(2 ** 22 / b.NC) + 7],
     ];
     for (const dtype of DTYPES) {
       for (const [M, N, K] of shapes) {
