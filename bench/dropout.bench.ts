@@ -3,9 +3,11 @@
 // the CPU. bench/peers/dropout.py times torch.nn.functional.dropout and its autograd backward.
 import * as hy from '../lib/index';
 import type { Device } from '../lib/index';
+import { native } from '../lib/native';
+import { beginGraphDraws, endGraphDraws } from '../lib/random';
 import { backwardOf, BenchRow, benchDtypes, caseName, disposeAll, ESIZE, PlannedCase, releaseGraph, runAll, runAsMain } from './harness';
 
-export const covers = ['dropout', 'dropoutBackward'];
+export const covers = ['dropout', 'dropoutBackward', 'philoxCounter'];
 
 export function sizes(device: Device): [string, number][] {
   return device === 'cuda' ? [['64M', 64 << 20]] : [['4M', 4 << 20]];
@@ -24,6 +26,27 @@ export function plan(device: Device): PlannedCase[] {
           setup: () => {
             const x = hy.randn([n], opts);
             return { fn: () => hy.nn.functional.dropout(x, { p: 0.5 }).dispose(), dispose: () => x.dispose() };
+          },
+        },
+        {
+          // A CUDA graph's dropout: the counter filled in stream order before each replay
+          case: `${prefix} forward from a counter slot`,
+          bytes: 2 * n * es + n,
+          setup: () => {
+            const x = hy.randn([n], opts);
+            const counter = hy.zeros([4], { dtype: 'int32', device });
+            return {
+              fn: () => {
+                native.run('philoxCounter', { counter: counter.live('bench'), seed: 7, base: 0 });
+                beginGraphDraws(counter);
+                try {
+                  hy.nn.functional.dropout(x, { p: 0.5 }).dispose();
+                } finally {
+                  endGraphDraws();
+                }
+              },
+              dispose: () => disposeAll(x, counter),
+            };
           },
         },
         {

@@ -31,7 +31,7 @@ class JsFields : public ops::Fields {
     keys_ = data_.fieldKeys.Value();
   }
   JsFields(const Napi::CallbackInfo& info, size_t first, const ops::OpInfo& op)
-      : env_(info.Env()), op_(op.name.c_str()), data_(addonData(info.Env())), info_(&info), first_(first), declared_(&op.fields) {}
+      : env_(info.Env()), op_(op.name.c_str()), data_(addonData(info.Env())), info_(&info), pos_(first), declared_(&op.fields) {}
 
   void storage(const char* name, StoragePtr& v) override { v = StorageHandle::fromValue(get(name), op_, name); }
   void optionalStorage(const char* name, StoragePtr& v) override {
@@ -64,6 +64,23 @@ class JsFields : public ops::Fields {
   void enumeration(const char* name, int32_t& v, const EnumNames& e) override { v = choose(name, e, ~0u); }
   void dims(const char* name, ops::Dims& v) override {
     const Napi::Value x = get(name);
+    if (info_ != nullptr) {  // runAt: the count, then the sizes, each an argument of its own
+      const double count = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : -1;
+      if (!(count >= 0 && count <= ops::kMaxDims && count == std::floor(count))) {
+        throwRange(std::string(op_) + ": field '" + name + "' must come as a count of at most " +
+                   std::to_string(ops::kMaxDims) + " and then the sizes, got " + describe(x));
+      }
+      v.n = static_cast<int>(count);
+      for (int d = 0; d < v.n; ++d) {
+        const Napi::Value e = (*info_)[pos_++];
+        const auto entry = [&] { return std::string(name) + "[" + std::to_string(d) + "]"; };
+        if (!e.IsNumber()) fail(entry().c_str(), "a number", e, true);
+        const double s = e.As<Napi::Number>().DoubleValue();
+        if (!(s >= 0) || s != std::floor(s) || s > 4294967296.0) fail(entry().c_str(), "an integer in [0, 2^32]", e, false);
+        v.v[d] = static_cast<int64_t>(s);
+      }
+      return;
+    }
     if (!x.IsArray()) fail(name, "an array of sizes", x, true);
     Napi::Array a = x.As<Napi::Array>();
     if (a.Length() > static_cast<uint32_t>(ops::kMaxDims)) {
@@ -111,7 +128,8 @@ class JsFields : public ops::Fields {
       if (next_ >= declared_->size() || std::strcmp((*declared_)[next_].name.c_str(), name) != 0) {
         throwRuntime(std::string(op_) + ": field '" + name + "' read out of its declared order");
       }
-      return (*info_)[first_ + next_++];
+      ++next_;
+      return (*info_)[pos_++];
     }
     auto it = data_.fieldKeyIndex.find(name);
     if (it == data_.fieldKeyIndex.end()) {
@@ -170,9 +188,9 @@ class JsFields : public ops::Fields {
   const char* op_;
   AddonData& data_;
   Napi::Object keys_;
-  const Napi::CallbackInfo* info_ = nullptr;  // positional reads: the call's arguments from first_
-  size_t first_ = 0;
-  size_t next_ = 0;
+  const Napi::CallbackInfo* info_ = nullptr;  // positional reads: the call's arguments
+  size_t pos_ = 0;   // the next argument to read (a dims field takes 1 + its count)
+  size_t next_ = 0;  // the next declared field
   const std::vector<ops::FieldInfo>* declared_ = nullptr;
 };
 
@@ -210,7 +228,8 @@ Napi::Value runFn(const Napi::CallbackInfo& info) {
 }
 
 // runAt(index, impl, ...values): the op at `index` of ops(), its fields positionally in declared
-// order, impl an implementation's name or undefined.
+// order, impl an implementation's name or undefined. A dims field is its count and then its sizes,
+// as arguments of their own: reading an array's entries through N-API cost more than the op.
 Napi::Value runAtFn(const Napi::CallbackInfo& info) {
   const Napi::Value index = arg(info, 0);
   const std::vector<ops::OpInfo>& all = ops::allOps();

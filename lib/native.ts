@@ -212,7 +212,12 @@ interface OpLayout {
   index: number;
   keys: string[];
   codes: (Map<string, number> | undefined)[];
+  /** dims fields: sent as their length, then their entries, each an argument. */
+  dims: boolean[];
 }
+
+/** The most sizes a dims field holds (core/op_registry.h kMaxDims). */
+const MAX_DIMS = 8;
 
 /**
  * @internal run(op, args) over the binding's runAt: the fields go positionally, in the order the op
@@ -235,25 +240,33 @@ export function positionalRun(binding: NativeBinding): NativeBinding['run'] {
       codes: op.fields.map((f) =>
         f.values === undefined ? undefined : new Map(f.values.map((v, i) => [v, f.kind === 'dtype' ? binding.enums.DType[v] : i])),
       ),
+      dims: op.fields.map((f) => f.kind === 'dims'),
     });
   });
   return (op: string, args: OpArgs): void => {
     const layout = typeof op === 'string' ? layouts.get(op) : undefined;
     if (layout === undefined || typeof args !== 'object' || args === null || Array.isArray(args)) return byName(op, args);
-    const { keys, codes } = layout;
+    const { keys, codes, dims } = layout;
     // One array per call: a getter on args may itself run an op while this loop reads.
-    const values: unknown[] = new Array(keys.length);
+    const values: unknown[] = [];
     for (let i = 0; i < keys.length; i++) {
       const v = args[keys[i]];
+      if (dims[i]) {
+        // A plain array that fits goes flat; anything else is for run's error.
+        if (!Array.isArray(v) || v.length > MAX_DIMS) return byName(op, args);
+        values.push(v.length);
+        for (let d = 0; d < v.length; d++) values.push(v[d]);
+        continue;
+      }
       const names = codes[i];
       if (names === undefined) {
-        values[i] = v;
+        values.push(v);
         continue;
       }
       // Only a known name becomes its code: anything else (a code, a typo) is for run's error.
       const code = typeof v === 'string' ? names.get(v) : undefined;
       if (code === undefined) return byName(op, args);
-      values[i] = code;
+      values.push(code);
     }
     runAt.call(binding, layout.index, args.impl, ...values);
   };

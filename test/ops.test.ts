@@ -413,7 +413,23 @@ s('run sends the fields positionally (runAt) and keeps the named errors', () => 
   assertThrows(() => native.run('scalar', { ...args, x: undefined }), TypeError, /^scalar: x must be a Storage, got undefined$/);
   assertThrows(() => native.run('nope', args), RangeError, /^run: op must be the name of a registered op, got 'nope'$/);
   assertThrows(() => native.run('scalar', [] as never), TypeError, /^scalar: arguments must be an object of named fields/);
+  // dims fields go flat (a count, then the sizes); their errors are the named path's
+  const y = hy.tensor([[1, 2], [3, 4]]);
+  const z = hy.empty([2, 2]);
+  const bin: Record<string, unknown> = { op: 'add', a: y.live('t'), b: x.live('t'), out: z.live('t'), dtype: 'float32', shape: [2, 2], stridesA: [2, 1], stridesB: [0, 1] };
+  native.run('binary', { ...bin, b: y.live('t'), stridesB: [2, 1] });
+  assert.equal(Array.from(z.dataSync()), [2, 4, 6, 8]);
+  const row = hy.tensor([10, 20]);
+  native.run('binary', { ...bin, b: row.live('t') });
+  assert.equal(Array.from(z.dataSync()), [11, 22, 13, 24], 'a broadcast row through the flat strides');
+  assertThrows(() => native.run('binary', { ...bin, shape: [2, 'x'] as never }), TypeError, /^binary: shape\[1\] must be a number, got 'x'$/);
+  assertThrows(() => native.run('binary', { ...bin, shape: [2, -1] }), RangeError, /^binary: shape\[1\] must be an integer in \[0, 2\^32\], got -1$/);
+  assertThrows(() => native.run('binary', { ...bin, shape: 4 }), TypeError, /^binary: shape must be an array of sizes, got 4$/);
+  assertThrows(() => native.run('binary', { ...bin, shape: new Array(9).fill(1) }), RangeError, /^binary: shape must be at most 8 sizes/);
   const runAt = (native as unknown as { runAt: (...a: unknown[]) => void }).runAt;
+  const binaryIndex = native.ops().findIndex((o) => o.name === 'binary');
+  assertThrows(() => runAt.call(native, binaryIndex, undefined, 0, y.live('t'), y.live('t'), z.live('t'), 0, 'two'), RangeError, /^binary: field 'shape' must come as a count of at most 8 and then the sizes, got 'two'$/);
+  for (const t of [y, z, row]) t.dispose();
   assertThrows(() => runAt.call(native, 1e9), RangeError, /^runAt: index must be an op's position in ops\(\), got 1000000000$/);
   assertThrows(() => runAt.call(native, -1), RangeError, /^runAt: index must be/);
   x.dispose();

@@ -10,6 +10,8 @@ import * as convRef from '../reference/conv';
 import * as ref from '../reference/nn';
 import * as philox from '../reference/philox';
 import { finiteDiff } from '../reference/ops';
+import { native } from '../../lib/native';
+import { beginGraphDraws, endGraphDraws } from '../../lib/random';
 import { commonErrors } from './elementwise';
 import { classes, entry, ErrorCase, FLOATS, numel, OpEntry, Sample, SampleSize, shapeLabel, Tol, uniform } from './entry';
 
@@ -481,6 +483,30 @@ const DROPOUT = entry<DropoutParams>({
   ],
 });
 
+// The dropout a CUDA graph captures: {seed, base} read from a counter storage that philoxCounter
+// filled, here base 0, so the mask is the eager one's at (seed, offset 0). Runs on either backend
+// (the CPU twin reads the same slot), through the same draw hook the capture uses.
+const DROPOUT_COUNTER = entry<DropoutParams>({
+  ...(DROPOUT as OpEntry<DropoutParams>),
+  name: 'dropout (counter slot of a CUDA graph)',
+  native: [{ op: 'philoxCounter' }, { op: 'dropout' }, { op: 'dropoutBackward' }],
+  call: ([x], p) => {
+    const counter = hy.zeros([4], { dtype: 'int32', device: x.device });
+    try {
+      native.run('philoxCounter', { counter: counter.live('philoxCounter'), seed: p.seed, base: 0 });
+      hy.manualSeed(p.seed + 1); // the generator's own state must not matter
+      beginGraphDraws(counter);
+      try {
+        return F.dropout(x, { p: p.p, training: p.training });
+      } finally {
+        endGraphDraws();
+      }
+    } finally {
+      counter.dispose();
+    }
+  },
+});
+
 // ---- conv2d ----
 
 interface ConvParams {
@@ -582,4 +608,4 @@ const CONV2D = entry<ConvParams>({
   },
 });
 
-export const NN: OpEntry[] = [rowEntry('logSoftmax'), rowEntry('softmax'), NLL_LOSS, CROSS_ENTROPY, MAX_POOL, MAX_POOL_INDICES, normEntry(true), normEntry(false), DROPOUT, CONV2D];
+export const NN: OpEntry[] = [rowEntry('logSoftmax'), rowEntry('softmax'), NLL_LOSS, CROSS_ENTROPY, MAX_POOL, MAX_POOL_INDICES, normEntry(true), normEntry(false), DROPOUT, DROPOUT_COUNTER, CONV2D];
