@@ -6,6 +6,7 @@
 import { describe } from './errors';
 import { native } from './native';
 import { beginGraphDraws, endGraphDraws, takeReplayCounters } from './random';
+import { createdDuring } from './scope';
 import { allocTensor, cudaState } from './tensor';
 import type { Tensor } from './tensor';
 
@@ -84,8 +85,9 @@ export class CUDAGraph {
     }
     beginGraphDraws(counter);
     let result: T;
+    let created = new Set<Tensor>();
     try {
-      result = fn();
+      ({ result, created } = createdDuring(fn));
       if (result instanceof Promise) {
         result.catch(() => undefined);
         throw new TypeError(`${op}: fn must be synchronous (it returned a Promise): work queued after capture() returns is not in the graph`);
@@ -106,10 +108,11 @@ export class CUDAGraph {
       native.graphEnd(id);
     } catch (e) {
       counter.dispose();
-      // fn's outputs were never computed: nothing will ever fill them
+      // The outputs fn made were never computed: nothing will ever fill them. Tensors it returned
+      // that existed before are the caller's.
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { tensorsIn } = require('./serialize') as typeof import('./serialize');
-      for (const t of tensorsIn(result)) t.dispose();
+      for (const t of tensorsIn(result)) if (created.has(t)) t.dispose();
       throw e;
     }
     this.id = id;

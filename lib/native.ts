@@ -253,9 +253,11 @@ export function positionalRun(binding: NativeBinding): NativeBinding['run'] {
       const v = args[keys[i]];
       if (dims[i]) {
         // A plain array that fits goes flat; anything else is for run's error.
-        if (!Array.isArray(v) || v.length > MAX_DIMS) return byName(op, args);
-        values.push(v.length);
-        for (let d = 0; d < v.length; d++) values.push(v[d]);
+        // The length read once: a getter on an entry cannot shift the fields after it.
+        const n = Array.isArray(v) ? v.length : -1;
+        if (n < 0 || n > MAX_DIMS) return byName(op, args);
+        values.push(n);
+        for (let d = 0; d < n; d++) values.push((v as unknown[])[d]);
         continue;
       }
       const names = codes[i];

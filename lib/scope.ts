@@ -69,6 +69,22 @@ function collect(root: unknown, into: Set<Tensor>, isTensor: (v: unknown) => v i
   }
 }
 
+/**
+ * @internal Runs fn and returns the tensors it created (those still in the scope: keep() takes a
+ * tensor out), left alive and handed to the enclosing tidy() scope as if made there.
+ */
+export function createdDuring<T>(fn: () => T): { result: T; created: Set<Tensor> } {
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  try {
+    return { result: fn(), created: scope };
+  } finally {
+    scopes.pop();
+    const parent = scopes[scopes.length - 1];
+    if (parent !== undefined) for (const t of scope) parent.add(t);
+  }
+}
+
 export function runScoped<T>(fn: () => T, isTensor: (v: unknown) => v is Tensor): T {
   if (typeof fn !== 'function') throw new TypeError(`tidy: expected a function, got ${typeof fn}`);
   const scope = new Set<Tensor>();

@@ -1,6 +1,6 @@
 // Safetensors files crossing to and from the PyTorch installed beside the tests (Debian's
 // python3-torch here, the GPU host's own in the device check): hy.save read by torch, and a file
-// torch's tensors were written to read by hy.load, every value compared bit for bit. torch has no
+// torch's tensors were written to read by hy.load, every value compared exactly. torch has no
 // safetensors reader of its own before the `safetensors` package, so the Python side parses the
 // format by hand (an 8-byte little-endian header length, the JSON header, torch.frombuffer), which
 // is what the format promises any reader can do. Skipped by name where no torch is found.
@@ -83,11 +83,11 @@ interface Described {
 function probeTorch(): { version?: string; why?: string } {
   const why: string[] = [];
   for (const py of CANDIDATES) {
-    const r = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(py, ['-c', 'import numpy, torch; print(torch.__version__)'], { encoding: 'utf8', timeout: 120_000 });
     if (r.error !== undefined) {
       why.push(`${py} not found`);
     } else if (r.status !== 0) {
-      why.push(`${py} has no torch`);
+      why.push(`${py} has no torch (or no numpy)`);
     } else {
       PYTHON = py;
       return { version: r.stdout.trim() };
@@ -137,7 +137,7 @@ const cases: [string, () => void][] = [
     },
   ],
   [
-    "a file of torch's tensors is read by hy.load bit for bit",
+    "a file of torch's tensors is read by hy.load value for value",
     () => {
       const dir = mkdtempSync(join(tmpdir(), 'hy-torch-'));
       try {
