@@ -4,8 +4,7 @@
 import { DType, isFloating } from './dtype';
 import { stridedCopy } from './indexing';
 import { native } from './native';
-import { takeCounters } from './random';
-import { allocTensor, checkOptions, checkShape, empty, full, ones, rand, randn, tensor, Tensor, TensorOptions, zeros } from './tensor';
+import { allocTensor, checkOptions, checkShape, countersFor, empty, full, ones, rand, randn, tensor, Tensor, TensorOptions, zeros } from './tensor';
 import { checkDType, checkDevice } from './dtype';
 import { fail, tensorArg } from './validate';
 
@@ -206,14 +205,7 @@ export function randint(a: number, b: number | number[], c?: number | number[] |
   if (o.requiresGrad) throw new RangeError(`${op}: integer tensors cannot require gradients`);
   const t = allocTensor(op, s, 'int32', o.device);
   if (t.numel > 0) {
-    let counters: [number, number];
-    try {
-      counters = takeCounters(t.numel, op);
-    } catch (e) {
-      t.dispose();
-      throw e;
-    }
-    const [seed, offset] = counters;
+    const [seed, offset] = countersFor(t, op);
     native.run('random', { out: t.live(op), dtype: 'int32', n: t.numel, kind: 'integer', seed, offset, a: low, b: high });
   }
   return t;

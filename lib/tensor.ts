@@ -669,19 +669,22 @@ export function ones(...args: ShapeArgs): Tensor {
   return filled('ones', shape as number[], 1, opts);
 }
 
+/** @internal The Philox counters to fill t with (takeCounters); t is disposed when they are refused. */
+export function countersFor(t: Tensor, op: string): [number, number] {
+  try {
+    return takeCounters(t.numel, op);
+  } catch (e) {
+    t.dispose();
+    throw e;
+  }
+}
+
 function randomTensor(op: string, kind: 'uniform' | 'normal', shape: number | number[], opts: TensorOptions | undefined, a: number, b: number): Tensor {
   const s = checkShape(op, shape);
   const o = creationOptions(op, opts, 'float32');
   if (!isFloating(o.dtype)) throw new RangeError(`${op}: dtype must be floating point, got ${o.dtype}`);
   const t = allocTensor(op, s, o.dtype, o.device, o.pinMemory);
-  let counters: [number, number];
-  try {
-    counters = takeCounters(t.numel, op);
-  } catch (e) {
-    t.dispose();
-    throw e;
-  }
-  const [seed, offset] = counters;
+  const [seed, offset] = countersFor(t, op);
   native.run('random', { out: t.live(op), dtype: o.dtype, n: t.numel, kind, seed, offset, a, b });
   t.requiresGrad = o.requiresGrad;
   return t;
