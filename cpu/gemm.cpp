@@ -8,6 +8,7 @@
 
 #include "../core/half.h"
 #include "../ops/gemm.h"
+#include "features.h"
 #include "gemm_kernel.h"
 #include "parallel.h"
 
@@ -85,11 +86,6 @@ void gemmWith(const GemmKernel& k, const ops::GemmArgs& a) {
     k.blocks(a.a->data(), a.b->data(), a.c->data(), half, p, mcb, ncb, begin, end, aPack, bPack, acc);
   });
 }
-
-#if defined(__x86_64__)
-bool hasAvx512() { return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("f16c"); }
-bool hasAvx2() { return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"); }
-#endif
 
 const GemmKernel& bestKernel() {
 #if defined(__x86_64__)

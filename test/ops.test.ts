@@ -2,7 +2,7 @@ import * as assert from 'uvu/assert';
 
 import * as hy from '../lib/index';
 import type { Device, DType, Tensor } from '../lib/index';
-import { assertClose, assertThrows, eachBackend, randomArray, suite } from './harness';
+import { assertClose, assertThrows, eachBackend, randomArray, skipped, suite } from './harness';
 import { native } from '../lib/native';
 import { roundToHalf } from './reference/half';
 import * as ref from './reference/ops';
@@ -396,6 +396,63 @@ eachBackend(s, 'gelu keeps its sign in the negative tail, forward and backward',
     if (xs[i] < -6) assert.ok(Math.abs(g[i]) < 1e-6, `gelu'(${xs[i]}) = ${g[i]} vanishes in the tail`);
   }
   for (const t of [x, y, at, x.grad!]) t.dispose();
+});
+
+// Each CPU implementation of GELU's forward and backward (the AVX-512 and AVX2 vector kernels of
+// cpu/gelu_vec.h, and the compiler-vectorised loop they fall back to) against the float64 formula,
+// at lengths that select each path: 1, a vector's tail (7, 9, 15, 17, 33), and past the pool's
+// split (2^17 + 1 elements and more), with one grid value placed in every position so a tail lane
+// must compute what a full vector's lane does.
+s('every CPU gelu implementation matches the float64 formula at its vector and split edges', () => {
+  const implsOf = (name: string) => native.ops().find((o) => o.name === name)!.impls.cpu;
+  assert.equal(implsOf('unary'), ['avx512', 'avx2', 'vectorized'], 'the unary implementations this test knows');
+  assert.equal(implsOf('unaryGrad'), ['avx512', 'avx2', 'vectorized'], 'the unaryGrad implementations this test knows');
+  const dgelu = (v: number) => 0.5 * (1 + ref.erf(v / Math.SQRT2)) + (v * Math.exp(-0.5 * v * v)) / Math.sqrt(2 * Math.PI);
+  let ran = 0;
+  for (const impl of implsOf('unary')) {
+    for (const n of [1, 7, 9, 15, 17, 33, (1 << 17) + 1, 3 * (1 << 17) + 13]) {
+      const xs = new Float32Array(n);
+      for (let i = 0; i < n; i++) xs[i] = -10 + ((i * 7919) % 4001) * 0.005; // [-10, 10] in every lane
+      const gs = new Float32Array(n).map((_, i) => 1 - (i % 3) * 0.75);
+      const x = hy.tensor(xs);
+      const g = hy.tensor(gs);
+      const y = hy.empty([n]);
+      const dx = hy.empty([n]);
+      try {
+        const common = { op: 'gelu', x: x.live('t'), dtype: 'float32', n, impl };
+        try {
+          native.run('unary', { ...common, out: y.live('t') });
+        } catch (e) {
+          if (!(e instanceof RangeError) || !/does not apply/.test(e.message)) throw e;
+          skipped.push(`ops > every CPU gelu implementation: '${impl}' does not apply on this CPU`);
+          break;
+        }
+        native.run('unaryGrad', { ...common, gradOut: g.live('t'), gradIn: dx.live('t') });
+        const yv = y.dataSync();
+        const dv = dx.dataSync();
+        for (let i = 0; i < n; i++) {
+          const v = xs[i];
+          const fwd = Math.abs(yv[i] - ref.gelu(v));
+          const bwd = Math.abs(dv[i] - gs[i] * dgelu(v));
+          if (!(fwd <= 4e-7) || !(bwd <= 4e-7) || (v < 0 && yv[i] > 0)) {
+            assert.unreachable(`${impl} n=${n} at ${i}: gelu(${v}) = ${yv[i]} (error ${fwd}), ${gs[i]} * gelu'(${v}) = ${dv[i]} (error ${bwd})`);
+          }
+        }
+        ran++;
+      } finally {
+        for (const t of [x, g, y, dx]) t.dispose();
+      }
+    }
+  }
+  assert.ok(ran >= 8, `the compiler-vectorised implementation ran at every length (${ran} runs)`);
+  // Another op or float16 does not select a vector kernel by name: it says so.
+  const h = hy.tensor([1, 2], { dtype: 'float16' });
+  assertThrows(
+    () => native.run('unary', { op: 'gelu', x: h.live('t'), out: h.live('t'), dtype: 'float16', n: 2, impl: 'avx2' }),
+    RangeError,
+    /^unary: impl 'avx2' does not apply to these arguments$/,
+  );
+  h.dispose();
 });
 
 s('run sends the fields positionally (runAt) and keeps the named errors', () => {
