@@ -34,6 +34,14 @@ function parseBackends(value: string | undefined): Device[] {
 /** Names of every skipped case, printed and counted by the runner. */
 export const skipped: string[] = [];
 
+/** In-test skips: the parts of a running case that do not apply here (a kernel for an instruction set
+ * this CPU lacks), named like the skipped cases and counted with them by the runner. */
+export const partSkips = { count: 0 };
+export function skipPart(label: string): void {
+  skipped.push(label);
+  partSkips.count++;
+}
+
 const suiteNames = new WeakMap<Test, string>();
 
 export function suite(name: string): Test {
