@@ -76,7 +76,7 @@ void crossEntropyRowGrad(const void* logits, void* grad, DType dtype, size_t bas
 // ---- softmax and log-softmax ----
 // Row-wise, each row split from the others over the pool. float32 rows run loops that vectorise
 // (cloned per vector width, cpu/clones.h): the maximum, then e^(x - max) through the branch-free
-// expFull (one ulp), summed in double lanes; float16 rows go through float32 copies of the row.
+// expBounded (one ulp), summed in double lanes; float16 rows go through float32 copies of the row.
 
 namespace {
 
@@ -97,9 +97,11 @@ HY_CPU_CLONES_WIDE float rowMax(const float* x, size_t n) {
 }
 
 // y = e^(x - m), returning the sum of y in double: two loops, each of which vectorises (one that
-// mixed the float exponential and the double sum did not).
+// mixed the float exponential and the double sum did not). x - m <= 0, so the exponential is
+// expBounded's, without expFull's overflow and subnormal handling: a term below e^-87 of a sum
+// whose largest term is 1 flushes to zero.
 HY_CPU_CLONES_WIDE double expShiftSum(const float* x, float m, float* y, size_t n) {
-  for (size_t i = 0; i < n; ++i) y[i] = expFull(x[i] - m);
+  for (size_t i = 0; i < n; ++i) y[i] = expBounded(x[i] - m);
   return laneSum(n, [y](size_t i) { return static_cast<double>(y[i]); });
 }
 
@@ -126,9 +128,9 @@ HY_CPU_CLONES_WIDE void softmaxGradRow(const float* g, const float* y, float dot
   for (size_t i = 0; i < n; ++i) out[i] = y[i] * (g[i] - dot);
 }
 
-// gradIn = g - e^out * sum
+// gradIn = g - e^out * sum (out, a log-probability, is <= 0: expBounded as above)
 HY_CPU_CLONES_WIDE void logSoftmaxGradRow(const float* g, const float* out, float sum, float* gi, size_t n) {
-  for (size_t i = 0; i < n; ++i) gi[i] = g[i] - expFull(out[i]) * sum;
+  for (size_t i = 0; i < n; ++i) gi[i] = g[i] - expBounded(out[i]) * sum;
 }
 
 // One row as float32: in place for float32 storage, a converted copy for float16.
