@@ -82,22 +82,19 @@ HY_HD float expBounded(float x) {
 }
 
 // e^x over the whole float range for the exp op and sigmoid: the device library on the GPU; on the
-// host expReduced's reduction and polynomial (relative error 8.3e-8), with +inf above 88.72, zero
-// below -104, and the extreme powers of two built in two steps, all by selection so it
-// vectorises. NaN propagates.
+// host expReduced's reduction and polynomial (relative error 8.3e-8) on x clamped to [-104, 89],
+// scaled by 2^n as 2^(n/2) * 2^(n - n/2), two normal powers for every n in [-151, 129]: p * 2^(n/2)
+// is exact, so the second product rounds once, to a subnormal below e^-87.3, to +inf above
+// e^88.72 and to zero below e^-103.3. No selects, so it vectorises tightly. NaN propagates.
 HY_HD float expFull(float x) {
 #if defined(__CUDA_ARCH__)
   return expf(x);
 #else
-  const float c = x < -104.0f ? -104.0f : (x > 88.7228391f ? 88.7228391f : x);
+  const float c = x < -104.0f ? -104.0f : (x > 89.0f ? 89.0f : x);
   int32_t ni;
   const float p = expReduced(c, ni);
-  // 2^n is valid for n in [-126, 127]: a subnormal 2^n is built as 2^(n + 64) and scaled by 2^-64
-  // after, and n = 128 (x just below the overflow) as 2^127 * 2.
-  const bool tiny = ni < -125, big = ni > 127;
-  const float scale = powerOfTwo(tiny ? ni + 64 : (big ? ni - 1 : ni));
-  const float v = p * scale * (tiny ? 5.42101086242752217e-20f : (big ? 2.0f : 1.0f));
-  return x > 88.7228391f ? INFINITY : (x < -104.0f ? 0.0f : v);
+  const int32_t half = ni >> 1;
+  return p * powerOfTwo(half) * powerOfTwo(ni - half);
 #endif
 }
 

@@ -79,12 +79,23 @@ void gemmWith(const GemmKernel& k, const ops::GemmArgs& a) {
   const size_t kc = static_cast<size_t>(std::min(k.KC, std::max<int64_t>(p.K, 1)));
   const size_t nc = static_cast<size_t>(ncb);
   const size_t bFloats = bPackFloats(p, ncb, k.NR, kc, nc);
-  parallelFor(blocks, grain, [&](size_t begin, size_t end) {
+  const auto run = [&](size_t begin, size_t end) {
     float* aPack = scratch(mc * kc + bFloats + mc * nc);
     float* bPack = aPack + mc * kc;
     float* acc = bPack + bFloats;
     k.blocks(a.a->data(), a.b->data(), a.c->data(), half, p, mcb, ncb, begin, end, aPack, bPack, acc);
-  });
+  };
+  // Where a block column's whole-K B is packed once per thread and the columns divide evenly among
+  // the threads, each thread takes whole columns: split by blocks, two threads on one column each
+  // packed the same B (twice the packing, twice its cache footprint).
+  const size_t columns = static_cast<size_t>(p.batch * ((p.N + ncb - 1) / ncb));
+  const size_t threads = threadCount();
+  if (share && threads > 1 && packsWholeB(p, ncb, k.NR) && (columns % threads == 0 || columns >= 4 * threads)) {
+    const size_t perColumn = blocks / columns;
+    parallelFor(columns, 1, [&](size_t begin, size_t end) { run(begin * perColumn, end * perColumn); });
+    return;
+  }
+  parallelFor(blocks, grain, run);
 }
 
 const GemmKernel& bestKernel() {

@@ -149,6 +149,10 @@ s('every CPU gemm implementation matches the oracle at its tile and block edges'
       }
       const batched = args(b.MR + 1, b.NR + 1, 5, { batch: 3, strideA: 0, strideC: (b.MR + 1) * (b.NR + 1) + 2, alpha: 0.5, beta: 1 });
       check('cpu', dtype, batched, (seed += 3), 'random', `${impl} ${label(dtype, batched)}`, undefined, impl);
+      // Enough work to share (>= 2^21 multiply-adds) over 4 block columns, one per batch item: the
+      // threads take whole columns, each two blocks of rows tall, one past a block in M.
+      const columns = args(b.MC + 1, b.NR + 1, 420, { batch: 4, strideB: 0, alpha: 1, beta: 0 });
+      check('cpu', dtype, columns, (seed += 3), 'random', `${impl} ${label(dtype, columns)}`, undefined, impl);
     }
     ran++;
   }
