@@ -1,6 +1,7 @@
 #include "storage.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "../core/error.h"
 #include "addon_data.h"
@@ -74,9 +75,18 @@ void reportFreed(napi_env env, int64_t bytes) {
 
 int64_t StorageHandle::externalReportedBytes() { return externalReported; }
 
-// Marks the JavaScript objects that wrap a Storage, so that fromValue recognises one with a single
-// tag check instead of walking the prototype chain (instanceof) on every field of every op call.
-static const napi_type_tag kStorageTag = {0x6861796174655374ull, 0x6f72616765763031ull};
+// The live handles of this thread's isolate (handles are made, used and finalized on its thread),
+// so that fromValue accepts a wrapped pointer only after finding it here: an object some other
+// class wraps is refused before it is read as a StorageHandle. It replaced a type tag (and an
+// instanceof walk before that): tagging a fresh object added a second private property, a map
+// transition that cost a tenth of an allocation.
+namespace {
+thread_local std::unordered_set<const StorageHandle*>* liveHandles = nullptr;
+std::unordered_set<const StorageHandle*>& live() {
+  if (liveHandles == nullptr) liveHandles = new std::unordered_set<const StorageHandle*>();  // never freed: finalizers may run at exit
+  return *liveHandles;
+}
+}  // namespace
 
 StorageHandle::StorageHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<StorageHandle>(info), env_(info.Env()) {
   if (pendingAllocation == nullptr) {
@@ -84,9 +94,7 @@ StorageHandle::StorageHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   }
   storage_ = std::move(*pendingAllocation);
   pendingAllocation = nullptr;  // a constructor run from inside this one finds no allocation
-  if (napi_type_tag_object(info.Env(), info.This(), &kStorageTag) != napi_ok) {
-    throw Napi::Error::New(info.Env(), "Storage: could not tag the new storage object");
-  }
+  live().insert(this);
   // Host memory is reported to V8 (less the credit above) so that the finalizers of dropped
   // tensors run under memory pressure; below a few KiB the wrapper objects themselves weigh as much, and reporting every
   // small block made V8 collect far more often than the memory warrants (a 64-element op paid
@@ -97,7 +105,10 @@ StorageHandle::StorageHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   }
 }
 
-StorageHandle::~StorageHandle() { release(); }
+StorageHandle::~StorageHandle() {
+  live().erase(this);
+  release();
+}
 
 void StorageHandle::release() {
   // Queued CPU tasks may still hold the storage: its host block is reusable now (core/storage.h).
@@ -113,16 +124,15 @@ StoragePtr StorageHandle::fromValue(const Napi::Value& v, const char* op, const 
   Napi::Env env = v.Env();
   // Built only on failure: this runs for every storage of every op call.
   const auto where = [&] { return std::string(op) + ": " + name; };
-  bool tagged = false;
-  if (!v.IsObject() || napi_check_object_type_tag(env, v, &kStorageTag, &tagged) != napi_ok || !tagged) {
-    throwType(where() + " must be a Storage, got " + describe(v));
-  }
-  // An object that only inherits from Storage.prototype passes InstanceOf but wraps nothing.
+  if (!v.IsObject()) throwType(where() + " must be a Storage, got " + describe(v));
+  // Only a pointer found among the live handles is one: an object that wraps nothing, one that
+  // merely inherits from Storage.prototype, and one another class wraps are all refused.
   void* wrapped = nullptr;
-  if (napi_unwrap(env, v, &wrapped) != napi_ok || wrapped == nullptr) {
+  if (napi_unwrap(env, v, &wrapped) != napi_ok || wrapped == nullptr ||
+      live().count(static_cast<const StorageHandle*>(wrapped)) == 0) {
     napi_value ignored;
     napi_get_and_clear_last_exception(env, &ignored);
-    throwType(where() + " must be a Storage, got an object that is not one");
+    throwType(where() + " must be a Storage, got " + describe(v));
   }
   StorageHandle* s = static_cast<StorageHandle*>(wrapped);
   if (!s->storage_) throwRuntime(where() + ": the tensor's storage was disposed", "ERR_TENSOR_DISPOSED");
