@@ -17,10 +17,15 @@
 
 namespace hy::cpu {
 
+// In an anonymous namespace, as gemm_blocked.inc is: each file's copy is built for its own
+// instruction set, and the linker can never pick one for a caller built for another.
+namespace {
+
 template <int W>
 struct GeluVec {
   typedef float V __attribute__((vector_size(W * 4)));
   typedef int32_t I __attribute__((vector_size(W * 4)));
+  typedef uint32_t U __attribute__((vector_size(W * 4)));
 
   static inline V splat(float f) { return V{} + f; }
   static inline V load(const float* p) {
@@ -46,8 +51,8 @@ struct GeluVec {
     p = p * r + 5.0000001201E-1f;
     p = p * (r * r) + r + 1.0f;
     // n sits in shifted's low mantissa bits: (bits + 127) << 23 is 2^n (the 0x4B400000 of the
-    // shift's own bits shifts out).
-    const I scale = ((I)shifted + 127) << 23;
+    // shift's own bits shifts out; unsigned, so the shift is defined).
+    const U scale = ((U)shifted + 127u) << 23;
     const V e = p * (V)scale;
     return v < -87.0f ? splat(0.0f) : e;
   }
@@ -104,6 +109,8 @@ struct GeluVec {
     std::memcpy(out + i, bo, (n - i) * 4);
   }
 };
+
+}  // namespace
 
 // The instances (gelu_avx2.cpp, gelu_avx512.cpp): y = gelu(x), out = g * gelu'(x), n floats.
 struct GeluKernels {

@@ -86,8 +86,9 @@ void gemmWith(const GemmKernel& k, const ops::GemmArgs& a) {
     k.blocks(a.a->data(), a.b->data(), a.c->data(), half, p, mcb, ncb, begin, end, aPack, bPack, acc);
   };
   // Where a block column's whole-K B is packed once per thread and the columns divide evenly among
-  // the threads, each thread takes whole columns: split by blocks, two threads on one column each
-  // packed the same B (twice the packing, twice its cache footprint).
+  // the threads (or are many enough, 4 a thread, to balance unevenly), each thread takes whole
+  // columns: split by blocks, two threads on one column each packed the same B (twice the packing,
+  // twice its cache footprint).
   const size_t columns = static_cast<size_t>(p.batch * ((p.N + ncb - 1) / ncb));
   const size_t threads = threadCount();
   if (share && threads > 1 && packsWholeB(p, ncb, k.NR) && (columns % threads == 0 || columns >= 4 * threads)) {
