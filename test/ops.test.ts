@@ -398,6 +398,29 @@ eachBackend(s, 'gelu keeps its sign in the negative tail, forward and backward',
   for (const t of [x, y, at, x.grad!]) t.dispose();
 });
 
+// gelu and g * gelu' of xs by one named CPU implementation (the unary and unaryGrad ops run
+// directly), or null where that implementation does not apply on this CPU.
+function geluByImpl(impl: string, xs: ArrayLike<number>, gs: ArrayLike<number>): [Float32Array, Float32Array] | null {
+  const n = xs.length;
+  const x = hy.tensor(Float32Array.from(xs));
+  const g = hy.tensor(Float32Array.from(gs));
+  const y = hy.empty([n]);
+  const dx = hy.empty([n]);
+  try {
+    const common = { op: 'gelu', x: x.live('t'), dtype: 'float32', n, impl };
+    try {
+      native.run('unary', { ...common, out: y.live('t') });
+    } catch (e) {
+      if (!(e instanceof RangeError) || !/does not apply/.test(e.message)) throw e;
+      return null;
+    }
+    native.run('unaryGrad', { ...common, gradOut: g.live('t'), gradIn: dx.live('t') });
+    return [y.dataSync() as Float32Array, dx.dataSync() as Float32Array];
+  } finally {
+    for (const t of [x, g, y, dx]) t.dispose();
+  }
+}
+
 // Each CPU implementation of GELU's forward and backward (the AVX-512 and AVX2 vector kernels of
 // cpu/gelu_vec.h, and the compiler-vectorised loop they fall back to) against the float64 formula,
 // at lengths that select each path: 1, a vector's tail (7, 9, 15, 17, 33), and past the pool's
@@ -415,34 +438,21 @@ s('every CPU gelu implementation matches the float64 formula at its vector and s
       const xs = new Float32Array(n);
       for (let i = 0; i < n; i++) xs[i] = -10 + ((i * 7919) % 4001) * 0.005; // [-10, 10] in every lane
       const gs = new Float32Array(n).map((_, i) => 1 - (i % 3) * 0.75);
-      const x = hy.tensor(xs);
-      const g = hy.tensor(gs);
-      const y = hy.empty([n]);
-      const dx = hy.empty([n]);
-      try {
-        const common = { op: 'gelu', x: x.live('t'), dtype: 'float32', n, impl };
-        try {
-          native.run('unary', { ...common, out: y.live('t') });
-        } catch (e) {
-          if (!(e instanceof RangeError) || !/does not apply/.test(e.message)) throw e;
-          skipPart(`ops > every CPU gelu implementation: '${impl}' does not apply on this CPU`);
-          break;
-        }
-        native.run('unaryGrad', { ...common, gradOut: g.live('t'), gradIn: dx.live('t') });
-        const yv = y.dataSync();
-        const dv = dx.dataSync();
-        for (let i = 0; i < n; i++) {
-          const v = xs[i];
-          const fwd = Math.abs(yv[i] - ref.gelu(v));
-          const bwd = Math.abs(dv[i] - gs[i] * dgelu(v));
-          if (!(fwd <= 4e-7) || !(bwd <= 4e-7) || (v < 0 && yv[i] > 0)) {
-            assert.unreachable(`${impl} n=${n} at ${i}: gelu(${v}) = ${yv[i]} (error ${fwd}), ${gs[i]} * gelu'(${v}) = ${dv[i]} (error ${bwd})`);
-          }
-        }
-        ran++;
-      } finally {
-        for (const t of [x, g, y, dx]) t.dispose();
+      const result = geluByImpl(impl, xs, gs);
+      if (result === null) {
+        skipPart(`ops > every CPU gelu implementation: '${impl}' does not apply on this CPU`);
+        break;
       }
+      const [yv, dv] = result;
+      for (let i = 0; i < n; i++) {
+        const v = xs[i];
+        const fwd = Math.abs(yv[i] - ref.gelu(v));
+        const bwd = Math.abs(dv[i] - gs[i] * dgelu(v));
+        if (!(fwd <= 4e-7) || !(bwd <= 4e-7) || (v < 0 && yv[i] > 0)) {
+          assert.unreachable(`${impl} n=${n} at ${i}: gelu(${v}) = ${yv[i]} (error ${fwd}), ${gs[i]} * gelu'(${v}) = ${dv[i]} (error ${bwd})`);
+        }
+      }
+      ran++;
     }
   }
   assert.ok(ran >= 8, `the compiler-vectorised implementation ran at every length (${ran} runs)`);
@@ -452,24 +462,8 @@ s('every CPU gelu implementation matches the float64 formula at its vector and s
   const special = [NaN, Infinity, -Infinity, 0, -0, 1e-40, -1e-40, -13.5, -20, -100, 13.5, 100, 3e38, -3e38, 5.5, -5.5, 1];
   const outputs = new Map<string, [Float32Array, Float32Array]>();
   for (const impl of implsOf('unary')) {
-    const n = special.length;
-    const x = hy.tensor(special);
-    const ones = hy.ones([n]);
-    const y = hy.empty([n]);
-    const dx = hy.empty([n]);
-    try {
-      const common = { op: 'gelu', x: x.live('t'), dtype: 'float32', n, impl };
-      try {
-        native.run('unary', { ...common, out: y.live('t') });
-      } catch (e) {
-        if (!(e instanceof RangeError) || !/does not apply/.test(e.message)) throw e;
-        continue; // named above
-      }
-      native.run('unaryGrad', { ...common, gradOut: ones.live('t'), gradIn: dx.live('t') });
-      outputs.set(impl, [y.dataSync() as Float32Array, dx.dataSync() as Float32Array]);
-    } finally {
-      for (const t of [x, ones, y, dx]) t.dispose();
-    }
+    const result = geluByImpl(impl, special, special.map(() => 1));
+    if (result !== null) outputs.set(impl, result); // one that does not apply is named above
   }
   const [baseY, baseD] = outputs.get('vectorized')!;
   for (const [impl, [yv, dv]] of outputs) {
