@@ -1,8 +1,8 @@
 // Sums in double over 32 independent lanes: one running total is a dependency chain the compiler
 // cannot vectorise; eight lanes vectorise but are still one chain of vector adds (an add's latency
 // per 8 elements on AVX-512), 32 are four chains. The lanes and the tail are then added in a fixed
-// order, so the result is the same at every vector width. at(i) gives element i as a double; the function inlines
-// into its caller, so it vectorises for each of the caller's clones (cpu/clones.h).
+// order, so the result is the same at every vector width. at(i) gives element i as a double; the
+// function inlines into its caller, so it vectorises for each of the caller's clones (cpu/clones.h).
 #pragma once
 #include <cstddef>
 
