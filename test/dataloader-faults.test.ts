@@ -61,7 +61,15 @@ class NeverFrom extends Base {
 class SpinAt extends Base {
   get(i) { if (i === this.arg) for (;;) {} return sample(i); }
 }
-module.exports = { AsyncRange, ThenableRange, AsyncBatches, RejectAt, NeverFrom, SpinAt };
+/** Takes arg ms to build in a worker (a slow dataset load, or a slow thread start on a loaded machine). */
+class SlowStart extends Base {
+  constructor(n, arg) {
+    super(n, arg);
+    if (!require('node:worker_threads').isMainThread) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, arg);
+  }
+  get(i) { return sample(i); }
+}
+module.exports = { AsyncRange, ThenableRange, AsyncBatches, RejectAt, NeverFrom, SpinAt, SlowStart };
 `;
 
 const dir = mkdtempSync(join(tmpdir(), 'hy-dl-faults-'));
@@ -272,6 +280,15 @@ s('a worker whose async get() never settles times out the same way', async () =>
   const loader = new hy.data.DataLoader(new fx.NeverFrom(20, 10), { batchSize: 5, numWorkers: 1, timeout: 200 });
   const err = await rejection(epoch(loader));
   assert.is(err.message, 'DataLoader: batch 2 did not arrive within the timeout of 200 ms (worker 0); the workers were terminated');
+  assert.is(hy.data.activeWorkers(), 0);
+});
+
+s('the timeout counts a batch from the start of its worker: a dataset that takes 5x the timeout to build still loads', async () => {
+  const loader = new hy.data.DataLoader(new fx.SlowStart(12, 500), { batchSize: 4, numWorkers: 2, timeout: 100 });
+  const t0 = Date.now();
+  const r = await epoch(loader);
+  assert.ok(Date.now() - t0 >= 450, 'the workers really took the time to start');
+  assert.equal(r.ys, range(12));
   assert.is(hy.data.activeWorkers(), 0);
 });
 

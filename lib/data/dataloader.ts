@@ -16,7 +16,7 @@ import { native } from '../native';
 import { takeCounters } from '../random';
 import { allocTensor, cudaState, Tensor } from '../tensor';
 import { BufferPool, collateIndices, CollatedBatch, Dataset, getSamples, isThenable, Sample, WorkerSource } from './dataset';
-import type { BatchReply, BatchRequest, WorkerInit } from './worker';
+import type { BatchReply, BatchRequest, ReadyReply, WorkerInit } from './worker';
 
 /** Builds a batch from samples; it may return a Promise (thenable) of the batch, which is awaited. */
 export type CollateFn = (samples: Sample[]) => CollatedBatch | PromiseLike<CollatedBatch>;
@@ -65,9 +65,10 @@ export interface DataLoaderOptions {
    * With workers, a batch that has not arrived in time (a worker stuck in a get() that never
    * returns, or an infinite loop) fails the iteration with an Error naming the batch and the
    * timeout, and every worker of the iteration is terminated. A request of a run of n batches
-   * (see prefetch) is given n times the timeout. With numWorkers 0 it bounds the wait for an
-   * asynchronous dataset's Promise; a synchronous get() that never returns blocks the calling
-   * thread itself, which no timer can interrupt.
+   * (see prefetch) is given n times the timeout. A batch's clock starts once its worker has
+   * started (loaded the dataset), which is bounded by the larger of the timeout and 60 s. With
+   * numWorkers 0 it bounds the wait for an asynchronous dataset's Promise; a synchronous get()
+   * that never returns blocks the calling thread itself, which no timer can interrupt.
    */
   timeout?: number;
 }
@@ -98,6 +99,8 @@ const MAX_RUN = 8;
  * like 1000 is a mistake that would otherwise start a thousand threads.
  */
 export const MAX_WORKERS = 64;
+/** The least time a worker thread is given to start (load its module and build its dataset) where a timeout is set. */
+const WORKER_START_MS = 60_000;
 /** The longest timeout setTimeout can wait (about 24.8 days). */
 const MAX_TIMEOUT_MS = 2147483647;
 /**
@@ -227,6 +230,9 @@ class WorkerPool {
   private readonly pending = new Map<number, Pending>();
   /** Per worker: buffers of its batches, copied into tensors, to send back with its next request. */
   private readonly recycled: ArrayBuffer[][] = [];
+  /** Per worker: resolves when it has started (built its dataset); see awaitChunk's clock. */
+  private readonly started: Promise<void>[] = [];
+  private readonly isStarted: boolean[] = [];
   private nextId = 0;
   private closing = false;
   private refs = 0;
@@ -237,7 +243,15 @@ class WorkerPool {
       const worker = new Worker(WORKER_PATH, { workerData: { hayateDataWorker: { ...init, workerId: w } } });
       liveWorkers++;
       worker.unref();
-      worker.on('message', (m: BatchReply) => {
+      let onStart!: () => void;
+      this.started.push(new Promise<void>((r) => (onStart = r)));
+      this.isStarted.push(false);
+      worker.on('message', (m: BatchReply | ReadyReply) => {
+        if (m.type === 'ready') {
+          this.isStarted[w] = true;
+          onStart();
+          return;
+        }
         const p = this.pending.get(m.id);
         if (p === undefined) return; // batches of an iteration that was broken off
         this.pending.delete(m.id);
@@ -256,6 +270,14 @@ class WorkerPool {
 
   get size(): number {
     return this.workers.length;
+  }
+
+  /** Whether worker w has started; whenStarted(w) resolves when it has (never, if it does not). */
+  hasStarted(w: number): boolean {
+    return this.isStarted[w];
+  }
+  whenStarted(w: number): Promise<void> {
+    return this.started[w];
   }
 
   /**
@@ -606,27 +628,50 @@ export class DataLoader implements AsyncIterable<Tensor[]> {
     });
   }
 
-  /** A worker's request, bounded by the timeout: past it the pool is aborted (every worker terminated). */
+  /**
+   * A worker's request, bounded by the timeout: past it the pool is aborted (every worker
+   * terminated). The clock starts once the request's worker has started (loaded its module and
+   * built its dataset), because a thread's start-up is not a batch's time and can take far longer
+   * than a tight timeout on a loaded machine; the start-up itself is bounded by
+   * max(timeout, WORKER_START_MS).
+   */
   private awaitChunk(pool: WorkerPool, req: InFlight): Promise<Chunk> {
     const t = this.timeout;
     if (t === 0) return req.promise;
     const ms = Math.min(MAX_TIMEOUT_MS, t * req.count);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let settled = false;
+      const expire = (what: string): void => {
+        settled = true;
+        const e = new Error(`DataLoader: ${what}; the workers were terminated`);
+        pool.abort(e);
+        reject(e);
+      };
+      const startClock = (): void => {
+        if (settled) return;
+        clearTimeout(timer);
         const what =
           req.count === 1
             ? `batch ${req.batch} did not arrive within the timeout of ${t} ms (worker ${req.worker})`
             : `batches ${req.batch}-${req.batch + req.count - 1} did not arrive within the timeout of ${t} ms a batch (worker ${req.worker}, ${ms} ms for the ${req.count})`;
-        const e = new Error(`DataLoader: ${what}; the workers were terminated`);
-        pool.abort(e);
-        reject(e);
-      }, ms);
+        timer = setTimeout(() => expire(what), ms);
+      };
+      if (pool.hasStarted(req.worker)) {
+        startClock();
+      } else {
+        const limit = Math.max(ms, WORKER_START_MS);
+        timer = setTimeout(() => expire(`worker ${req.worker} did not start within ${limit} ms`), limit);
+        void pool.whenStarted(req.worker).then(startClock);
+      }
       req.promise.then(
         (c) => {
+          settled = true;
           clearTimeout(timer);
           resolve(c);
         },
         (e: unknown) => {
+          settled = true;
           clearTimeout(timer);
           reject(e);
         },

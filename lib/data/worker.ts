@@ -5,7 +5,10 @@
 //
 // Protocol (main -> worker): {type: 'batch', id, indices: Int32Array, batchSize, recycle}
 //   indices holds the samples of consecutive batches, batchSize samples each (the last may be short).
-// Protocol (worker -> main): {type: 'batch', id, batches: CollatedBatch[], error?: {failedAt, name, message, stack}}
+// Protocol (worker -> main): {type: 'ready'} once, when the worker has loaded its dataset (or failed
+//   to: the first request then replies with that error), so the main thread's timeout clock counts
+//   a batch's own time and not the thread's start-up;
+//   {type: 'batch', id, batches: CollatedBatch[], error?: {failedAt, name, message, stack}}
 //   batches are those collated before any error; failedAt is the failing batch's place in the request.
 // The worker never loads the native addon: datasets and collation are plain JavaScript.
 //
@@ -30,6 +33,11 @@ export interface BatchReply {
   batches: CollatedBatch[];
   /** Set where a batch failed: its place in the request, and the error. */
   error?: { failedAt: number; name: string; message: string; stack: string };
+}
+
+/** Sent once, when the worker has built its dataset (or failed to, see the protocol above). */
+export interface ReadyReply {
+  type: 'ready';
 }
 
 export interface BatchRequest {
@@ -105,6 +113,17 @@ if (parentPort !== null && (workerData as { hayateDataWorker?: WorkerInit } | un
   const init = (workerData as { hayateDataWorker: WorkerInit }).hayateDataWorker;
   let dataset: Dataset | undefined;
   let collate: AnyCollate | undefined;
+  let startError: unknown;
+  let failedToStart = false;
+  try {
+    dataset = buildDataset(init.source);
+    if (init.collate !== undefined) collate = loadCollate(init.collate);
+  } catch (e) {
+    startError = e; // each request replies with it, as with a batch that failed
+    failedToStart = true;
+  }
+  const ready: ReadyReply = { type: 'ready' };
+  port.postMessage(ready);
   const pool = new BufferPool(64);
 
   /** Moves the batch's buffers to the main thread (copying those the worker does not own). */
@@ -157,12 +176,9 @@ if (parentPort !== null && (workerData as { hayateDataWorker?: WorkerInit } | un
       reply(false);
     };
     try {
-      if (dataset === undefined) {
-        dataset = buildDataset(init.source);
-        if (init.collate !== undefined) collate = loadCollate(init.collate);
-      }
+      if (failedToStart) throw startError;
       for (; start < indices.length; start += batchSize) {
-        const fields = collateWith(dataset, indices.subarray(start, Math.min(indices.length, start + batchSize)), collate, pool.alloc);
+        const fields = collateWith(dataset!, indices.subarray(start, Math.min(indices.length, start + batchSize)), collate, pool.alloc);
         if (fields instanceof Promise) return rest(fields);
         stage(fields, transfer);
         batches.push(fields);
