@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 
 import { compare, parseRows } from '../bench/compare';
+import { interleaved, table } from '../bench/interleave';
 import * as gelu from '../bench/gelu.bench';
 import * as gemm from '../bench/gemm.bench';
 import type { BenchRow } from '../bench/harness';
@@ -99,6 +100,31 @@ s('compare pairs a row with the peer row of its bench, case and device only', ()
 });
 
 const python = spawnSync('python3', ['--version'], { encoding: 'utf8' });
+s('interleaved rounds: each ratio is taken within its round, the table gives their median and spread', () => {
+  const cpu = 'cpu (no CUDA: no NVIDIA driver found)';
+  // Round 2 ran 2x slower on both sides (the machine drifted): its ratio is still 2.
+  const rounds = [
+    { ours: [row('gemm', 'a', cpu, { medianMs: 1 }), row('gemm', 'b', cpu, { medianMs: 4 })], peer: [row('gemm', 'a', 'cpu', { medianMs: 2 }), row('gemm', 'b', 'cpu', { medianMs: 1 })] },
+    { ours: [row('gemm', 'a', cpu, { medianMs: 2 }), row('gemm', 'b', cpu, { medianMs: 4 })], peer: [row('gemm', 'a', 'cpu', { medianMs: 4 })] },
+    { ours: [row('gemm', 'a', cpu, { medianMs: 1 }), row('gemm', 'b', cpu, { medianMs: 2 })], peer: [row('gemm', 'a', 'cpu', { medianMs: 3 }), row('gemm', 'b', 'cpu', { medianMs: 1 })] },
+  ];
+  const rows = interleaved(rounds);
+  assert.equal(rows.map((r) => r.case), ['a', 'b']);
+  assert.equal(rows[0].ratios, [2, 2, 3]);
+  assert.is(rows[0].oursMs, 1);
+  assert.is(rows[0].peerMs, 3);
+  assert.equal(rows[1].ratios, [0.25, 0.5], 'round 2 had no peer row for b');
+  assert.is(rows[1].peerMs, 1);
+  assert.is(rows[1].device, 'cpu');
+  const t = table(rows, 3);
+  assert.is(t[2], '| gemm | a | cpu | 1.000 ms | 3.000 ms | 2.00 | 2.00-3.00 |');
+  assert.is(t[3], '| gemm | b | cpu | 4.000 ms | 1.000 ms | 0.38 | 0.25-0.50 |');
+  // Throughput rows compare by throughput; a GPU peer never pairs with a CPU row.
+  const tp = interleaved([{ ours: [row('copy', 'h2d', 'NVIDIA H200', { gbps: 40 }), row('copy', 'h2d', 'cpu', { gbps: 9 })], peer: [row('copy', 'h2d', 'NVIDIA H200', { gbps: 50 })] }]);
+  assert.equal(tp.map((r) => r.ratios), [[0.8], []]);
+  assert.is(table(tp, 1)[3], '| copy | h2d | cpu | 1.000 ms |  |  |  |');
+});
+
 const peerTest = 'the real peers print rows that parse and pair with every CUDA case of the gemm and gelu benchmarks';
 if (python.status === 0) {
   s(peerTest, () => {

@@ -144,7 +144,8 @@ s('empty tensors print [] and their size, reading nothing, in O(1) for a dimensi
   const ms = performance.now() - t0;
   assert.is(str, 'tensor([], size=[4294967296, 0])');
   assert.equal(JSON.parse(json), { shape: [2 ** 32, 0], dtype: 'float32', device: 'cpu', summary: str });
-  assert.ok(ms < 10, `printing [2**32, 0] took ${ms.toFixed(2)} ms`);
+  // A formatter that walked the 2^32 empty rows would take seconds; the bound leaves room for a slow (sanitized) build.
+  assert.ok(ms < 1000, `printing [2**32, 0] took ${ms.toFixed(2)} ms`);
   // The pure formatter never asks for the values of an empty tensor.
   const never = (): never => {
     throw new Error('read');
