@@ -78,7 +78,7 @@ void gemmWith(const GemmKernel& k, const ops::GemmArgs& a) {
   const size_t mc = static_cast<size_t>(mcb);
   const size_t kc = static_cast<size_t>(std::min(k.KC, std::max<int64_t>(p.K, 1)));
   const size_t nc = static_cast<size_t>(ncb);
-  const size_t bFloats = bPackFloats(p, ncb, k.NR, kc, nc);
+  const size_t bFloats = bPackFloats(p, mcb, ncb, k.NR, kc, nc);
   const auto run = [&](size_t begin, size_t end) {
     float* aPack = scratch(mc * kc + bFloats + mc * nc);
     float* bPack = aPack + mc * kc;
@@ -91,7 +91,7 @@ void gemmWith(const GemmKernel& k, const ops::GemmArgs& a) {
   // twice its cache footprint).
   const size_t columns = static_cast<size_t>(p.batch * ((p.N + ncb - 1) / ncb));
   const size_t threads = threadCount();
-  if (share && threads > 1 && packsWholeB(p, ncb, k.NR) && (columns % threads == 0 || columns >= 4 * threads)) {
+  if (share && threads > 1 && packsWholeB(p, mcb, ncb, k.NR) && (columns % threads == 0 || columns >= 4 * threads)) {
     const size_t perColumn = blocks / columns;
     parallelFor(columns, 1, [&](size_t begin, size_t end) { run(begin * perColumn, end * perColumn); });
     return;
@@ -117,7 +117,7 @@ void gemmOnThisThread(const float* a, const float* b, float* c, const GemmParams
   const size_t kc = static_cast<size_t>(std::min(k.KC, std::max<int64_t>(p.K, 1)));
   const size_t nc = static_cast<size_t>(std::min(k.NC, upTo(p.N, k.NR)));
   const size_t blocks = static_cast<size_t>(p.batch * ((p.M + k.MC - 1) / k.MC) * ((p.N + k.NC - 1) / k.NC));
-  const size_t bFloats = bPackFloats(p, k.NC, k.NR, kc, nc);
+  const size_t bFloats = bPackFloats(p, k.MC, k.NC, k.NR, kc, nc);
   float* aPack = scratch(mc * kc + bFloats + mc * nc);
   k.blocks(a, b, c, false, p, k.MC, k.NC, 0, blocks, aPack, aPack + mc * kc, aPack + mc * kc + bFloats);
 }

@@ -22,17 +22,19 @@ struct GemmKernel {
                  size_t begin, size_t end, float* aPack, float* bPack, float* acc);
 };
 
-// Where a block column's B over the whole K fits in kWholeBFloats, it is packed once for all the
-// blocks of that column a thread computes (B was packed once per block: M / MC times over);
-// otherwise one K chunk at a time.
+// Where a block column's B over the whole K fits in kWholeBFloats and the column has more than one
+// block (M > mcb), it is packed once for all the blocks of that column a thread computes (B was
+// packed once per block: M / MC times over); otherwise one K chunk at a time, which with a single
+// block packs the same values and keeps them in L1 instead of writing megabytes out to L3 and
+// reading them back (a linear layer's batch of 64 over K = 9216).
 constexpr int64_t kWholeBFloats = int64_t(1) << 22;  // 16 MiB
-inline bool packsWholeB(const GemmParams& p, int64_t ncb, int64_t NR) {
+inline bool packsWholeB(const GemmParams& p, int64_t mcb, int64_t ncb, int64_t NR) {
   const int64_t nc = ((ncb < p.N ? ncb : p.N) + NR - 1) / NR * NR;
-  return p.K * nc <= kWholeBFloats;
+  return p.M > mcb && p.K * nc <= kWholeBFloats;
 }
 // The bPack scratch a thread needs: the whole-K panel, or one K chunk's.
-inline size_t bPackFloats(const GemmParams& p, int64_t ncb, int64_t NR, size_t kc, size_t nc) {
-  return packsWholeB(p, ncb, NR) ? static_cast<size_t>(p.K > 0 ? p.K : 1) * nc : kc * nc;
+inline size_t bPackFloats(const GemmParams& p, int64_t mcb, int64_t ncb, int64_t NR, size_t kc, size_t nc) {
+  return packsWholeB(p, mcb, ncb, NR) ? static_cast<size_t>(p.K > 0 ? p.K : 1) * nc : kc * nc;
 }
 
 // C = alpha * op(A) @ op(B) + beta * C in float32 on the calling thread, with the best micro-kernel
