@@ -63,8 +63,13 @@ export function deviceKey(r: BenchRow): string {
 
 const key = (r: BenchRow): string => `${r.bench}\u0000${r.case}\u0000${deviceKey(r)}`;
 
-/** The figure a row is compared by: throughput where it has one, else time. */
-function figure(r: BenchRow): { text: string; speed: number } {
+/** The device as a table shows it: the section's heading already says why a CPU-only run has no CUDA. */
+export function shownDevice(r: BenchRow): string {
+  return r.device.replace(/ \(no CUDA: .*\)$/, '');
+}
+
+/** The figure a row is compared by: throughput where it has one, else time (speed: higher is faster). */
+export function figure(r: BenchRow): { text: string; speed: number } {
   if (r.gbps !== undefined) return { text: `${r.gbps.toFixed(2)} GB/s`, speed: r.gbps };
   if (r.tflops !== undefined) return { text: `${r.tflops.toFixed(2)} TFLOP/s`, speed: r.tflops };
   return { text: `${r.medianMs.toFixed(3)} ms`, speed: 1 / r.medianMs };
@@ -96,9 +101,7 @@ export function compare(ours: BenchRow[], peers: BenchRow[]): Comparison {
       used.add(key(r));
       paired++;
     }
-    // The section's heading already says why a CPU-only run has no CUDA.
-    const device = r.device.replace(/ \(no CUDA: .*\)$/, '');
-    table.push(`| ${r.bench} | ${r.case} | ${device} | ${ourFigure.text} | ${theirs} | ${ratio} |`);
+    table.push(`| ${r.bench} | ${r.case} | ${shownDevice(r)} | ${ourFigure.text} | ${theirs} | ${ratio} |`);
   }
   const oursByCase = new Map<string, BenchRow>();
   for (const r of ours) oursByCase.set(`${r.bench}\u0000${r.case}`, r);

@@ -13,23 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { deviceKey, parseRows } from './compare';
+import { deviceKey, figure, parseRows, shownDevice } from './compare';
 import type { BenchRow } from './harness';
+import { median } from './stats';
 
 const ROOT = join(__dirname, '..', '..');
-
-/** A row's figure as a speed (higher is faster): throughput where it has one, else 1 / time. */
-export function speedOf(r: BenchRow): number {
-  if (r.gbps !== undefined) return r.gbps;
-  if (r.tflops !== undefined) return r.tflops;
-  return 1 / r.medianMs;
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 export interface RoundRows {
   ours: BenchRow[];
@@ -66,7 +54,7 @@ export function interleaved(rounds: RoundRows[]): InterleavedRow[] {
       const p = peers.get(k);
       if (p !== undefined) {
         a.peer.push(p.medianMs);
-        a.ratios.push(speedOf(r) / speedOf(p));
+        a.ratios.push(figure(r).speed / figure(p).speed);
       }
     }
   }
@@ -75,7 +63,7 @@ export function interleaved(rounds: RoundRows[]): InterleavedRow[] {
     return {
       bench: a.first.bench,
       case: a.first.case,
-      device: a.first.device.replace(/ \(no CUDA: .*\)$/, ''),
+      device: shownDevice(a.first),
       oursMs: median(a.ours),
       peerMs: a.peer.length > 0 ? median(a.peer) : NaN,
       ratios: a.ratios,

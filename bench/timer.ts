@@ -13,6 +13,7 @@
 // waiting for the CPU queue (hy.cpu.synchronize(), where the library queues CPU work).
 import * as hy from '../lib/index';
 import type { Device } from '../lib/index';
+import { median } from './stats';
 
 /** A CUDA event, as hy.cuda.Event offers it (PyTorch's torch.cuda.Event with timing enabled). */
 interface CudaEvent {
@@ -167,8 +168,5 @@ export async function measure(device: Device, fn: TimedFn, opts: TimerOptions = 
   } finally {
     timer.dispose?.();
   }
-  const sorted = perCall.slice().sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const medianMs = sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { medianMs, samples: perCall, reps, clock: timer.clock };
+  return { medianMs: median(perCall), samples: perCall, reps, clock: timer.clock };
 }
