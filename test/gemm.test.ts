@@ -106,7 +106,7 @@ eachBackend(s, 'matches the oracle at odd sizes in all four transpose combinatio
 const CPU_GEMM_BLOCKS: Record<string, { MR: number; NR: number; MC: number; KC: number; NC: number }> = {
   portable: { MR: 4, NR: 8, MC: 64, KC: 256, NC: 256 },
   avx2: { MR: 6, NR: 16, MC: 96, KC: 128, NC: 512 },
-  avx512: { MR: 8, NR: 32, MC: 128, KC: 128, NC: 512 },
+  avx512: { MR: 8, NR: 32, MC: 128, KC: 256, NC: 512 },
 };
 
 s('every CPU gemm implementation matches the oracle at its tile and block edges', () => {
