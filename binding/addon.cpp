@@ -11,6 +11,7 @@
 #include "../core/half.h"
 #include "../cpu/peak.h"
 #include "../cpu/queue.h"
+#include "../cpu/streaming.h"
 #include "addon_data.h"
 #include "args.h"
 #include "errors.h"
@@ -319,6 +320,18 @@ Napi::Value graphDestroyFn(const Napi::CallbackInfo& info) {
 
 Napi::Value graphCapturingFn(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), graphCapturing()); }
 
+// cpuStreamThreshold(bytes?): the footprint from which the CPU's memory-bound ops stream their
+// outputs (cpu/streaming.h), after setting it when given (0: the last-level cache's size). Changed
+// after the queued work, which keeps the threshold it was enqueued under.
+Napi::Value cpuStreamThresholdFn(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    const uint64_t bytes = getSize(info, 0, "cpuStreamThreshold", "bytes");
+    cpuSynchronize();
+    cpu::setStreamThreshold(static_cast<size_t>(bytes));
+  }
+  return Napi::Number::New(info.Env(), static_cast<double>(cpu::streamThreshold()));
+}
+
 // cpuPeakGflops(): the measured fp32 FMA peak of the CPU pool's threads together (cpu/peak.h),
 // run on the CPU queue's thread after the work before it, so nothing else competes.
 Napi::Value cpuPeakGflopsFn(const Napi::CallbackInfo& info) {
@@ -408,6 +421,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("graphCapturing", Napi::Function::New<wrap<graphCapturingFn>>(env, "graphCapturing"));
   exports.Set("cpuSynchronize", Napi::Function::New<wrap<cpuSynchronizeFn>>(env, "cpuSynchronize"));
   exports.Set("cpuPeakGflops", Napi::Function::New<wrap<cpuPeakGflopsFn>>(env, "cpuPeakGflops"));
+  exports.Set("cpuStreamThreshold", Napi::Function::New<wrap<cpuStreamThresholdFn>>(env, "cpuStreamThreshold"));
   exports.Set("cpuSynchronizeAsync", Napi::Function::New<wrap<cpuSynchronizeAsyncFn>>(env, "cpuSynchronizeAsync"));
   exports.Set("setErrorClasses", Napi::Function::New<wrap<setErrorClassesFn>>(env, "setErrorClasses"));
   registerAll(env, exports);

@@ -13,6 +13,7 @@
 #include "gelu_vec.h"
 #include "lanes.h"
 #include "parallel.h"
+#include "streaming.h"
 
 namespace hy::cpu {
 
@@ -315,9 +316,10 @@ HY_REGISTER_OP(UnaryGradArgs, Cpu, "vectorized", [](const UnaryGradArgs& a, Stre
   });
 });
 HY_REGISTER_OP(ScalarArgs, Cpu, "vectorized", [](const ScalarArgs& a, StreamId) {
-  parallelFor(a.n, kParallelGrain, [&](size_t b, size_t e) {
-    scalar(a.op, at<const void>(a.x->data(), a.dtype, b), at<void>(a.out->data(), a.dtype, b), a.dtype, e - b,
-           static_cast<float>(a.s));
+  // Reads and writes n elements: memory-bound, so a large output streams (cpu/streaming.h).
+  const size_t bytes = a.n * dtypeSize(a.dtype);
+  parallelForOutput(a.out->data(), dtypeSize(a.dtype), a.n, kParallelGrain, 2 * bytes, [&](size_t b, size_t e, void* y) {
+    scalar(a.op, at<const void>(a.x->data(), a.dtype, b), y, a.dtype, e - b, static_cast<float>(a.s));
   });
 });
 // Split over the pool along the outermost dimension (the only one for same-shape operands, which
@@ -329,13 +331,17 @@ HY_REGISTER_OP(BinaryArgs, Cpu, "strided", [](const BinaryArgs& a, StreamId) {
   for (int d = 1; d < L.ndim; ++d) inner *= L.shape[d];
   const size_t outer = static_cast<size_t>(L.shape[0]);
   const size_t grain = std::max<size_t>(1, kParallelGrain / static_cast<size_t>(std::max<int64_t>(inner, 1)));
-  parallelFor(outer, grain, [&](size_t b, size_t e) {
+  // Memory-bound: a large output streams (cpu/streaming.h). The footprint counts the output and
+  // each operand's storage, at most the output's size (a broadcast row counts as itself).
+  const size_t rowBytes = static_cast<size_t>(inner) * dtypeSize(a.dtype);
+  const size_t outBytes = rowBytes * outer;
+  const size_t footprint = outBytes + std::min(a.a->bytes, outBytes) + std::min(a.b->bytes, outBytes);
+  parallelForOutput(a.out->data(), rowBytes, outer, grain, footprint, [&](size_t b, size_t e, void* y) {
     BroadcastLayout piece = L;
     piece.shape[0] = static_cast<int64_t>(e - b);
     const int64_t i0 = static_cast<int64_t>(b);
     binary(a.op, at<const void>(a.a->data(), a.dtype, static_cast<size_t>(i0 * L.strideA[0])),
-           at<const void>(a.b->data(), a.dtype, static_cast<size_t>(i0 * L.strideB[0])),
-           at<void>(a.out->data(), a.dtype, static_cast<size_t>(i0 * inner)), a.dtype, piece);
+           at<const void>(a.b->data(), a.dtype, static_cast<size_t>(i0 * L.strideB[0])), y, a.dtype, piece);
   });
 });
 HY_REGISTER_OP(ReduceSumArgs, Cpu, "vectorized", [](const ReduceSumArgs& a, StreamId) {

@@ -138,6 +138,12 @@ export interface NativeBinding {
   cpuSynchronize(): void;
   /** The CPU's measured fp32 peak: an FMA loop on every pool thread at once, after the queued work. */
   cpuPeakGflops(): { gflops: number; threads: number; isa: string };
+  /**
+   * The footprint in bytes (read and written) from which the CPU's memory-bound ops (binary and
+   * scalar) write their outputs with streaming stores, after setting it when given (0: the
+   * last-level cache's size, the default). For tests.
+   */
+  cpuStreamThreshold(bytes?: number): number;
   /** As cpuSynchronize, without blocking the event loop. */
   cpuSynchronizeAsync(): Promise<void>;
   setErrorClasses(classes: { OutOfMemoryError: new (message: string) => Error }): void;
