@@ -31,9 +31,8 @@ void setStreamThreshold(size_t bytes) { thresholdOverride.store(bytes, std::memo
 #if defined(__x86_64__)
 namespace {
 
-// The widest streaming store the CPU has: one whole 64-byte line per store where AVX-512 has it.
-// Narrower stores leave a line's write-combining buffer partly filled between them, and a copy made
-// of 16-byte stores was a third of the time of the add it wrote out.
+// The widest streaming store the CPU has: one whole 64-byte line per store where AVX-512 has it,
+// so a line's write-combining buffer fills in one store instead of four.
 __attribute__((target("avx512f"))) void copyLines512(char* d, const char* s, size_t lines) {
   for (size_t i = 0; i < lines; ++i) _mm512_stream_si512(reinterpret_cast<__m512i*>(d + 64 * i), _mm512_loadu_si512(s + 64 * i));
 }
