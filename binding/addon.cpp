@@ -51,12 +51,18 @@ Napi::Value alloc(const Napi::CallbackInfo& info) {
   if (device == DeviceType::Cuda && !cudaAvailable()) {
     throwRuntime("alloc: CUDA is not available: " + cudaStatus().reason, "ERR_CUDA_UNAVAILABLE");
   }
-  return StorageHandle::create(info.Env(), allocate(device, static_cast<size_t>(bytes), pinned));
+  return StorageTable::add(info.Env(), allocate(device, static_cast<size_t>(bytes), pinned));
+}
+
+// free(id): the storage goes back to its allocator now (or once queued CPU work is done with it).
+Napi::Value freeFn(const Napi::CallbackInfo& info) {
+  StorageTable::free(arg(info, 0));
+  return info.Env().Undefined();
 }
 
 Napi::Value copyFn(const Napi::CallbackInfo& info) {
-  StoragePtr dst = StorageHandle::fromArg(info, 0, "copy", "dst");
-  StoragePtr src = StorageHandle::fromArg(info, 1, "copy", "src");
+  StoragePtr dst = StorageTable::fromArg(info, 0, "copy", "dst");
+  StoragePtr src = StorageTable::fromArg(info, 1, "copy", "src");
   const uint64_t bytes = getSize(info, 2, "copy", "byte count");
   const bool nonBlocking = getBool(info, 3, "copy", "nonBlocking");
   if (bytes > src->bytes || bytes > dst->bytes) {
@@ -69,20 +75,20 @@ Napi::Value copyFn(const Napi::CallbackInfo& info) {
 
 // toDevice(src, nbytes, nonBlocking): a new cuda Storage holding src's first nbytes.
 Napi::Value toDeviceFn(const Napi::CallbackInfo& info) {
-  StoragePtr src = StorageHandle::fromArg(info, 0, "toDevice", "src");
+  StoragePtr src = StorageTable::fromArg(info, 0, "toDevice", "src");
   const uint64_t bytes = getSize(info, 1, "toDevice", "byte count");
   const bool nonBlocking = getBool(info, 2, "toDevice", "nonBlocking");
   if (bytes > src->bytes) {
     throwRange("toDevice: " + std::to_string(bytes) + " bytes exceed the source (" + std::to_string(src->bytes) + ")");
   }
   if (!cudaAvailable()) throwRuntime("toDevice: CUDA is not available: " + cudaStatus().reason, "ERR_CUDA_UNAVAILABLE");
-  return StorageHandle::create(info.Env(), copyToDevice(*src, static_cast<size_t>(bytes), nonBlocking));
+  return StorageTable::add(info.Env(), copyToDevice(*src, static_cast<size_t>(bytes), nonBlocking));
 }
 
 // write(storage, dtype, source): Float32Array into float32/float16, Int32Array into int32,
 // Uint8Array (0 or 1) into bool.
 Napi::Value writeFn(const Napi::CallbackInfo& info) {
-  StoragePtr dst = StorageHandle::fromArg(info, 0, "write", "storage");
+  StoragePtr dst = StorageTable::fromArg(info, 0, "write", "storage");
   const DType dtype = getDType(info, 1, "write");
   Napi::Value v = arg(info, 2);
   const napi_typedarray_type want =
@@ -142,7 +148,7 @@ Napi::TypedArray newUserArray(Napi::Env env, DType dtype, size_t n, void** data)
 }
 
 Napi::Value readFn(const Napi::CallbackInfo& info) {
-  StoragePtr src = StorageHandle::fromArg(info, 0, "read", "storage");
+  StoragePtr src = StorageTable::fromArg(info, 0, "read", "storage");
   const DType dtype = getDType(info, 1, "read");
   const uint64_t n = getSize(info, 2, "read", "element count");
   const size_t bytes = checkedBytes(n, dtype, *src, "read");
@@ -203,7 +209,7 @@ class ReadWorker : public Napi::AsyncWorker {
 };
 
 Napi::Value readAsyncFn(const Napi::CallbackInfo& info) {
-  StoragePtr src = StorageHandle::fromArg(info, 0, "readAsync", "storage");
+  StoragePtr src = StorageTable::fromArg(info, 0, "readAsync", "storage");
   const DType dtype = getDType(info, 1, "readAsync");
   const uint64_t n = getSize(info, 2, "readAsync", "element count");
   const size_t bytes = checkedBytes(n, dtype, *src, "readAsync");
@@ -239,7 +245,7 @@ CachingAllocator& allocatorArg(const Napi::CallbackInfo& info, const char* op) {
 }
 
 Napi::Value externalReportedFn(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(StorageHandle::externalReportedBytes()));
+  return Napi::Number::New(info.Env(), static_cast<double>(StorageTable::externalReportedBytes()));
 }
 
 Napi::Value memoryStats(const Napi::CallbackInfo& info) {
@@ -394,11 +400,9 @@ Napi::Value setErrorClassesFn(const Napi::CallbackInfo& info) {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   auto* data = new AddonData();
   env.SetInstanceData(data);
-  Napi::Function storage = StorageHandle::define(env);
-  data->storageClass = Napi::Persistent(storage);
-  exports.Set("Storage", storage);
   exports.Set("info", Napi::Function::New<wrap<info>>(env, "info"));
   exports.Set("alloc", Napi::Function::New<wrap<alloc>>(env, "alloc"));
+  exports.Set("free", Napi::Function::New<wrap<freeFn>>(env, "free"));
   exports.Set("copy", Napi::Function::New<wrap<copyFn>>(env, "copy"));
   exports.Set("write", Napi::Function::New<wrap<writeFn>>(env, "write"));
   exports.Set("toDevice", Napi::Function::New<wrap<toDeviceFn>>(env, "toDevice"));

@@ -4,10 +4,12 @@
 
 #include <unordered_map>
 
+#include "storage.h"
+
 namespace hy::binding {
 
 struct AddonData {
-  Napi::FunctionReference storageClass;
+  StorageTable storages;  // the storages this environment's JS holds, by id
   Napi::FunctionReference outOfMemoryClass;  // set from JS; plain Error until then
   // Property keys of op fields, made once per field name (the names are string literals, so their
   // addresses identify them): reading a field then creates no string.

@@ -33,10 +33,10 @@ class JsFields : public ops::Fields {
   JsFields(const Napi::CallbackInfo& info, size_t first, const ops::OpInfo& op)
       : env_(info.Env()), op_(op.name.c_str()), data_(addonData(info.Env())), info_(&info), pos_(first), declared_(&op.fields) {}
 
-  void storage(const char* name, StoragePtr& v) override { v = StorageHandle::fromValue(get(name), op_, name); }
+  void storage(const char* name, StoragePtr& v) override { v = StorageTable::fromValue(get(name), op_, name); }
   void optionalStorage(const char* name, StoragePtr& v) override {
     const Napi::Value x = get(name);
-    v = x.IsNull() || x.IsUndefined() ? nullptr : StorageHandle::fromValue(x, op_, name);
+    v = x.IsNull() || x.IsUndefined() ? nullptr : StorageTable::fromValue(x, op_, name);
   }
   void dtype(const char* name, DType& v, uint32_t allowed) override {
     v = static_cast<DType>(choose(name, enumNames<DType>(), allowed));
@@ -102,7 +102,7 @@ class JsFields : public ops::Fields {
     v.resize(a.Length());
     for (uint32_t i = 0; i < a.Length(); ++i) {
       const std::string entry = std::string(name) + "[" + std::to_string(i) + "]";
-      v[i] = StorageHandle::fromValue(a.Get(i), op_, entry.c_str());
+      v[i] = StorageTable::fromValue(a.Get(i), op_, entry.c_str());
     }
   }
   void sizeList(const char* name, std::vector<uint64_t>& v) override {

@@ -1,7 +1,7 @@
 #include "storage.h"
 
 #include <algorithm>
-#include <unordered_set>
+#include <cmath>
 
 #include "../core/error.h"
 #include "addon_data.h"
@@ -9,45 +9,23 @@
 
 namespace hy::binding {
 
-Napi::Function StorageHandle::define(Napi::Env env) {
-  return DefineClass(env, "Storage",
-                     {
-                         InstanceAccessor<&StorageHandle::nbytes>("nbytes"),
-                         InstanceAccessor<&StorageHandle::device>("device"),
-                         InstanceAccessor<&StorageHandle::pinned>("pinned"),
-                         InstanceAccessor<&StorageHandle::disposed>("disposed"),
-                         InstanceMethod<&StorageHandle::dispose>("dispose"),
-                     });
-}
+namespace {
 
-// The allocation create() hands to the constructor it calls. A slot on the thread instead of a
-// napi External argument: each External is one more weak handle for the GC to finalize, and it
-// cost more than the rest of an allocation. Only create() fills it, so `new Storage()` from
-// JavaScript still finds it empty and is refused.
-static thread_local StoragePtr* pendingAllocation = nullptr;
+// Ids are generation * 2^26 + index: 67M live storages at most, and a slot's id repeats only after
+// 2^26 - 1 reuses of that slot. Generations start at 1, so no id is below 2^26: the small numbers
+// a caller passes by mistake are never ids.
+constexpr double kIndexSpan = 67108864.0;  // 2^26
+constexpr uint32_t kMaxGeneration = (1u << 26) - 1;
 
-Napi::Object StorageHandle::create(Napi::Env env, StoragePtr allocation) {
-  pendingAllocation = &allocation;
-  try {
-    Napi::Object obj = addonData(env).storageClass.New({});
-    pendingAllocation = nullptr;
-    return obj;
-  } catch (...) {
-    pendingAllocation = nullptr;
-    throw;
-  }
-}
-
-// Host blocks smaller than this are not reported to V8 as external memory (see the constructor).
-static constexpr size_t kReportedMinBytes = 4096;
+// Host blocks smaller than this are not reported to V8 as external memory (see add).
+constexpr size_t kReportedMinBytes = 4096;
 
 // V8 is told of host memory so that it collects dropped tensors under memory pressure, but it
 // counts every positive report toward its next collection: an alloc/dispose pair per op of 16 MiB
-// cost a mark-compact every few ops. So a disposed handle's bytes stay reported, as a credit (up
+// cost a mark-compact every few ops. So a disposed storage's bytes stay reported, as a credit (up
 // to kExternalCredit) that the next allocations use before reporting more: a loop that disposes
 // reports nothing after its first op, and one that leaks reports every allocation, as before.
 // Per thread, as each isolate (the main one, each worker's) and its finalizers run on their own.
-namespace {
 thread_local int64_t externalCredit = 0;
 thread_local int64_t externalReported = 0;  // the net of this thread's reports, for the tests
 constexpr int64_t kExternalCredit = int64_t(64) << 20;
@@ -71,95 +49,93 @@ void reportFreed(napi_env env, int64_t bytes) {
     externalCredit = kExternalCredit;
   }
 }
+
+StorageTable& table(napi_env env) { return addonData(Napi::Env(env)).storages; }
+
 }  // namespace
 
-int64_t StorageHandle::externalReportedBytes() { return externalReported; }
+int64_t StorageTable::externalReportedBytes() { return externalReported; }
 
-// The live handles of this thread's isolate (handles are made, used and finalized on its thread),
-// so that fromValue accepts a wrapped pointer only after finding it here: an object some other
-// class wraps is refused before it is read as a StorageHandle. It replaced a type tag (and an
-// instanceof walk before that): tagging a fresh object added a second private property, a map
-// transition that cost a tenth of an allocation.
-namespace {
-thread_local std::unordered_set<const StorageHandle*>* liveHandles = nullptr;
-std::unordered_set<const StorageHandle*>& live() {
-  if (liveHandles == nullptr) liveHandles = new std::unordered_set<const StorageHandle*>();  // never freed: finalizers may run at exit
-  return *liveHandles;
-}
-}  // namespace
-
-StorageHandle::StorageHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<StorageHandle>(info), env_(info.Env()) {
-  if (pendingAllocation == nullptr) {
-    throw Napi::TypeError::New(info.Env(), "Storage: use alloc() to create storage, not the constructor");
+Napi::Value StorageTable::add(Napi::Env env, StoragePtr allocation) {
+  StorageTable& t = table(env);
+  uint32_t index;
+  if (!t.freeSlots_.empty()) {
+    index = t.freeSlots_.back();
+    t.freeSlots_.pop_back();
+  } else {
+    if (t.slots_.size() >= static_cast<size_t>(kIndexSpan)) throwRange("alloc: more than 2^26 live storages");
+    index = static_cast<uint32_t>(t.slots_.size());
+    t.slots_.emplace_back();
   }
-  storage_ = std::move(*pendingAllocation);
-  pendingAllocation = nullptr;  // a constructor run from inside this one finds no allocation
-  live().insert(this);
+  Slot& slot = t.slots_[index];
+  slot.storage = std::move(allocation);
   // Host memory is reported to V8 (less the credit above) so that the finalizers of dropped
-  // tensors run under memory pressure; below a few KiB the wrapper objects themselves weigh as much, and reporting every
-  // small block made V8 collect far more often than the memory warrants (a 64-element op paid
-  // for it twice, at alloc and at dispose).
-  if (storage_ && storage_->device == DeviceType::Cpu && storage_->bytes >= kReportedMinBytes) {
-    reportedBytes_ = static_cast<int64_t>(storage_->bytes);
-    reportAllocated(info.Env(), reportedBytes_);
+  // tensors run under memory pressure; below a few KiB the handles themselves weigh as much, and
+  // reporting every small block made V8 collect far more often than the memory warrants.
+  if (slot.storage && slot.storage->device == DeviceType::Cpu && slot.storage->bytes >= kReportedMinBytes) {
+    slot.reportedBytes = static_cast<int64_t>(slot.storage->bytes);
+    reportAllocated(env, slot.reportedBytes);
   }
+  return Napi::Number::New(env, slot.generation * kIndexSpan + index);
 }
 
-StorageHandle::~StorageHandle() {
-  live().erase(this);
-  release();
+// The slot a well-formed id names, live or not (*stale then says which), or null for a value
+// that was never an id.
+StorageTable::Slot* StorageTable::find(double id, bool* stale) {
+  if (!(id >= kIndexSpan) || id != std::floor(id) || id >= kIndexSpan * (kMaxGeneration + 1.0)) return nullptr;
+  const double generation = std::floor(id / kIndexSpan);
+  const size_t index = static_cast<size_t>(id - generation * kIndexSpan);
+  if (index >= slots_.size()) return nullptr;
+  Slot& slot = slots_[index];
+  const auto g = static_cast<uint32_t>(generation);
+  // A generation past the slot's own was never handed out.
+  if (g > slot.generation) return nullptr;
+  *stale = g != slot.generation || !slot.storage;
+  return &slot;
 }
 
-void StorageHandle::release() {
+void StorageTable::release(napi_env env, Slot& slot) {
   // Queued CPU tasks may still hold the storage: its host block is reusable now (core/storage.h).
-  if (storage_ && storage_.use_count() > 1) storage_->releaseInQueueOrder();
-  storage_.reset();
-  if (reportedBytes_ != 0) {
-    reportFreed(env_, reportedBytes_);
-    reportedBytes_ = 0;
+  if (slot.storage && slot.storage.use_count() > 1) slot.storage->releaseInQueueOrder();
+  slot.storage.reset();
+  if (slot.reportedBytes != 0) {
+    reportFreed(env, slot.reportedBytes);
+    slot.reportedBytes = 0;
   }
+  slot.generation = slot.generation == kMaxGeneration ? 1 : slot.generation + 1;
 }
 
-StoragePtr StorageHandle::fromValue(const Napi::Value& v, const char* op, const char* name) {
-  Napi::Env env = v.Env();
+StoragePtr StorageTable::fromValue(const Napi::Value& v, const char* op, const char* name) {
   // Built only on failure: this runs for every storage of every op call.
   const auto where = [&] { return std::string(op) + ": " + name; };
-  if (!v.IsObject()) throwType(where() + " must be a Storage, got " + describe(v));
-  // Only a pointer found among the live handles is one: an object that wraps nothing, one that
-  // merely inherits from Storage.prototype, and one another class wraps are all refused.
-  void* wrapped = nullptr;
-  if (napi_unwrap(env, v, &wrapped) != napi_ok || wrapped == nullptr ||
-      live().count(static_cast<const StorageHandle*>(wrapped)) == 0) {
-    napi_value ignored;
-    napi_get_and_clear_last_exception(env, &ignored);
-    throwType(where() + " must be a Storage, got " + describe(v));
-  }
-  StorageHandle* s = static_cast<StorageHandle*>(wrapped);
-  if (!s->storage_) throwRuntime(where() + ": the tensor's storage was disposed", "ERR_TENSOR_DISPOSED");
-  return s->storage_;
+  bool stale = false;
+  Slot* slot = v.IsNumber() ? table(v.Env()).find(v.As<Napi::Number>().DoubleValue(), &stale) : nullptr;
+  if (slot == nullptr) throwType(where() + " must be a Storage, got " + describe(v));
+  if (stale) throwRuntime(where() + ": the tensor's storage was disposed", "ERR_TENSOR_DISPOSED");
+  return slot->storage;
 }
 
-StoragePtr StorageHandle::fromArg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
+StoragePtr StorageTable::fromArg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
   return fromValue(arg(info, i), op, name);
 }
 
-Napi::Value StorageHandle::nbytes(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), storage_ ? static_cast<double>(storage_->bytes) : 0);
+void StorageTable::free(const Napi::Value& v) {
+  bool stale = false;
+  StorageTable& t = table(v.Env());
+  Slot* slot = v.IsNumber() ? t.find(v.As<Napi::Number>().DoubleValue(), &stale) : nullptr;
+  if (slot == nullptr) throwType("free: storage must be a Storage, got " + describe(v));
+  if (stale) return;
+  t.release(v.Env(), *slot);
+  t.freeSlots_.push_back(static_cast<uint32_t>(slot - t.slots_.data()));
 }
 
-Napi::Value StorageHandle::device(const Napi::CallbackInfo& info) {
-  return Napi::String::New(info.Env(), storage_ ? deviceName(storage_->device) : "disposed");
-}
-
-Napi::Value StorageHandle::pinned(const Napi::CallbackInfo& info) {
-  return Napi::Boolean::New(info.Env(), storage_ && storage_->pinned);
-}
-
-Napi::Value StorageHandle::disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !storage_); }
-
-Napi::Value StorageHandle::dispose(const Napi::CallbackInfo& info) {
-  release();
-  return info.Env().Undefined();
+// The environment is going away (its thread exits, or the process does): what JS never disposed
+// is freed here, without telling V8, which no longer counts.
+StorageTable::~StorageTable() {
+  for (Slot& slot : slots_) {
+    if (slot.storage && slot.storage.use_count() > 1) slot.storage->releaseInQueueOrder();
+    slot.storage.reset();
+  }
 }
 
 }  // namespace hy::binding

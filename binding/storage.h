@@ -1,38 +1,47 @@
-// StorageHandle: the JS object (class name Storage) that owns one hy::Storage. dispose() frees it at once; the finalizer is
-// only the safety net for handles nobody disposed.
+// The storages JavaScript holds, by number: each environment (the main thread, each worker) keeps
+// a table of slots, and JS holds a slot's id, generation * 2^26 + index, inside lib/native.ts's
+// StorageHandle. A wrapped native object per storage cost most of a small op (the object, its
+// wrap, its weak reference and its finalizer); a number costs nothing to make or to drop. The
+// generation makes a freed slot's old id stale, so a disposed handle is told from a live one,
+// and a number that was never an id is refused.
 #pragma once
 #include <napi.h>
+
+#include <cstdint>
+#include <vector>
 
 #include "../core/storage.h"
 
 namespace hy::binding {
 
-class StorageHandle : public Napi::ObjectWrap<StorageHandle> {
+class StorageTable {
  public:
-  static Napi::Function define(Napi::Env env);
-  static Napi::Object create(Napi::Env env, StoragePtr allocation);
-  // The live storage `value` holds, or a JS error: "<op>: <name> must be a Storage, got ...".
+  // A new id for `allocation`, as a JS number.
+  static Napi::Value add(Napi::Env env, StoragePtr allocation);
+  // The live storage id `value` names, or a JS error: "<op>: <name> must be a Storage, got ...",
+  // or "...: the tensor's storage was disposed" (code ERR_TENSOR_DISPOSED) for a freed one.
   static StoragePtr fromValue(const Napi::Value& value, const char* op, const char* name);
   // The same for argument i of a binding function, named "<op>: <name>".
   static StoragePtr fromArg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
+  // Frees the slot `value` names now; a stale id (already freed) is a no-op.
+  static void free(const Napi::Value& value);
 
   // The host bytes this thread has reported to V8, net (see storage.cpp).
   static int64_t externalReportedBytes();
 
-  explicit StorageHandle(const Napi::CallbackInfo& info);
-  ~StorageHandle() override;
+  ~StorageTable();
 
  private:
-  Napi::Value nbytes(const Napi::CallbackInfo& info);
-  Napi::Value device(const Napi::CallbackInfo& info);
-  Napi::Value pinned(const Napi::CallbackInfo& info);
-  Napi::Value disposed(const Napi::CallbackInfo& info);
-  Napi::Value dispose(const Napi::CallbackInfo& info);
-  void release();
+  struct Slot {
+    StoragePtr storage;
+    uint32_t generation = 1;
+    int64_t reportedBytes = 0;  // host bytes reported to V8
+  };
+  Slot* find(double id, bool* stale);
+  void release(napi_env env, Slot& slot);
 
-  StoragePtr storage_;
-  napi_env env_;
-  int64_t reportedBytes_ = 0;  // host bytes reported to V8
+  std::vector<Slot> slots_;
+  std::vector<uint32_t> freeSlots_;
 };
 
 }  // namespace hy::binding

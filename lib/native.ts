@@ -9,13 +9,77 @@ import * as path from 'path';
 
 import type { DType } from './dtype';
 
-/** The binding's handle to one native storage (binding/storage.h); lib/tensor.ts's Storage owns one. */
-export interface StorageHandle {
-  readonly nbytes: number;
-  readonly device: 'cpu' | 'cuda' | 'disposed';
-  readonly pinned: boolean;
-  readonly disposed: boolean;
-  dispose(): void;
+/** The binding's storage functions, which take and return storage ids (binding/storage.h). */
+interface RawStorageBinding {
+  alloc(device: unknown, nbytes: unknown, pinned?: unknown): number;
+  free(id: unknown): void;
+  toDevice(src: unknown, nbytes: unknown, nonBlocking: unknown): number;
+}
+
+/** Only loadAddon's wrappers construct handles; any other caller gets the binding's old refusal. */
+const constructing = Symbol('hayate.storage');
+
+/** The free() of the binding whose ids the handles hold (one addon per process). */
+let freeStorage: (id: number) => void = () => undefined;
+
+/**
+ * The safety net for handles nobody disposed: their slots are freed after a collection finds them
+ * unreachable. dispose() unregisters, so a disposed handle is never freed twice.
+ */
+const collected = new FinalizationRegistry<number>((id) => freeStorage(id));
+
+/**
+ * The binding's handle to one native storage: its id in the binding's table of storages
+ * (binding/storage.h), with its size, device and pinning; lib/tensor.ts's Storage owns one.
+ * dispose() frees the storage at once; a handle dropped undisposed is freed after a collection.
+ */
+export class StorageHandle {
+  readonly #id: number;
+  readonly #nbytes: number;
+  readonly #device: 'cpu' | 'cuda';
+  readonly #pinned: boolean;
+  #live = true;
+
+  /** @internal Handles come from alloc() and toDevice(); a direct call is refused. */
+  constructor(token: unknown, id: number, nbytes: number, device: 'cpu' | 'cuda', pinned: boolean) {
+    if (token !== constructing) throw new TypeError('Storage: use alloc() to create storage, not the constructor');
+    this.#id = id;
+    this.#nbytes = nbytes;
+    this.#device = device;
+    this.#pinned = pinned;
+    collected.register(this, id, this);
+  }
+
+  get nbytes(): number {
+    return this.#live ? this.#nbytes : 0;
+  }
+  get device(): 'cpu' | 'cuda' | 'disposed' {
+    return this.#live ? this.#device : 'disposed';
+  }
+  get pinned(): boolean {
+    return this.#live && this.#pinned;
+  }
+  get disposed(): boolean {
+    return !this.#live;
+  }
+  dispose(): void {
+    if (!this.#live) return;
+    this.#live = false;
+    collected.unregister(this);
+    freeStorage(this.#id);
+  }
+
+  /**
+   * @internal What the binding takes for `v`: a handle's id (a disposed one's stale id, which the
+   * binding refuses as disposed), an array's entries each so, anything else as it is, for the
+   * binding's error to describe.
+   */
+  static toBinding(v: unknown): unknown {
+    if (typeof v !== 'object' || v === null) return v;
+    if (#id in v) return (v as StorageHandle).#id;
+    if (Array.isArray(v) && v.some((e) => typeof e === 'object' && e !== null && #id in e)) return v.map((e) => StorageHandle.toBinding(e));
+    return v;
+  }
 }
 
 export interface NativeCudaInfo {
@@ -92,6 +156,7 @@ export interface OpCandidate {
 export type OpArgs = Record<string, StorageHandle | StorageHandle[] | number | boolean | string | number[] | null | undefined>;
 
 export interface NativeBinding {
+  /** The handle class; constructing one directly is refused. */
   Storage: new (...args: unknown[]) => StorageHandle;
   info(): NativeCudaInfo;
   alloc(device: 'cpu' | 'cuda', nbytes: number, pinned?: boolean): StorageHandle;
@@ -209,8 +274,38 @@ export function loadAddon(file: string, env: Record<string, string | undefined> 
   }
   const probe = binding.info;
   binding.info = () => withCudaReason(probe.call(binding));
+  withStorageHandles(binding);
   binding.run = positionalRun(binding);
   return binding;
+}
+
+/**
+ * The binding's storage functions take and return ids; these wrappers give and take
+ * StorageHandles instead, so that nothing above this file sees an id.
+ */
+function withStorageHandles(binding: NativeBinding): void {
+  const raw = binding as unknown as RawStorageBinding & Record<string, (...a: unknown[]) => unknown>;
+  const toBinding = StorageHandle.toBinding;
+  const { alloc, free, toDevice, copy, write, read, readAsync, run, candidates } = raw;
+  freeStorage = (id) => free.call(binding, id);
+  binding.Storage = StorageHandle as unknown as NativeBinding['Storage'];
+  // The binding has checked the arguments once it returns an id, so they describe the storage.
+  binding.alloc = (device, nbytes, pinned) => new StorageHandle(constructing, alloc.call(binding, device, nbytes, pinned), nbytes, device, pinned === true);
+  binding.toDevice = (src, nbytes, nonBlocking) => new StorageHandle(constructing, toDevice.call(binding, toBinding(src), nbytes, nonBlocking), nbytes, 'cuda', false);
+  binding.copy = (dst, src, nbytes, nonBlocking) => void copy.call(binding, toBinding(dst), toBinding(src), nbytes, nonBlocking);
+  binding.write = (s, dtype, data) => void write.call(binding, toBinding(s), dtype, data);
+  binding.read = (s, dtype, n) => read.call(binding, toBinding(s), dtype, n) as ReturnType<NativeBinding['read']>;
+  binding.readAsync = (s, dtype, n) => readAsync.call(binding, toBinding(s), dtype, n) as ReturnType<NativeBinding['readAsync']>;
+  binding.run = (op, args) => void run.call(binding, op, argsToBinding(args));
+  binding.candidates = (op, args) => candidates.call(binding, op, argsToBinding(args)) as OpCandidate[];
+}
+
+/** An op's argument object with its storage handles as ids; anything else as it is, for the binding's errors. */
+function argsToBinding(args: unknown): unknown {
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) return args;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(args)) out[k] = StorageHandle.toBinding(v);
+  return out;
 }
 
 /** One op's fields in declared order, with each enum or dtype field's codes by name. */
@@ -236,6 +331,7 @@ export function positionalRun(binding: NativeBinding): NativeBinding['run'] {
   const byName = binding.run.bind(binding);
   const runAt = (binding as unknown as { runAt?: (index: number, impl: unknown, ...values: unknown[]) => void }).runAt;
   if (runAt === undefined) return byName;
+  const toBinding = StorageHandle.toBinding;
   const layouts = new Map<string, OpLayout>();
   binding.ops().forEach((op, index) => {
     layouts.set(op.name, {
@@ -268,7 +364,7 @@ export function positionalRun(binding: NativeBinding): NativeBinding['run'] {
       }
       const names = codes[i];
       if (names === undefined) {
-        values.push(v);
+        values.push(toBinding(v));
         continue;
       }
       // Only a known name becomes its code: anything else (a code, a typo) is for run's error.

@@ -2,7 +2,7 @@ import * as assert from 'uvu/assert';
 
 import * as hy from '../lib/index';
 import { native } from '../lib/native';
-import { assertThrows, eachBackend, suite } from './harness';
+import { assertThrows, collectGarbage, eachBackend, suite } from './harness';
 
 const s = suite('memory');
 
@@ -174,6 +174,39 @@ s('storages come only from alloc: the Storage constructor refuses a direct call'
   assert.is(h.nbytes, 256);
   h.dispose();
   assert.ok(h.disposed);
+});
+
+s('a freed storage id stays refused as disposed after its slot is reused, and numbers that were never ids are refused', () => {
+  const old = native.alloc('cpu', 64);
+  native.write(old, 'float32', new Float32Array(16).fill(1));
+  old.dispose();
+  // The next allocations take the freed slot first, under a new generation.
+  const fresh = Array.from({ length: 4 }, () => native.alloc('cpu', 64));
+  for (const [i, f] of fresh.entries()) native.write(f, 'float32', new Float32Array(16).fill(i + 2));
+  assert.ok(old.disposed);
+  assert.is(old.nbytes, 0);
+  assert.is(old.device, 'disposed');
+  assertThrows(() => native.read(old, 'float32', 16), Error, /^read: storage: the tensor's storage was disposed$/);
+  for (const [i, f] of fresh.entries()) assert.equal(Array.from(native.read(f, 'float32', 16) as Float32Array), new Array(16).fill(i + 2), `storage ${i} kept its own values`);
+  for (const v of [0, 1, 64, 2 ** 26 - 1, 2 ** 53, -1, 1.5, NaN]) {
+    assertThrows(() => native.read(v as never, 'float32', 1), TypeError, /^read: storage must be a Storage, got /, `the number ${v}`);
+  }
+  assertThrows(() => native.read(Object.create(fresh[0]) as never, 'float32', 1), TypeError, /^read: storage must be a Storage, got /, 'an object inheriting from a handle');
+  for (const f of fresh) f.dispose();
+  fresh[0].dispose(); // a second dispose is a no-op
+});
+
+s('a storage nobody disposed is freed after a collection finds its handle unreachable', async () => {
+  await collectGarbage();
+  const before = native.memoryStats('cpu').liveBytes;
+  const MiB = 2 ** 20;
+  (() => {
+    for (let i = 0; i < 8; i++) native.alloc('cpu', MiB); // dropped undisposed
+  })();
+  assert.ok(native.memoryStats('cpu').liveBytes - before >= 8 * MiB, 'the dropped storages are live until a collection');
+  await collectGarbage();
+  const after = native.memoryStats('cpu').liveBytes;
+  assert.ok(after - before < MiB, `after a collection ${(after - before) / MiB} MiB of the 8 dropped are still live`);
 });
 
 s.run();

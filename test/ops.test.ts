@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import * as hy from '../lib/index';
 import type { Device, DType, Tensor } from '../lib/index';
 import { assertClose, assertThrows, eachBackend, randomArray, skipPart, suite } from './harness';
-import { native } from '../lib/native';
+import { native, StorageHandle } from '../lib/native';
 import { roundToHalf } from './reference/half';
 import * as ref from './reference/ops';
 
@@ -515,9 +515,10 @@ s('run sends the fields positionally (runAt) and keeps the named errors', () => 
   assertThrows(() => native.run('binary', { ...bin, shape: [2, -1] }), RangeError, /^binary: shape\[1\] must be an integer in \[0, 2\^32\], got -1$/);
   assertThrows(() => native.run('binary', { ...bin, shape: 4 }), TypeError, /^binary: shape must be an array of sizes, got 4$/);
   assertThrows(() => native.run('binary', { ...bin, shape: new Array(9).fill(1) }), RangeError, /^binary: shape must be at most 8 sizes/);
+  // runAt is the binding's own: it takes storage ids, as the run wrapper sends them.
   const runAt = (native as unknown as { runAt: (...a: unknown[]) => void }).runAt;
   const binaryIndex = native.ops().findIndex((o) => o.name === 'binary');
-  assertThrows(() => runAt.call(native, binaryIndex, undefined, 0, y.live('t'), y.live('t'), z.live('t'), 0, 'two'), RangeError, /^binary: field 'shape' must come as a count of at most 8 and then the sizes, got 'two'$/);
+  assertThrows(() => runAt.call(native, binaryIndex, undefined, 0, ...[y, y, z].map((t) => StorageHandle.toBinding(t.live('t'))), 0, 'two'), RangeError, /^binary: field 'shape' must come as a count of at most 8 and then the sizes, got 'two'$/);
   for (const t of [y, z, row]) t.dispose();
   assertThrows(() => runAt.call(native, 1e9), RangeError, /^runAt: index must be an op's position in ops\(\), got 1000000000$/);
   assertThrows(() => runAt.call(native, -1), RangeError, /^runAt: index must be/);
