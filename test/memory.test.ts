@@ -1,8 +1,9 @@
+import * as fs from 'fs';
 import * as assert from 'uvu/assert';
 
 import * as hy from '../lib/index';
 import { native } from '../lib/native';
-import { assertThrows, collectGarbage, eachBackend, suite } from './harness';
+import { assertThrows, collectGarbage, eachBackend, skipPart, suite } from './harness';
 
 const s = suite('memory');
 
@@ -207,6 +208,30 @@ s('a storage nobody disposed is freed after a collection finds its handle unreac
   await collectGarbage();
   const after = native.memoryStats('cpu').liveBytes;
   assert.ok(after - before < MiB, `after a collection ${(after - before) / MiB} MiB of the 8 dropped are still live`);
+});
+
+s('host tensors of several MiB sit on huge pages where the kernel offers them', () => {
+  // core/dispatch.cpp aligns host segments of 2 MiB and more to 2 MiB and advises huge pages.
+  const label = 'memory > host tensors of several MiB sit on huge pages';
+  let mode = '';
+  try {
+    mode = fs.readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8');
+  } catch {
+    // not Linux, or no transparent huge pages at all
+  }
+  if (!/\[(always|madvise)\]/.test(mode) || !fs.existsSync('/proc/self/smaps_rollup')) {
+    skipPart(`${label}: transparent huge pages are off or not reported here (${mode.trim() || 'no setting'})`);
+    return;
+  }
+  const hugeKiB = (): number => Number(/AnonHugePages:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1] ?? 0);
+  native.emptyCache('cpu'); // a cached segment earlier tests touched would count before as well as after
+  const before = hugeKiB();
+  const t = hy.full([16 << 20], 1); // 64 MiB, written by the fill
+  assert.is(t.dataSync()[(16 << 20) - 1], 1);
+  const gained = hugeKiB() - before;
+  t.dispose();
+  // The kernel may give fewer huge pages than asked under fragmentation; half of them is ample.
+  assert.ok(gained >= 32 * 1024, `a 64 MiB host tensor gained ${gained} KiB of huge pages`);
 });
 
 s.run();
