@@ -110,11 +110,18 @@ void gemmWith(const GemmKernel& k, const ops::GemmArgs& a) {
   parallelFor(blocks, grain, run);
 }
 
-const GemmKernel& bestKernel() {
 #if defined(__x86_64__)
-  static const GemmKernel& best = hasAvx512() ? kGemmAvx512 : hasAvx2() ? kGemmAvx2 : kPortable;
+// AVX-512's tile for this product: the 16 x 16 one where N fits in it, else the 8 x 32 one.
+const GemmKernel& avx512For(const GemmParams& p) { return p.N <= kGemmAvx512Narrow.NR ? kGemmAvx512Narrow : kGemmAvx512; }
+#endif
+
+const GemmKernel& bestKernel(const GemmParams& p) {
+#if defined(__x86_64__)
+  if (hasAvx512()) return avx512For(p);
+  static const GemmKernel& best = hasAvx2() ? kGemmAvx2 : kPortable;
   return best;
 #else
+  (void)p;
   return kPortable;
 #endif
 }
@@ -122,7 +129,7 @@ const GemmKernel& bestKernel() {
 }  // namespace
 
 void gemmOnThisThread(const float* a, const float* b, float* c, const GemmParams& p) {
-  const GemmKernel& k = bestKernel();
+  const GemmKernel& k = bestKernel(p);
   const auto upTo = [](int64_t x, int64_t m) { return (x + m - 1) / m * m; };
   const size_t mc = static_cast<size_t>(std::min(k.MC, upTo(p.M, k.MR)));
   const size_t kc = static_cast<size_t>(std::min(k.KC, std::max<int64_t>(p.K, 1)));
@@ -138,7 +145,7 @@ namespace {
 using ops::GemmArgs;
 #if defined(__x86_64__)
 HY_REGISTER_OP(
-    GemmArgs, Cpu, "avx512", [](const GemmArgs& a, StreamId) { gemmWith(kGemmAvx512, a); },
+    GemmArgs, Cpu, "avx512", [](const GemmArgs& a, StreamId) { gemmWith(avx512For(a.p), a); },
     [](const GemmArgs&) { return hasAvx512(); });
 HY_REGISTER_OP(
     GemmArgs, Cpu, "avx2", [](const GemmArgs& a, StreamId) { gemmWith(kGemmAvx2, a); },

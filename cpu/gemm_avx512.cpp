@@ -1,5 +1,6 @@
-// The GEMM micro-kernel for AVX-512F: an 8 x 32 register tile (16 zmm accumulators, two B vectors
-// and one broadcast A value of the 32 registers), fp16 through F16C. Built with -mavx512f -mfma
+// The GEMM micro-kernels for AVX-512F: an 8 x 32 register tile (16 zmm accumulators, two B vectors
+// and one broadcast A value of the 32 registers), and a 16 x 16 one for products at most 16 columns
+// wide; fp16 through F16C. Built with -mavx512f -mfma
 // -mf16c (CMakeLists.txt) and run only where the CPU has them (gemm.cpp checks at load time).
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -45,11 +46,36 @@ struct Kernel {
 };
 static_assert(Kernel::MC % Kernel::MR == 0 && Kernel::NC % Kernel::NR == 0, "blocks hold whole tiles");
 
+// A 16 x 16 tile (16 zmm accumulators, one B vector) for products at most 16 columns wide: the
+// 8 x 32 tile padded the seed network's 10-class layer (N = 10) to 32 columns, so two thirds of its
+// multiply-adds were on zeros; here 10 of 16 lanes work. gemm.cpp picks it by N.
+struct NarrowKernel {
+  static constexpr int64_t MR = 16, NR = 16;
+  static constexpr int64_t MC = 128, KC = 256, NC = 256;
+
+  static void run(int64_t kc, const float* __restrict a, const float* __restrict b, float* __restrict acc,
+                  int64_t ldAcc) {
+    __m512 c[MR];
+    for (int r = 0; r < MR; ++r) c[r] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; ++k) {
+      const __m512 b0 = _mm512_loadu_ps(b + k * NR);
+      for (int r = 0; r < MR; ++r) c[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[k * MR + r]), b0, c[r]);
+    }
+    for (int r = 0; r < MR; ++r) {
+      float* row = acc + r * ldAcc;
+      _mm512_storeu_ps(row, _mm512_add_ps(_mm512_loadu_ps(row), c[r]));
+    }
+  }
+};
+static_assert(NarrowKernel::MC % NarrowKernel::MR == 0 && NarrowKernel::NC % NarrowKernel::NR == 0, "blocks hold whole tiles");
+
 #include "gemm_blocked.inc"
 
 }  // namespace
 
 const GemmKernel kGemmAvx512{"avx512", Kernel::MR, Kernel::NR, Kernel::MC, Kernel::KC, Kernel::NC, &runBlocks<Kernel>};
+const GemmKernel kGemmAvx512Narrow{"avx512 16x16", NarrowKernel::MR, NarrowKernel::NR, NarrowKernel::MC, NarrowKernel::KC,
+                                   NarrowKernel::NC, &runBlocks<NarrowKernel>};
 
 }  // namespace hy::cpu
 #endif

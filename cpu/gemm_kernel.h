@@ -43,5 +43,6 @@ void gemmOnThisThread(const float* a, const float* b, float* c, const GemmParams
 
 extern const GemmKernel kGemmAvx2;    // gemm_avx2.cpp
 extern const GemmKernel kGemmAvx512;  // gemm_avx512.cpp
+extern const GemmKernel kGemmAvx512Narrow;  // gemm_avx512.cpp: the 16 x 16 tile, for N <= 16
 
 }  // namespace hy::cpu

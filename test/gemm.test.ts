@@ -108,6 +108,8 @@ const CPU_GEMM_BLOCKS: Record<string, { MR: number; NR: number; MC: number; KC: 
   avx2: { MR: 6, NR: 16, MC: 96, KC: 128, NC: 512 },
   avx512: { MR: 8, NR: 32, MC: 128, KC: 256, NC: 512 },
 };
+// The AVX-512 implementation's second tile, 16 x 16, which it picks for N <= 16 (cpu/gemm.cpp).
+const AVX512_NARROW = { MR: 16, NR: 16, MC: 128, KC: 256 };
 
 s('every CPU gemm implementation matches the oracle at its tile and block edges', () => {
   const impls = native.ops().find((o) => o.name === 'gemm')!.impls.cpu;
@@ -141,6 +143,15 @@ s('every CPU gemm implementation matches the oracle at its tile and block edges'
       // A block column's B over the whole K past 2^22 floats: packed one K chunk at a time, not once.
       [3, b.NC + 1, Math.ceil(2 ** 22 / b.NC) + 7],
     ];
+    if (impl === 'avx512') {
+      // N <= 16 selects the 16 x 16 tile: its tile and block edges at 1, 7, 10 (the seed network's
+      // classes), 15 and 16 columns, and enough work to share, where the blocks narrow to one tile.
+      const n = AVX512_NARROW;
+      shapes.push(
+        [n.MR + 1, 16, 3], [n.MR - 1, 15, n.KC + 1], [n.MC + 1, 7, 33], [n.MC + 1, 10, n.KC + 1],
+        [64, 10, 128], [2 * n.MR + 3, 1, 9], [n.MR, 16, 9000], [2 * n.MR + 3, 10, 12000],
+      );
+    }
     for (const dtype of DTYPES) {
       for (const [M, N, K] of shapes) {
         for (const [transA, transB] of [[false, false], [true, true]] as const) {
