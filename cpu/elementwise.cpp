@@ -101,6 +101,9 @@ HY_INLINE void binaryT(const T* a, const T* b, T* out, const BroadcastLayout& L)
       const float* pa = a + offA;
       const float* pb = b + offB;
       if (sa == 1 && sb == 1) {
+        // Unrolled: with one vector a trip, a row of 2048 plus a broadcast row ran at 0.6x the speed
+        // of the scalar-operand loop, on instruction throughput rather than memory.
+#pragma GCC unroll 4
         for (int64_t i = 0; i < inner; ++i) y[i] = applyBinary(OP, pa[i], pb[i]);
       } else if (sa == 1 && sb == 0) {
         const float vb = pb[0];
