@@ -16,10 +16,10 @@ interface RawStorageBinding {
   toDevice(src: unknown, nbytes: unknown, nonBlocking: unknown): number;
 }
 
-/** Only loadAddon's wrappers construct handles; any other caller gets the binding's old refusal. */
+/** Only loadAddon's wrappers construct handles: `new native.Storage()` is refused. */
 const constructing = Symbol('hayate.storage');
 
-/** The free() of the binding whose ids the handles hold (one addon per process). */
+/** The binding's free(), once loadAddon has wrapped it. */
 let freeStorage: (id: number) => void = () => undefined;
 
 /**
@@ -258,6 +258,8 @@ export function resolveAddon(lookup: AddonLookup = {}): string {
 /** The loaded addon's file: its contents identify the build (the autotuner's cache is per build). */
 export const nativeAddonPath: string = resolveAddon();
 
+const WRAPPED = Symbol.for('hayate.addon.wrapped');
+
 /** @internal Loads the addon at `file` (see resolveAddon), with info()'s CUDA reason in plain words. */
 export function loadAddon(file: string, env: Record<string, string | undefined> = process.env): NativeBinding {
   let binding: NativeBinding;
@@ -272,6 +274,11 @@ export function loadAddon(file: string, env: Record<string, string | undefined> 
     // eslint-disable-next-line @typescript-eslint/no-var-requires
     binding = require(file) as NativeBinding;
   }
+  // require() hands every caller the one exports object: a second load (another copy of this
+  // module) finds it wrapped already, and must not wrap its wrappers.
+  const marked = binding as unknown as Record<symbol, boolean>;
+  if (marked[WRAPPED]) return binding;
+  marked[WRAPPED] = true;
   const probe = binding.info;
   binding.info = () => withCudaReason(probe.call(binding));
   withStorageHandles(binding);

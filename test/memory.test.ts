@@ -4,7 +4,7 @@ import * as path from 'path';
 import * as assert from 'uvu/assert';
 
 import * as hy from '../lib/index';
-import { native } from '../lib/native';
+import { loadAddon, native, nativeAddonPath } from '../lib/native';
 import { assertThrows, collectGarbage, eachBackend, skipPart, suite } from './harness';
 
 const s = suite('memory');
@@ -242,6 +242,16 @@ s('host tensors of several MiB sit on huge pages where the kernel offers them', 
   // The kernel may give fewer huge pages than asked where memory is fragmented, but with the advice
   // it gives some, and without it none (transparent huge pages 'madvise' mode).
   assert.ok(gained >= 2048, `a 64 MiB host tensor gained ${gained} KiB of huge pages`);
+});
+
+s('a second load of the addon finds it wrapped and wraps it no further', () => {
+  const again = loadAddon(nativeAddonPath); // require() gives back the one exports object
+  assert.is(again, native);
+  const h = again.alloc('cpu', 16);
+  again.write(h, 'float32', new Float32Array([1, 2, 3, 4]));
+  assert.equal(Array.from(native.read(h, 'float32', 4) as Float32Array), [1, 2, 3, 4]);
+  h.dispose();
+  assert.ok(h.disposed);
 });
 
 s.run();
