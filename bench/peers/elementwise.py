@@ -11,7 +11,7 @@ TIMING = {"cuda": {"budget_ms": 300}, "cpu": {"budget_ms": 800}}
 
 
 def matrix(device):
-    return (8192, 8192) if device == "cuda" else (2048, 2048)
+    return (8192, 8192) if device == "cuda" else (2000, 3000)
 
 
 def binary(device, dtype, shape_a, shape_b):
