@@ -79,9 +79,11 @@ Napi::Value StorageTable::add(Napi::Env env, StoragePtr allocation) {
   return Napi::Number::New(env, slot.generation * kIndexSpan + index);
 }
 
-// The slot a well-formed id names, live or not (*stale then says which), or null for a value
-// that was never an id.
-StorageTable::Slot* StorageTable::find(double id, bool* stale) {
+// The slot `value` names, live or not (*stale then says which), or null for a value that was
+// never an id (not a number, not an integer, or out of range).
+StorageTable::Slot* StorageTable::find(const Napi::Value& value, bool* stale) {
+  if (!value.IsNumber()) return nullptr;
+  const double id = value.As<Napi::Number>().DoubleValue();
   if (!(id >= kIndexSpan) || id != std::floor(id) || id >= kIndexSpan * (kMaxGeneration + 1.0)) return nullptr;
   const double generation = std::floor(id / kIndexSpan);
   const size_t index = static_cast<size_t>(id - generation * kIndexSpan);
@@ -94,10 +96,14 @@ StorageTable::Slot* StorageTable::find(double id, bool* stale) {
   return &slot;
 }
 
-void StorageTable::release(napi_env env, Slot& slot) {
-  // Queued CPU tasks may still hold the storage: its host block is reusable now (core/storage.h).
+// Queued CPU tasks may still hold the storage: its host block is reusable now (core/storage.h).
+void StorageTable::drop(Slot& slot) {
   if (slot.storage && slot.storage.use_count() > 1) slot.storage->releaseInQueueOrder();
   slot.storage.reset();
+}
+
+void StorageTable::release(napi_env env, Slot& slot) {
+  drop(slot);
   if (slot.reportedBytes != 0) {
     reportFreed(env, slot.reportedBytes);
     slot.reportedBytes = 0;
@@ -109,7 +115,7 @@ StoragePtr StorageTable::fromValue(const Napi::Value& v, const char* op, const c
   // Built only on failure: this runs for every storage of every op call.
   const auto where = [&] { return std::string(op) + ": " + name; };
   bool stale = false;
-  Slot* slot = v.IsNumber() ? table(v.Env()).find(v.As<Napi::Number>().DoubleValue(), &stale) : nullptr;
+  Slot* slot = table(v.Env()).find(v, &stale);
   if (slot == nullptr) throwType(where() + " must be a Storage, got " + describe(v));
   if (stale) throwRuntime(where() + ": the tensor's storage was disposed", "ERR_TENSOR_DISPOSED");
   return slot->storage;
@@ -122,7 +128,7 @@ StoragePtr StorageTable::fromArg(const Napi::CallbackInfo& info, size_t i, const
 void StorageTable::free(const Napi::Value& v) {
   bool stale = false;
   StorageTable& t = table(v.Env());
-  Slot* slot = v.IsNumber() ? t.find(v.As<Napi::Number>().DoubleValue(), &stale) : nullptr;
+  Slot* slot = t.find(v, &stale);
   if (slot == nullptr) throwType("free: storage must be a Storage, got " + describe(v));
   if (stale) return;
   t.release(v.Env(), *slot);
@@ -132,10 +138,7 @@ void StorageTable::free(const Napi::Value& v) {
 // The environment is going away (its thread exits, or the process does): what JS never disposed
 // is freed here, without telling V8, which no longer counts.
 StorageTable::~StorageTable() {
-  for (Slot& slot : slots_) {
-    if (slot.storage && slot.storage.use_count() > 1) slot.storage->releaseInQueueOrder();
-    slot.storage.reset();
-  }
+  for (Slot& slot : slots_) drop(slot);
 }
 
 }  // namespace hy::binding

@@ -37,8 +37,9 @@ class StorageTable {
     uint32_t generation = 1;
     int64_t reportedBytes = 0;  // host bytes reported to V8
   };
-  Slot* find(double id, bool* stale);
-  void release(napi_env env, Slot& slot);
+  Slot* find(const Napi::Value& value, bool* stale);
+  static void drop(Slot& slot);                 // the storage, without the bookkeeping
+  void release(napi_env env, Slot& slot);       // drop, give back V8's report, retire the id
 
   std::vector<Slot> slots_;
   std::vector<uint32_t> freeSlots_;
